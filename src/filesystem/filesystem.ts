@@ -1,0 +1,191 @@
+/**
+ * The seam between the FUSE core (src/fuse) and a file system implementation (src/passthrough,
+ * and wrappers over it). The core decodes and validates a request, calls exactly one method
+ * here, and encodes what it returns; the file system never sees wire bytes and the core never
+ * sees a host path or descriptor.
+ *
+ * Conventions:
+ * - Inode and handle numbers are plain JS numbers. The file system hands them out (so they fit
+ *   in 2^53); a u64 from the guest that does not fit arrives as -1 and must be rejected by the
+ *   implementation like any other unknown number (EBADF for handles, ENOENT/ESTALE for inodes).
+ * - Failures are thrown as ErrnoError (errors.ts); anything else thrown becomes EIO.
+ * - Every method that is optional may be left undefined: the core answers ENOSYS for it, as the
+ *   kernel expects for operations a file system does not support.
+ * - Names are validated by the core before they get here (no '/', no NUL, not empty; '.' and
+ *   '..' refused where the protocol forbids them). Implementations must still resolve every
+ *   name beneath the share (defence in depth).
+ */
+
+/** Who is asking: from fuse_in_header. */
+export interface RequestContext {
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
+  /** Set while the request can be interrupted (FUSE_INTERRUPT); checked by long waits. */
+  readonly interrupted?: () => boolean;
+}
+
+/**
+ * File attributes in a 104-byte record whose first 88 bytes are laid out as struct fuse_attr
+ * (the native stat calls fill it in that layout so the reply path is a single copy):
+ *
+ *   0 ino u64 | 8 size u64 | 16 blocks u64 | 24 atime u64 | 32 mtime u64 | 40 ctime u64
+ *   48 atimensec u32 | 52 mtimensec u32 | 56 ctimensec u32 | 60 mode u32 | 64 nlink u32
+ *   68 uid u32 | 72 gid u32 | 76 rdev u32 | 80 blksize u32 | 84 flags u32
+ *   88 dev u64 (host st_dev, not sent) | 96 mnt_id u64 (host mount id, not sent)
+ *
+ * `flags` carries FUSE_ATTR_* bits (SUBMOUNT, DAX) set by the file system.
+ */
+export const STAT_RECORD_SIZE = 104;
+export const FUSE_ATTR_SIZE = 88;
+export type StatRecord = Buffer;
+
+/** Offsets into a StatRecord, for the few fields TS code reads. */
+export const StatField = {
+  ino: 0,
+  size: 8,
+  blocks: 16,
+  atime: 24,
+  mtime: 32,
+  ctime: 40,
+  atimensec: 48,
+  mtimensec: 52,
+  ctimensec: 56,
+  mode: 60,
+  nlink: 64,
+  uid: 68,
+  gid: 72,
+  rdev: 76,
+  blksize: 80,
+  flags: 84,
+  dev: 88,
+  mntId: 96,
+} as const;
+
+/** Result of LOOKUP/MKNOD/MKDIR/SYMLINK/LINK/CREATE: one new lookup reference on `nodeid`. */
+export interface Entry {
+  nodeid: number;
+  generation: number;
+  attr: StatRecord;
+  /** Seconds the kernel may cache the name → inode binding / the attributes. */
+  entryTimeout: number;
+  attrTimeout: number;
+}
+
+export interface AttrReply {
+  attr: StatRecord;
+  attrTimeout: number;
+}
+
+/** FOPEN_* bits the file system asks for on open (DIRECT_IO, KEEP_CACHE, ...). */
+export interface OpenReply {
+  fh: number;
+  openFlags: number;
+}
+
+export interface CreateReply extends OpenReply {
+  entry: Entry;
+}
+
+/** Which SETATTR fields are valid (FATTR_* bits) and their values. */
+export interface SetattrRequest {
+  valid: number;
+  fh: number; // valid when valid & FATTR_FH
+  size: bigint;
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: bigint;
+  atimensec: number;
+  mtime: bigint;
+  mtimensec: number;
+  ctime: bigint;
+  ctimensec: number;
+}
+
+export interface StatfsReply {
+  blocks: bigint;
+  bfree: bigint;
+  bavail: bigint;
+  files: bigint;
+  ffree: bigint;
+  bsize: number;
+  namelen: number;
+  frsize: number;
+}
+
+/** One directory entry as getdents64 reports it. `off` is the cookie for the next entry. */
+export interface DirEntry {
+  ino: bigint;
+  off: bigint;
+  type: number; // DT_* (d_type)
+  name: Buffer; // raw bytes, no NUL
+}
+
+/**
+ * Called by the file system for each directory entry, in order. Returns false when the reply
+ * buffer is full; the entry was then NOT sent, and for READDIRPLUS the file system must drop
+ * the lookup reference it took for `entry`.
+ */
+export type DirEntrySink = (dirent: DirEntry, entry: Entry | undefined) => boolean;
+
+/** Moves file data straight between a descriptor and the transport's buffers (guest memory). */
+export interface ZeroCopyWriter {
+  /** Reads up to `len` bytes of `fd` at `offset` into the reply; resolves to bytes read. */
+  writeFromFile(fd: number, offset: bigint, len: number): Promise<number>;
+}
+
+export interface ZeroCopyReader {
+  /** Bytes of write payload available. */
+  readonly length: number;
+  /** Writes `len` payload bytes to `fd` at `offset`; resolves to bytes written. */
+  readToFile(fd: number, offset: bigint, len: number): Promise<number>;
+}
+
+/** What INIT negotiated, for the file system's information. */
+export interface SessionInfo {
+  /** FUSE minor version the guest speaks. */
+  minor: number;
+  /** Capability bits both sides agreed on (FUSE_* init flags, 64-bit). */
+  flags: bigint;
+}
+
+export interface FileSystem {
+  /** INIT: the file system may veto capability bits by clearing them in the returned mask. */
+  init(session: SessionInfo): Promise<bigint>;
+  /** DESTROY, or the session ends: drop every inode except the root and every handle. */
+  destroy(): Promise<void>;
+
+  lookup(ctx: RequestContext, parent: number, name: Buffer): Promise<Entry>;
+  /** Drops `count` lookup references; never fails, never replies. */
+  forget(nodeid: number, count: bigint): void;
+  getattr(ctx: RequestContext, nodeid: number, fh: number | undefined): Promise<AttrReply>;
+  setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply>;
+  readlink(ctx: RequestContext, nodeid: number): Promise<Buffer>;
+  symlink(ctx: RequestContext, parent: number, name: Buffer, target: Buffer): Promise<Entry>;
+  mknod(ctx: RequestContext, parent: number, name: Buffer, mode: number, rdev: number, umask: number): Promise<Entry>;
+  mkdir(ctx: RequestContext, parent: number, name: Buffer, mode: number, umask: number): Promise<Entry>;
+  unlink(ctx: RequestContext, parent: number, name: Buffer): Promise<void>;
+  rmdir(ctx: RequestContext, parent: number, name: Buffer): Promise<void>;
+  /** RENAME and RENAME2; `flags` are RENAME_NOREPLACE / EXCHANGE / WHITEOUT. */
+  rename(ctx: RequestContext, parent: number, name: Buffer, newParent: number, newName: Buffer, flags: number): Promise<void>;
+  link(ctx: RequestContext, nodeid: number, newParent: number, newName: Buffer): Promise<Entry>;
+
+  /** `flags` are the guest's open(2) flags; the file system strips what it must not honour. */
+  open(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply>;
+  create(ctx: RequestContext, parent: number, name: Buffer, mode: number, flags: number, umask: number): Promise<CreateReply>;
+  read(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number>;
+  write(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number>;
+  flush(ctx: RequestContext, nodeid: number, fh: number, lockOwner: bigint): Promise<void>;
+  release(ctx: RequestContext, nodeid: number, fh: number, flags: number): Promise<void>;
+  fsync(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void>;
+
+  opendir(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply>;
+  /** Calls `sink` for entries from cookie `offset`; `plus` asks for an Entry per name. */
+  readdir(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void>;
+  releasedir(ctx: RequestContext, nodeid: number, fh: number): Promise<void>;
+  fsyncdir(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void>;
+
+  statfs(ctx: RequestContext, nodeid: number): Promise<StatfsReply>;
+  access(ctx: RequestContext, nodeid: number, mask: number): Promise<void>;
+}
