@@ -9,6 +9,8 @@
         "native/fd_watch.cc",
         "native/unix_socket.cc",
         "native/guest_memory.cc",
+        "native/memory_binding.cc",
+        "native/syslog.cc",
         "native/virtqueue.cc",
         "native/queue_binding.cc",
         "native/syscalls.cc"

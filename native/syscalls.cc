@@ -1,0 +1,4 @@
+#include <napi.h>
+namespace vfs {
+void InitSyscalls(Napi::Env, Napi::Object) {}
+}  // namespace vfs

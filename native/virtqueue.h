@@ -1,0 +1,92 @@
+// Device side of a split virtqueue: pops descriptor chains the guest made available,
+// validates and translates them into iovecs over guest memory, and returns used entries.
+// Everything the guest wrote is untrusted: indices, lengths, flags and addresses are checked
+// and a bad chain is returned to the guest empty and counted, never followed.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "guest_memory.h"
+#include "vring_layout.h"
+
+namespace vfs {
+
+struct Chain {
+  uint16_t head = 0;
+  bool in_flight = false;
+  std::vector<iovec> readable;  // device-readable bytes (the request), in order
+  std::vector<iovec> writable;  // device-writable bytes (the reply), in order
+  uint64_t readable_len = 0;
+  uint64_t writable_len = 0;
+  MemoryTablePtr memory;  // keeps the regions the iovecs point into mapped
+};
+
+struct QueueCounters {
+  uint64_t popped = 0;
+  uint64_t completed = 0;
+  uint64_t notifications = 0;
+  uint64_t malformed = 0;
+  std::string last_error;
+};
+
+struct QueueSetup {
+  uint32_t size;
+  uint64_t desc_uva, avail_uva, used_uva;
+  bool event_idx;
+  uint16_t last_avail_idx;
+};
+
+enum class PopResult { kChain, kEmpty, kMalformed };
+
+class SplitQueue {
+ public:
+  // Returns an empty string or a reason the setup is unusable.
+  std::string Start(const QueueSetup& s, MemoryTablePtr memory);
+  void Stop();
+  // The frontend replaced the memory table: translate the rings again; chains in flight keep
+  // the table they were built against. Returns '' or a reason (the queue is then stopped).
+  std::string Remap(MemoryTablePtr memory);
+  bool started() const { return started_; }
+  uint16_t last_avail_idx() const { return last_avail_; }
+  uint32_t size() const { return size_; }
+
+  // Pops the next chain into chains_[head]. On kMalformed the entry was consumed and already
+  // returned to the guest as used with length 0.
+  PopResult Pop(uint16_t* head);
+  // With EVENT_IDX: ask to be kicked for anything after what we consumed. Returns true if more
+  // entries arrived meanwhile (the caller must pop again instead of sleeping).
+  bool EnableNotification();
+
+  Chain* InFlight(uint16_t head);
+  // Returns a chain to the guest with `len` bytes written. False if it was not in flight.
+  bool AddUsed(uint16_t head, uint32_t len);
+  // Publishes used entries and decides whether the guest must be interrupted.
+  bool PublishUsed();
+
+  QueueCounters counters;
+
+ private:
+  bool BuildChain(uint16_t head, Chain* chain, std::string* why);
+  bool AddDescriptor(const VringDesc& d, Chain* chain, bool* seen_writable, std::string* why);
+  void ReturnMalformed(uint16_t head, const std::string& why);
+  void WriteUsedElem(uint16_t head, uint32_t len);
+
+  bool started_ = false;
+  uint32_t size_ = 0;
+  bool event_idx_ = false;
+  MemoryTablePtr memory_;
+  const VringDesc* desc_ = nullptr;
+  uint8_t* avail_ = nullptr;
+  uint8_t* used_ = nullptr;
+  uint16_t last_avail_ = 0;
+  uint16_t used_idx_ = 0;         // our shadow of used->idx, ahead of it until published
+  uint16_t published_idx_ = 0;   // used->idx as the guest last saw it
+  std::vector<Chain> chains_;
+  QueueSetup setup_{};
+};
+
+}  // namespace vfs
