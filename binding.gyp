@@ -10,7 +10,8 @@
         "native/unix_socket.cc",
         "native/guest_memory.cc",
         "native/memory_binding.cc",
-        "native/syslog.cc",
+        "native/process.cc",
+        "native/shared_memory.cc",
         "native/virtqueue.cc",
         "native/queue_binding.cc",
         "native/syscalls.cc"

@@ -13,7 +13,8 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports);
 void InitGuestMemory(Napi::Env env, Napi::Object exports);
 void InitQueueBinding(Napi::Env env, Napi::Object exports);
 void InitSyscalls(Napi::Env env, Napi::Object exports);
-void InitSyslog(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
+void InitSharedMemory(Napi::Env env, Napi::Object exports);
 
 const char* ErrnoName(int err) {
   const char* name = strerrorname_np(err);
@@ -37,7 +38,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vfs::InitGuestMemory(env, exports);
   vfs::InitQueueBinding(env, exports);
   vfs::InitSyscalls(env, exports);
-  vfs::InitSyslog(env, exports);
+  vfs::InitProcess(env, exports);
+  vfs::InitSharedMemory(env, exports);
   return exports;
 }
 

@@ -1,0 +1,105 @@
+/**
+ * Typed view of the addon's data-path entry points (the passthrough's system calls are in
+ * syscalls.ts). Every native function the daemon and the frontend use is listed here; the C++
+ * side only checks argument types, so callers validate values first.
+ *
+ * Result convention: numbers ≥ 0 are success, negative numbers are -errno. Functions that can
+ * only fail on set-up (listen, connect, eventfd) throw an Error with `code` and `errno` fields.
+ */
+import { addon } from './load.js';
+
+/** Watches a raw fd from Node's event loop; `callback(status)` runs when it is readable. */
+export interface FdWatcher {
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+export interface GuestMemory {
+  /** mmaps a region (the fd is not closed); 0 or -errno. */
+  addRegion(fd: number, gpa: bigint, size: bigint, uva: bigint, mmapOffset: bigint): number;
+  /** 0 or -ENOENT. */
+  removeRegion(gpa: bigint, size: bigint): number;
+  clear(): void;
+  regions(): { gpa: bigint; size: bigint; uva: bigint }[];
+  /** Copies between guest memory and a buffer; false if outside guest memory. */
+  read(gpa: bigint, dst: Uint8Array): boolean;
+  write(gpa: bigint, src: Uint8Array): boolean;
+}
+
+export interface QueueCounters {
+  popped: number;
+  completed: number;
+  notifications: number;
+  malformed: number;
+  lastError: string;
+  lastAvailIdx: number;
+}
+
+export type IoCallback = (result: number) => void;
+
+/** Device side of one split virtqueue. */
+export interface VirtQueue {
+  /** '' when started, else why the rings cannot be used. */
+  start(size: number, descUva: bigint, availUva: bigint, usedUva: bigint, eventIdx: boolean, lastAvailIdx: number): string;
+  /** Stops the ring; returns the next avail index (GET_VRING_BASE). */
+  stop(): number;
+  /** Re-translates the rings after a memory table change; '' or why it failed. */
+  remap(): string;
+  setCallFd(fd: number): void;
+  /**
+   * Pops up to `max` chains. For chain i, infos[4i..4i+3] = head, readable bytes, writable
+   * bytes, staged bytes; the staged request prefix is at arena[head * slotSize].
+   */
+  pop(infos: Uint32Array, max: number, arena: Buffer, slotSize: number): number;
+  /** Re-arms guest notifications; true if more chains arrived meanwhile (pop again). */
+  enableNotification(): boolean;
+  /** Writes buf[off, off+len) as the reply start and returns the chain with `total` bytes. */
+  complete(head: number, buf: Buffer, off: number, len: number, total: number): boolean;
+  /** Publishes used entries; signals the call fd if the guest wants it. */
+  flush(): boolean;
+  readInput(head: number, from: number, dst: Buffer, dstOff: number, len: number): number;
+  /** preadv from fd into the reply at replyOff. Inline result, or via cb on the pool. */
+  preadInto(head: number, fd: number, replyOff: number, len: number, offset: bigint, cb?: IoCallback): number | undefined;
+  /** pwritev of request bytes [from, from+len) to fd. */
+  pwriteFrom(head: number, fd: number, from: number, len: number, offset: bigint, cb?: IoCallback): number | undefined;
+  counters(): QueueCounters;
+}
+
+export interface DataPathAddon {
+  FdWatcher: new (fd: number, callback: (status: number) => void) => FdWatcher;
+  GuestMemory: new () => GuestMemory;
+  VirtQueue: new (memory: GuestMemory) => VirtQueue;
+
+  eventfdCreate(nonblocking: boolean): number;
+  /** Counter value, 0 if nothing pending, or -errno. */
+  eventfdRead(fd: number): number;
+  eventfdWrite(fd: number): number;
+  closeFd(fd: number): number;
+
+  socketListen(path: string): number;
+  socketIsListening(fd: number): boolean;
+  socketAccept(fd: number): number;
+  socketConnect(path: string): number;
+  socketPair(): [number, number];
+  /** fdsOut[0] = number of fds received (-1: too many, all closed), fdsOut[1..] the fds. */
+  socketRecv(fd: number, buf: Buffer, off: number, len: number, fdsOut: Int32Array): number;
+  socketSend(fd: number, buf: Buffer, off: number, len: number, fds?: number[]): number;
+  setBlocking(fd: number, blocking: boolean): number;
+  /** 1 readable, 0 timeout, -errno. */
+  pollReadable(fd: number, timeoutMs: number): number;
+
+  setPoolSize(n: number): void;
+  getPoolSize(): number;
+  syslogOpen(ident: string, facility?: number): void;
+  syslog(priority: number, message: string): void;
+  /** n ≤ 0: raise the soft limit to the hard one; else set both to n. New soft limit or -errno. */
+  setNofileLimit(n: number): number;
+
+  /** Frontend side: a sized, close-on-exec memfd (throws). */
+  memfdCreate(name: string, size: number): number;
+  /** Frontend side: a MAP_SHARED view of fd as a Buffer, unmapped when collected. */
+  mapShared(fd: number, size: number, offset: number): Buffer;
+}
+
+export const native: DataPathAddon = addon as DataPathAddon;

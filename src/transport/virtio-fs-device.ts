@@ -1,0 +1,60 @@
+/**
+ * The virtio-fs device behind the vhost-user back-end: queue 0 is the high-priority queue
+ * (FORGET, INTERRUPT), queues 1..N carry requests. Every queue feeds the same FUSE core.
+ */
+import type { VirtQueue } from '../native/binding.js';
+import type { VhostUserDevice } from '../vhost/device.js';
+import type { FuseRequestHandler } from '../fuse/transport.js';
+import type { Logger } from '../daemon/log.js';
+import { VirtqueueTransport } from './virtqueue-transport.js';
+
+/** QEMU's vhost-user-fs-pci allows queue-size up to 1024; the virtio maximum is 32768. */
+const MAX_QUEUE_SIZE = 32768;
+
+export interface VirtioFsDeviceOptions {
+  /** Request queues offered (the guest uses what QEMU's num-request-queues asks for). */
+  requestQueues: number;
+  handler: FuseRequestHandler;
+  log: Logger;
+  /** Called on device reset or disconnect: the FUSE session is over. */
+  onReset: () => void;
+}
+
+export class VirtioFsDevice implements VhostUserDevice {
+  readonly maxQueues: number;
+  readonly maxQueueSize = MAX_QUEUE_SIZE;
+  readonly deviceFeatures = 0n;
+  private readonly transports = new Map<number, VirtqueueTransport>();
+
+  constructor(private readonly options: VirtioFsDeviceOptions) {
+    this.maxQueues = 1 + options.requestQueues;
+  }
+
+  startQueue(index: number, queue: VirtQueue, kickFd: number, queueSize: number): void {
+    this.stopQueue(index);
+    const t = new VirtqueueTransport(index, queue, queueSize, kickFd, this.options.handler, this.options.log);
+    this.transports.set(index, t);
+    t.start();
+  }
+
+  stopQueue(index: number): void {
+    const t = this.transports.get(index);
+    if (t === undefined) return;
+    t.stop();
+    this.transports.delete(index);
+  }
+
+  reset(): void {
+    for (const index of [...this.transports.keys()]) this.stopQueue(index);
+    this.options.onReset();
+  }
+
+  /** Per-queue counters for metrics and the SIGUSR1 dump. */
+  queueStats(): Record<number, { requests: number; batches: number; malformed: number }> {
+    const out: Record<number, { requests: number; batches: number; malformed: number }> = {};
+    for (const [i, t] of this.transports) {
+      out[i] = { ...t.stats, malformed: t.queue.counters().malformed };
+    }
+    return out;
+  }
+}

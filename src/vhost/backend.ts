@@ -1,0 +1,414 @@
+/**
+ * The vhost-user back-end state machine: one method per front-end request, the only place
+ * that gives messages meaning (was the feature negotiated, were descriptors attached, is the
+ * queue index valid). Queue processing itself belongs to the device.
+ *
+ * Failure policy (spec: "the back-end ... must reply ... or close"): a request we understand
+ * but cannot honour gets a REPLY_ACK failure when the front-end asked for an ack; a message we
+ * cannot decode, or a query we cannot answer, is logged and the connection is closed — never
+ * an exception out of the event loop.
+ */
+import { native, type GuestMemory, type VirtQueue } from '../native/binding.js';
+import type { Logger } from '../daemon/log.js';
+import type { VhostUserDevice } from './device.js';
+import { Endpoint } from './endpoint.js';
+import {
+  FLAG_NEED_REPLY,
+  Feature,
+  ProtocolError,
+  ProtocolFeature,
+  REQUESTS_WITH_REPLY,
+  Req,
+  VRING_INDEX_MASK,
+  VRING_NOFD_MASK,
+  decodeMemTable,
+  decodeSingleRegion,
+  decodeU64,
+  decodeVringAddr,
+  decodeVringState,
+  reqName,
+  u64Payload,
+  vringStatePayload,
+  type Message,
+  type VringAddr,
+} from './protocol.js';
+
+/** rust-vmm's limit; QEMU asks with GET_MAX_MEM_SLOTS when CONFIGURE_MEM_SLOTS is on. */
+const MAX_MEM_SLOTS = 509;
+
+const OFFERED_FEATURES =
+  Feature.VERSION_1 | Feature.RING_INDIRECT_DESC | Feature.RING_EVENT_IDX | Feature.PROTOCOL_FEATURES;
+
+const OFFERED_PROTOCOL_FEATURES =
+  ProtocolFeature.MQ |
+  ProtocolFeature.REPLY_ACK |
+  ProtocolFeature.BACKEND_REQ |
+  ProtocolFeature.BACKEND_SEND_FD |
+  ProtocolFeature.RESET_DEVICE |
+  ProtocolFeature.CONFIGURE_MEM_SLOTS;
+
+class QueueState {
+  size = 0;
+  base = 0;
+  addr: VringAddr | undefined;
+  kickFd = -1;
+  callFd = -1;
+  errFd = -1;
+  enabled = false;
+  running = false;
+  vq: VirtQueue | undefined;
+}
+
+export interface BackendStats {
+  messages: number;
+  protocolErrors: number;
+}
+
+export class VhostUserBackend {
+  private readonly endpoint: Endpoint;
+  private readonly memory: GuestMemory = new native.GuestMemory();
+  private readonly queues: QueueState[];
+  private ackedFeatures = 0n;
+  private ackedProtocolFeatures = 0n;
+  private backendReqFd = -1;
+  readonly stats: BackendStats = { messages: 0, protocolErrors: 0 };
+
+  constructor(
+    fd: number,
+    private readonly device: VhostUserDevice,
+    private readonly log: Logger,
+    private readonly onDisconnect: (reason: string | undefined) => void,
+  ) {
+    this.queues = Array.from({ length: device.maxQueues }, () => new QueueState());
+    this.endpoint = new Endpoint(fd, {
+      onMessage: (msg) => this.onMessage(msg),
+      onClose: (reason) => this.onClose(reason),
+    });
+  }
+
+  /** Back-end request channel fd (SET_BACKEND_REQ_FD), -1 if none. */
+  get backendRequestFd(): number {
+    return this.backendReqFd;
+  }
+
+  close(reason?: string): void {
+    this.endpoint.close(reason);
+  }
+
+  private onMessage(msg: Message): void {
+    this.stats.messages++;
+    const name = reqName[msg.request] ?? `request ${msg.request}`;
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ request: name, size: msg.payload.length, fds: msg.fds.length }, 'vhost-user message');
+    }
+    let ok: boolean;
+    try {
+      ok = this.dispatch(msg);
+    } catch (err) {
+      this.stats.protocolErrors++;
+      const reason = err instanceof ProtocolError ? err.message : `${name}: ${String(err)}`;
+      this.log.error({ request: name }, `vhost-user protocol error, closing the connection: ${reason}`);
+      this.endpoint.close(reason);
+      return;
+    }
+    if (
+      !REQUESTS_WITH_REPLY.has(msg.request) &&
+      (msg.flags & FLAG_NEED_REPLY) !== 0 &&
+      (this.ackedProtocolFeatures & ProtocolFeature.REPLY_ACK) !== 0n
+    ) {
+      this.endpoint.reply(msg.request, u64Payload(ok ? 0n : 1n));
+    }
+  }
+
+  /** Handles one message; returns false for a refused request (ack failure). */
+  private dispatch(msg: Message): boolean {
+    switch (msg.request) {
+      case Req.GET_FEATURES:
+        this.expectNoFds(msg);
+        this.endpoint.reply(msg.request, u64Payload(OFFERED_FEATURES | this.device.deviceFeatures));
+        return true;
+      case Req.SET_FEATURES:
+        return this.setFeatures(decodeU64(msg));
+      case Req.GET_PROTOCOL_FEATURES:
+        this.endpoint.reply(msg.request, u64Payload(OFFERED_PROTOCOL_FEATURES));
+        return true;
+      case Req.SET_PROTOCOL_FEATURES:
+        this.ackedProtocolFeatures = decodeU64(msg) & OFFERED_PROTOCOL_FEATURES;
+        return true;
+      case Req.SET_OWNER:
+        return true;
+      case Req.RESET_OWNER:
+      case Req.RESET_DEVICE:
+        this.resetDevice();
+        return true;
+      case Req.GET_QUEUE_NUM:
+        this.endpoint.reply(msg.request, u64Payload(BigInt(this.device.maxQueues)));
+        return true;
+      case Req.GET_MAX_MEM_SLOTS:
+        this.endpoint.reply(msg.request, u64Payload(BigInt(MAX_MEM_SLOTS)));
+        return true;
+      case Req.SET_MEM_TABLE:
+        return this.setMemTable(msg);
+      case Req.ADD_MEM_REG:
+        return this.addMemRegion(msg);
+      case Req.REM_MEM_REG:
+        return this.removeMemRegion(msg);
+      case Req.SET_VRING_NUM:
+        return this.setVringNum(msg);
+      case Req.SET_VRING_ADDR:
+        return this.setVringAddr(msg);
+      case Req.SET_VRING_BASE:
+        return this.setVringBase(msg);
+      case Req.GET_VRING_BASE:
+        this.getVringBase(msg);
+        return true;
+      case Req.SET_VRING_KICK:
+      case Req.SET_VRING_CALL:
+      case Req.SET_VRING_ERR:
+        return this.setVringFd(msg);
+      case Req.SET_VRING_ENABLE:
+        return this.setVringEnable(msg);
+      case Req.SET_BACKEND_REQ_FD:
+        return this.setBackendReqFd(msg);
+      default:
+        return this.unsupported(msg);
+    }
+  }
+
+  private unsupported(msg: Message): boolean {
+    const name = reqName[msg.request] ?? `request ${msg.request}`;
+    if (REQUESTS_WITH_REPLY.has(msg.request)) {
+      // The front-end waits for an answer we cannot give: hanging it would be worse.
+      throw new ProtocolError(`${name} is not supported and needs a reply`);
+    }
+    this.log.warn({ request: name }, 'unsupported vhost-user request refused');
+    return false;
+  }
+
+  private expectNoFds(msg: Message): void {
+    if (msg.fds.length > 0) throw new ProtocolError(`${reqName[msg.request]}: unexpected descriptors`);
+  }
+
+  private takeFd(msg: Message): number {
+    if (msg.fds.length !== 1) {
+      throw new ProtocolError(`${reqName[msg.request]}: expected 1 descriptor, got ${msg.fds.length}`);
+    }
+    const fd = msg.fds[0];
+    msg.fds[0] = -1;
+    return fd;
+  }
+
+  private queue(index: number): QueueState {
+    const q = this.queues[index];
+    if (q === undefined) throw new ProtocolError(`queue index ${index} out of range (${this.queues.length} queues)`);
+    return q;
+  }
+
+  private setFeatures(features: bigint): boolean {
+    const offered = OFFERED_FEATURES | this.device.deviceFeatures;
+    if ((features & ~offered) !== 0n) {
+      this.log.error({ features: features.toString(16) }, 'SET_FEATURES acks features we never offered');
+      return false;
+    }
+    this.ackedFeatures = features;
+    // Without VHOST_USER_F_PROTOCOL_FEATURES rings start enabled (spec, "Ring states").
+    if ((features & Feature.PROTOCOL_FEATURES) === 0n) {
+      for (let i = 0; i < this.queues.length; i++) {
+        this.queues[i].enabled = true;
+        this.maybeStart(i);
+      }
+    }
+    return true;
+  }
+
+  private setMemTable(msg: Message): boolean {
+    const regions = decodeMemTable(msg);
+    if (msg.fds.length !== regions.length) {
+      throw new ProtocolError(`SET_MEM_TABLE: ${regions.length} regions but ${msg.fds.length} descriptors`);
+    }
+    this.memory.clear();
+    let ok = true;
+    regions.forEach((r, i) => {
+      const rc = this.memory.addRegion(msg.fds[i], r.gpa, r.size, r.uva, r.mmapOffset);
+      if (rc < 0) {
+        this.log.error({ gpa: r.gpa.toString(16), size: r.size.toString() }, `cannot map guest memory region: errno ${-rc}`);
+        ok = false;
+      }
+    });
+    // The mapping holds its own reference; the descriptors are closed by the endpoint.
+    this.remapQueues();
+    return ok;
+  }
+
+  private addMemRegion(msg: Message): boolean {
+    const r = decodeSingleRegion(msg);
+    const fd = this.takeFd(msg);
+    const rc = this.memory.addRegion(fd, r.gpa, r.size, r.uva, r.mmapOffset);
+    native.closeFd(fd);
+    if (rc < 0) {
+      this.log.error({ gpa: r.gpa.toString(16) }, `ADD_MEM_REG failed: errno ${-rc}`);
+      return false;
+    }
+    this.remapQueues();
+    return true;
+  }
+
+  private removeMemRegion(msg: Message): boolean {
+    const r = decodeSingleRegion(msg);
+    const rc = this.memory.removeRegion(r.gpa, r.size);
+    if (rc < 0) {
+      this.log.warn({ gpa: r.gpa.toString(16) }, 'REM_MEM_REG for a region we do not have');
+      return false;
+    }
+    this.remapQueues();
+    return true;
+  }
+
+  private remapQueues(): void {
+    this.queues.forEach((q, i) => {
+      if (!q.running || q.vq === undefined) return;
+      const why = q.vq.remap();
+      if (why !== '') {
+        this.log.error({ queue: i }, `queue stopped: ${why}`);
+        this.device.stopQueue(i);
+        q.running = false;
+      }
+    });
+  }
+
+  private setVringNum(msg: Message): boolean {
+    const { index, num } = decodeVringState(msg);
+    const q = this.queue(index);
+    if (num === 0 || num > this.device.maxQueueSize || (num & (num - 1)) !== 0) {
+      this.log.error({ queue: index, num }, 'SET_VRING_NUM: size must be a power of two within the limit');
+      return false;
+    }
+    q.size = num;
+    return true;
+  }
+
+  private setVringAddr(msg: Message): boolean {
+    const addr = decodeVringAddr(msg);
+    this.queue(addr.index).addr = addr;
+    return true;
+  }
+
+  private setVringBase(msg: Message): boolean {
+    const { index, num } = decodeVringState(msg);
+    if (num > 0xffff) {
+      this.log.error({ queue: index, num }, 'SET_VRING_BASE: index beyond 16 bits');
+      return false;
+    }
+    this.queue(index).base = num;
+    return true;
+  }
+
+  private getVringBase(msg: Message): void {
+    const { index } = decodeVringState(msg);
+    const q = this.queue(index);
+    this.stopQueue(index);
+    if (q.kickFd >= 0) native.closeFd(q.kickFd);
+    q.kickFd = -1;
+    this.endpoint.reply(msg.request, vringStatePayload(index, q.base));
+  }
+
+  private setVringFd(msg: Message): boolean {
+    const word = decodeU64(msg);
+    const index = Number(word & VRING_INDEX_MASK);
+    const noFd = (word & VRING_NOFD_MASK) !== 0n;
+    const q = this.queue(index);
+    const fd = noFd ? -1 : this.takeFd(msg);
+    if (noFd) this.expectNoFds(msg);
+    switch (msg.request) {
+      case Req.SET_VRING_KICK:
+        this.stopQueue(index);
+        if (q.kickFd >= 0) native.closeFd(q.kickFd);
+        q.kickFd = fd;
+        if (noFd) {
+          this.log.error({ queue: index }, 'polling mode (kick without eventfd) is not supported');
+          return false;
+        }
+        this.maybeStart(index);
+        return true;
+      case Req.SET_VRING_CALL:
+        if (q.callFd >= 0) native.closeFd(q.callFd);
+        q.callFd = fd;
+        q.vq?.setCallFd(fd);
+        return true;
+      default:
+        if (q.errFd >= 0) native.closeFd(q.errFd);
+        q.errFd = fd;
+        return true;
+    }
+  }
+
+  private setVringEnable(msg: Message): boolean {
+    const { index, num } = decodeVringState(msg);
+    const q = this.queue(index);
+    if (num !== 0 && num !== 1) {
+      this.log.error({ queue: index, num }, 'SET_VRING_ENABLE: value must be 0 or 1');
+      return false;
+    }
+    q.enabled = num === 1;
+    if (q.enabled) this.maybeStart(index);
+    else this.stopQueue(index);
+    return true;
+  }
+
+  private setBackendReqFd(msg: Message): boolean {
+    const fd = this.takeFd(msg);
+    if (this.backendReqFd >= 0) native.closeFd(this.backendReqFd);
+    this.backendReqFd = fd;
+    return true;
+  }
+
+  /** Starts the queue once it has everything: size, addresses, kick fd, enabled, memory. */
+  private maybeStart(index: number): void {
+    const q = this.queues[index];
+    if (q.running || !q.enabled || q.kickFd < 0 || q.addr === undefined || q.size === 0) return;
+    q.vq ??= new native.VirtQueue(this.memory);
+    const eventIdx = (this.ackedFeatures & Feature.RING_EVENT_IDX) !== 0n;
+    const why = q.vq.start(q.size, q.addr.desc, q.addr.avail, q.addr.used, eventIdx, q.base);
+    if (why !== '') {
+      this.log.error({ queue: index }, `cannot start queue: ${why}`);
+      return;
+    }
+    q.vq.setCallFd(q.callFd);
+    q.running = true;
+    this.log.debug({ queue: index, size: q.size, eventIdx, base: q.base }, 'queue started');
+    this.device.startQueue(index, q.vq, q.kickFd, q.size);
+  }
+
+  private stopQueue(index: number): void {
+    const q = this.queues[index];
+    if (!q.running || q.vq === undefined) return;
+    this.device.stopQueue(index);
+    q.base = q.vq.stop();
+    q.running = false;
+    this.log.debug({ queue: index, base: q.base }, 'queue stopped');
+  }
+
+  private resetDevice(): void {
+    for (let i = 0; i < this.queues.length; i++) this.stopQueue(i);
+    for (const q of this.queues) {
+      for (const fd of [q.kickFd, q.callFd, q.errFd]) if (fd >= 0) native.closeFd(fd);
+      Object.assign(q, new QueueState(), { vq: q.vq });
+      q.vq?.setCallFd(-1);
+    }
+    this.ackedFeatures = 0n;
+    this.device.reset();
+  }
+
+  private onClose(reason: string | undefined): void {
+    for (let i = 0; i < this.queues.length; i++) this.stopQueue(i);
+    for (const q of this.queues) {
+      for (const fd of [q.kickFd, q.callFd, q.errFd]) if (fd >= 0) native.closeFd(fd);
+      q.kickFd = q.callFd = q.errFd = -1;
+    }
+    if (this.backendReqFd >= 0) native.closeFd(this.backendReqFd);
+    this.backendReqFd = -1;
+    this.memory.clear();
+    this.device.reset();
+    this.onDisconnect(reason);
+  }
+}
