@@ -1,0 +1,643 @@
+// The command line of virtiofsd-ts: both dialects its users speak.
+//
+// - The Rust virtiofsd 1.x dialect (`--shared-dir D --socket-path P --cache never`, `--x=v` or
+//   `--x v`), used by Kata (Go runtime and runtime-rs), by libvirt when --print-capabilities
+//   advertises "separate-options", and by humans.
+// - The C virtiofsd (QEMU ≤ 7.2) dialect: `-o source=D,cache=none,no_posix_lock`, `-f`, `-d`,
+//   used by older Kata and by libvirt without "separate-options".
+//
+// Rules:
+// - Every option either works, is a documented no-op (it asks for what we do anyway), or is
+//   RECOGNISED AND REFUSED with one line and exit code 2. Nothing is silently ignored.
+// - Every error is exactly one line on stderr and exit code 2; --help/--version/
+//   --print-capabilities print to stdout and exit 0.
+// - No process.exit here: the result says what to print and which code to exit with.
+// - `-o` options are applied after the long options, whatever their position (as the Rust
+//   virtiofsd does); otherwise the last occurrence of a repeated option wins.
+//
+// yargs does the tokenising (aliases, `--x=v`, short groups, missing values); a small scan of
+// argv before it gives unknown options, stray arguments and `--flag=value` precise one-line
+// errors and splits the glued legacy form `-ocache=auto` into `-o cache=auto`.
+
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import yargs from 'yargs';
+import type { CachePolicy, DaemonConfig, LogLevel } from './config.js';
+import { capabilitiesJson } from './capabilities.js';
+
+export type ParseResult =
+  | {
+      kind: 'run';
+      config: DaemonConfig;
+      /** Deprecation notes (e.g. `-f`, `-o`) for the daemon to log once its logger exists. */
+      warnings: string[];
+    }
+  | { kind: 'exit'; code: number; stdout?: string; stderr?: string };
+
+/** Test seams; production uses the defaults. */
+export interface ParseEnvironment {
+  /** Where `--socket-group NAME` is looked up (default /etc/group). */
+  groupFile?: string;
+  /** Base for a relative --shared-dir (default process.cwd()). */
+  cwd?: string;
+}
+
+export const PROGRAM = 'virtiofsd-ts';
+
+/** Exit code of every usage error. */
+export const USAGE_ERROR = 2;
+
+/** The longest path a Unix socket address holds (sun_path is 108 bytes with the NUL). */
+const MAX_SOCKET_PATH = 107;
+
+class UsageError extends Error {}
+
+function fail(message: string): never {
+  throw new UsageError(message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The option table: one entry per option, the single source for yargs and for --help.
+
+type Section = 'main' | 'legacy' | 'refused';
+
+interface OptionSpec {
+  /** The yargs key: a long name without dashes, or one letter for a short option. */
+  key: string;
+  /** Other spellings (long or one letter), e.g. `socket` for `socket-path`, `h` for `help`. */
+  aliases?: string[];
+  /** Metavariable when the option takes a value; absent for flags. */
+  value?: string;
+  /** Help text: one line. */
+  help: string;
+  section: Section;
+  /** Refused options: why (appended to "... is not supported yet by virtiofsd-ts"). */
+  why?: string;
+}
+
+const OPTIONS: OptionSpec[] = [
+  // Supported.
+  { key: 'shared-dir', value: 'DIR', section: 'main', help: 'Shared directory to export (required; must be a directory)' },
+  { key: 'socket-path', aliases: ['socket'], value: 'PATH', section: 'main', help: 'Create and listen on the vhost-user socket PATH (--socket: deprecated spelling)' },
+  { key: 'fd', value: 'N', section: 'main', help: 'Serve the inherited, already listening socket N (instead of --socket-path)' },
+  { key: 'socket-group', value: 'GROUP', section: 'main', help: 'Group of the --socket-path socket: a name in /etc/group or a numeric gid' },
+  { key: 'cache', value: 'MODE', section: 'main', help: 'Cache policy: auto, always, metadata, never (legacy: none = never) [default: auto]' },
+  { key: 'thread-pool-size', value: 'N', section: 'main', help: 'Syscall worker threads; 0 runs file-system calls inline [default: 0]' },
+  { key: 'announce-submounts', section: 'main', help: 'Tell the guest which directories are mount points [default]' },
+  { key: 'no-announce-submounts', section: 'main', help: 'Do not tell the guest which directories are mount points' },
+  { key: 'log-level', value: 'LEVEL', section: 'main', help: 'Log level: error, warn, info, debug, trace, off [default: info]' },
+  { key: 'syslog', section: 'main', help: 'Log to syslog instead of stderr' },
+  { key: 'sandbox', value: 'MODE', section: 'main', help: "Sandbox: only 'none' is implemented yet (namespace, chroot) [default: none]" },
+  { key: 'seccomp', value: 'ACTION', section: 'main', help: "Seccomp: only 'none' is implemented yet (kill, log, trap) [default: none]" },
+  { key: 'no-xattr', section: 'main', help: 'Disable extended attributes (no-op: the default)' },
+  { key: 'no-killpriv-v2', section: 'main', help: 'Disable FUSE_HANDLE_KILLPRIV_V2 (no-op: the default)' },
+  { key: 'inode-file-handles', value: 'MODE', section: 'main', help: "Only 'never' (the default: O_PATH fds) is implemented yet (prefer, mandatory)" },
+  { key: 'print-capabilities', section: 'main', help: 'Print the vhost-user backend capabilities (JSON) and exit' },
+  { key: 'version', aliases: ['V'], section: 'main', help: 'Print the version and exit' },
+  { key: 'help', aliases: ['h'], section: 'main', help: 'Print this help and exit' },
+
+  // The C virtiofsd's short options.
+  { key: 'd', section: 'legacy', help: 'Debug logging (same as --log-level debug; wins over --log-level)' },
+  { key: 'f', section: 'legacy', help: 'Foreground (no-op: virtiofsd-ts always runs in the foreground)' },
+  { key: 'o', value: 'OPT[,OPT...]', section: 'legacy', help: 'C virtiofsd options, see below (repeatable)' },
+
+  // Recognised, refused: these features are not implemented at this stage.
+  { key: 'xattr', section: 'refused', help: 'Enable extended attributes' },
+  { key: 'posix-acl', section: 'refused', help: 'Enable POSIX ACLs' },
+  { key: 'security-label', section: 'refused', help: 'Enable security labels (SELinux)' },
+  { key: 'xattrmap', value: 'MAP', section: 'refused', help: 'Translate extended attribute names' },
+  { key: 'translate-uid', value: 'MAP', section: 'refused', help: 'Translate UIDs between guest and host' },
+  { key: 'translate-gid', value: 'MAP', section: 'refused', help: 'Translate GIDs between guest and host' },
+  { key: 'uid-map', value: 'MAP', section: 'refused', help: 'UID map of the sandbox user namespace' },
+  { key: 'gid-map', value: 'MAP', section: 'refused', help: 'GID map of the sandbox user namespace' },
+  { key: 'readonly', section: 'refused', help: 'Refuse guest writes' },
+  { key: 'writeback', section: 'refused', help: 'Enable the writeback cache' },
+  { key: 'allow-direct-io', section: 'refused', help: 'Honour O_DIRECT from the guest' },
+  { key: 'allow-mmap', section: 'refused', help: 'Allow mmap with --cache=metadata|never' },
+  { key: 'no-readdirplus', section: 'refused', help: 'Disable READDIRPLUS' },
+  { key: 'preserve-noatime', section: 'refused', help: 'Keep O_NOATIME from the guest' },
+  { key: 'killpriv-v2', section: 'refused', help: 'Enable FUSE_HANDLE_KILLPRIV_V2' },
+  { key: 'modcaps', value: 'CAPS', section: 'refused', help: 'Modify the retained capabilities', why: 'no capabilities are dropped without a sandbox' },
+  { key: 'rlimit-nofile', value: 'N', section: 'refused', help: 'Set RLIMIT_NOFILE (we raise the soft limit to the hard one)' },
+  { key: 'tag', value: 'TAG', section: 'refused', help: 'Advertise a mount tag (VHOST_USER_PROTOCOL_F_CONFIG)' },
+  { key: 'migration-mode', value: 'MODE', section: 'refused', help: 'Migration: how to transfer inodes' },
+  { key: 'migration-on-error', value: 'MODE', section: 'refused', help: 'Migration: what to do on errors' },
+  { key: 'migration-verify-handles', section: 'refused', help: 'Migration: verify inodes with file handles' },
+  { key: 'migration-confirm-paths', section: 'refused', help: 'Migration: re-check paths at switch-over' },
+  { key: 'daemonize', section: 'refused', help: 'Run in the background (C virtiofsd)', why: 'it always runs in the foreground' },
+];
+
+/** Every spelling (key or alias) → its spec. */
+const BY_NAME = new Map<string, OptionSpec>();
+for (const spec of OPTIONS) {
+  BY_NAME.set(spec.key, spec);
+  for (const alias of spec.aliases ?? []) BY_NAME.set(alias, spec);
+}
+
+function display(name: string): string {
+  return name.length === 1 ? `-${name}` : `--${name}`;
+}
+
+/** Families refused as a whole, even spellings we do not list (future peers' options). */
+function refusedFamily(name: string): boolean {
+  return name.startsWith('dax') || name.startsWith('migration-');
+}
+
+function notSupported(what: string, why?: string): never {
+  fail(`${what} is not supported yet by ${PROGRAM}${why ? ` (${why})` : ''}`);
+}
+
+function notImplemented(what: string): never {
+  fail(`${what} is not implemented yet in this version (only 'none' is); see README`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pre-scan: precise errors for what yargs would only call "Unknown argument", and the glued
+// short form of -o.
+
+function prescan(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (token === '--') {
+      if (i + 1 < argv.length) fail(`unexpected argument '${argv[i + 1]}'; see --help`);
+      continue;
+    }
+    if (token.startsWith('--')) {
+      const eq = token.indexOf('=');
+      const name = token.slice(2, eq < 0 ? undefined : eq);
+      const spec = BY_NAME.get(name);
+      if (!spec || name.length === 1) {
+        if (refusedFamily(name)) notSupported(`--${name}`);
+        fail(`unknown option --${name}; see --help`);
+      }
+      if (spec.value === undefined && eq >= 0) fail(`option --${name} does not take a value`);
+      out.push(token);
+      if (spec.value !== undefined && eq < 0 && i + 1 < argv.length) out.push(argv[++i]);
+      continue;
+    }
+    if (token.startsWith('-') && token.length > 1) {
+      // A group of short options, e.g. -df, -o VALUE, -oVALUE, -fo VALUE.
+      const letters = token.slice(1);
+      let split = false;
+      for (let k = 0; k < letters.length && !split; k++) {
+        const letter = letters[k];
+        const spec = BY_NAME.get(letter);
+        if (!spec || letter === '-' || letter === '=') {
+          const head = letters.split('=')[0];
+          if (head.length > 1 && BY_NAME.has(head)) fail(`unknown option -${head} (did you mean --${head}?)`);
+          fail(`unknown option -${letter}; see --help`);
+        }
+        if (spec.value === undefined) continue;
+        // A short option with a value: the rest of the token is the value, else the next token.
+        split = true;
+        if (k > 0) out.push(`-${letters.slice(0, k)}`);
+        out.push(`-${letter}`);
+        let rest = letters.slice(k + 1);
+        if (rest.startsWith('=')) rest = rest.slice(1);
+        if (rest !== '') out.push(rest);
+        else if (i + 1 < argv.length) out.push(argv[++i]);
+      }
+      if (!split) out.push(token);
+      continue;
+    }
+    fail(`unexpected argument '${token}'; see --help`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// yargs
+
+type Parsed = Record<string, unknown>;
+
+function runYargs(argv: string[]): Parsed {
+  let parser = yargs()
+    .parserConfiguration({
+      'camel-case-expansion': false,
+      'boolean-negation': false, // --no-xattr etc. are options of their own
+      'dot-notation': false,
+      'duplicate-arguments-array': true, // repeated -o accumulate; others: the last wins (below)
+      'flatten-duplicate-arrays': true,
+      'greedy-arrays': false,
+      'parse-numbers': false, // numbers are validated here, strictly
+      'parse-positional-numbers': false,
+      'strip-aliased': true,
+      'populate--': false,
+    })
+    .locale('en') // the messages mapped in yargsMessage(), whatever LANG says
+    .help(false)
+    .version(false)
+    .exitProcess(false)
+    .showHelpOnFail(false)
+    .strict()
+    .fail((message: string | undefined, error: Error | undefined) => {
+      throw new UsageError(yargsMessage(message ?? error?.message ?? 'invalid command line'));
+    });
+  for (const spec of OPTIONS) {
+    parser = parser.option(spec.key, {
+      type: spec.value === undefined ? 'boolean' : 'string',
+      requiresArg: spec.value !== undefined,
+      alias: spec.aliases,
+    });
+  }
+  return parser.parseSync(argv) as Parsed;
+}
+
+/** yargs' messages, rewritten as ours. */
+function yargsMessage(message: string): string {
+  const missing = /^Not enough arguments following: (.+)$/.exec(message);
+  if (missing) return `option ${display(missing[1])} requires a value`;
+  const unknown = /^Unknown arguments?: ([^,]+)/.exec(message);
+  if (unknown) return `unknown option ${display(unknown[1])}; see --help`;
+  return message.split('\n')[0];
+}
+
+/** The last value of a repeatable valued option, or undefined if absent. */
+function lastString(parsed: Parsed, key: string): string | undefined {
+  const v = parsed[key];
+  if (v === undefined) return undefined;
+  const last = Array.isArray(v) ? v[v.length - 1] : v;
+  return String(last);
+}
+
+function allStrings(parsed: Parsed, key: string): string[] {
+  const v = parsed[key];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+function flag(parsed: Parsed, key: string): boolean {
+  const v = parsed[key];
+  return Array.isArray(v) ? v[v.length - 1] === true : v === true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+function nonEmpty(value: string, what: string): string {
+  if (value === '') fail(`option ${what} requires a value`);
+  return value;
+}
+
+function parseUint(value: string, what: string, max: number): number {
+  if (!/^[0-9]+$/.test(value)) fail(`invalid value '${value}' for ${what}: expected a non-negative integer`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n > max) fail(`invalid value '${value}' for ${what}: at most ${max}`);
+  return n;
+}
+
+function parseCache(value: string, what: string): CachePolicy {
+  switch (value) {
+    case 'auto':
+    case 'always':
+    case 'never':
+    case 'metadata':
+      return value;
+    case 'none': // the C virtiofsd's name for never
+      return 'never';
+    default:
+      fail(`invalid value '${value}' for ${what}: expected auto, always, metadata or never`);
+  }
+}
+
+function parseLogLevel(value: string, what: string): LogLevel {
+  const v = value.toLowerCase(); // the Rust virtiofsd accepts any case
+  switch (v) {
+    case 'error':
+    case 'warn':
+    case 'info':
+    case 'debug':
+    case 'trace':
+    case 'off':
+      return v;
+    case 'err': // the C virtiofsd's spelling
+      return 'error';
+    default:
+      fail(`invalid value '${value}' for ${what}: expected error, warn, info, debug, trace or off`);
+  }
+}
+
+function parseSandbox(value: string, what: string): 'none' {
+  if (value === 'none') return 'none';
+  if (value === 'namespace' || value === 'chroot') notImplemented(`${what}=${value}`);
+  fail(`invalid value '${value}' for ${what}: expected none, namespace or chroot`);
+}
+
+function parseSeccomp(value: string): 'none' {
+  if (value === 'none') return 'none';
+  if (value === 'kill' || value === 'log' || value === 'trap') notImplemented(`--seccomp=${value}`);
+  fail(`invalid value '${value}' for --seccomp: expected none, kill, log or trap`);
+}
+
+/** `--socket-group`: a numeric gid, or a name looked up in /etc/group (no NSS: Node has no getgrnam). */
+function resolveGroup(group: string, groupFile: string): number {
+  if (/^[0-9]+$/.test(group)) return parseUint(group, '--socket-group', 0xfffffffe);
+  let text: string;
+  try {
+    text = readFileSync(groupFile, 'utf8');
+  } catch (e) {
+    fail(`--socket-group ${group}: cannot read ${groupFile}: ${(e as Error).message}`);
+  }
+  for (const line of text.split('\n')) {
+    const fields = line.split(':');
+    if (fields.length >= 3 && fields[0] === group && /^[0-9]+$/.test(fields[2])) {
+      return Number(fields[2]);
+    }
+  }
+  fail(`--socket-group ${group}: no such group in ${groupFile} (give a numeric gid for NSS-only groups)`);
+}
+
+function checkSharedDir(dir: string, cwd: string): string {
+  const absolute = resolvePath(cwd, dir);
+  let real: string;
+  try {
+    real = realpathSync(absolute);
+    if (!statSync(real).isDirectory()) fail(`shared directory '${dir}' is not a directory`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') fail(`shared directory '${dir}' does not exist`);
+    if (code === 'EACCES') fail(`shared directory '${dir}' is not accessible: permission denied`);
+    fail(`shared directory '${dir}': ${(e as Error).message}`);
+  }
+  return real;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The legacy -o list
+
+interface Settings {
+  sharedDir?: string;
+  cache: CachePolicy;
+  threadPoolSize: number;
+  announceSubmounts: boolean;
+  logLevel: LogLevel;
+  debug: boolean;
+  sandbox: 'none';
+}
+
+/** Splits one -o argument at commas; `,,` is a literal comma (libvirt escapes paths so). */
+function splitCompat(arg: string): string[] {
+  const items: string[] = [];
+  let current = '';
+  for (let i = 0; i < arg.length; i++) {
+    if (arg[i] !== ',') {
+      current += arg[i];
+    } else if (arg[i + 1] === ',') {
+      current += ',';
+      i++;
+    } else {
+      items.push(current);
+      current = '';
+    }
+  }
+  items.push(current);
+  return items.filter((item) => item !== '');
+}
+
+// Accepted single words that request exactly what we do anyway: the C and Rust virtiofsd
+// defaults (no xattrs, no locks — the Rust virtiofsd ignores no_posix_lock/no_flock too — no
+// writeback, no O_DIRECT, no KILLPRIV_V2, no ACLs, no security labels), and `readdirplus`,
+// which only asks for the default READDIRPLUS behaviour.
+const COMPAT_NOOPS = new Set([
+  'no_xattr',
+  'no_posix_lock',
+  'no_flock',
+  'readdirplus',
+  'no_writeback',
+  'no_allow_direct_io',
+  'no_killpriv_v2',
+  'no_posix_acl',
+  'no_security_label',
+]);
+
+// Recognised single words we cannot honour yet.
+const COMPAT_REFUSED = new Map<string, string | undefined>([
+  ['xattr', undefined],
+  ['posix_acl', undefined],
+  ['security_label', undefined],
+  ['writeback', undefined],
+  ['allow_direct_io', undefined],
+  ['killpriv_v2', undefined],
+  ['no_readdirplus', undefined],
+  ['flock', 'file locking is not implemented'],
+  ['posix_lock', 'file locking is not implemented'],
+  ['allow_root', undefined],
+  ['norace', undefined],
+]);
+
+// Recognised key=value options we cannot honour yet.
+const COMPAT_REFUSED_KEYS = new Map<string, string | undefined>([
+  ['xattrmap', undefined],
+  ['modcaps', 'no capabilities are dropped without a sandbox'],
+  ['timeout', 'the cache timeouts follow --cache'],
+  ['max_idle_threads', undefined],
+]);
+
+function applyCompat(item: string, s: Settings): void {
+  const eq = item.indexOf('=');
+  if (eq < 0) {
+    if (item === 'debug') s.debug = true;
+    else if (item === 'announce_submounts') s.announceSubmounts = true;
+    else if (COMPAT_NOOPS.has(item)) return;
+    else if (COMPAT_REFUSED.has(item)) notSupported(`-o ${item}`, COMPAT_REFUSED.get(item));
+    else if (item.startsWith('dax')) notSupported(`-o ${item}`);
+    else fail(`unknown option -o ${item}; see --help`);
+    return;
+  }
+  const key = item.slice(0, eq);
+  const value = item.slice(eq + 1);
+  const what = `-o ${key}`;
+  switch (key) {
+    case 'source':
+      s.sharedDir = nonEmpty(value, what);
+      return;
+    case 'cache':
+      s.cache = parseCache(value, what);
+      return;
+    case 'log_level':
+    case 'loglevel': // the Rust virtiofsd's compat spelling
+      s.logLevel = parseLogLevel(value, what);
+      return;
+    case 'thread_pool_size':
+      s.threadPoolSize = parseUint(value, what, 0x7fffffff);
+      return;
+    case 'sandbox':
+      s.sandbox = parseSandbox(value, what);
+      return;
+    default:
+      if (COMPAT_REFUSED_KEYS.has(key)) notSupported(what, COMPAT_REFUSED_KEYS.get(key));
+      if (key.startsWith('dax')) notSupported(what);
+      fail(`unknown option -o ${item}; see --help`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// --help, --version
+
+function column(left: string, help: string): string {
+  const pad = 32;
+  return left.length < pad ? `  ${left.padEnd(pad)}${help}` : `  ${left}\n  ${''.padEnd(pad)}${help}`;
+}
+
+function optionLeft(spec: OptionSpec): string {
+  const names = [spec.key, ...(spec.aliases ?? [])]
+    .sort((a, b) => Number(a.length > 1) - Number(b.length > 1)) // -h, --help
+    .map(display)
+    .join(', ');
+  return spec.value === undefined ? names : `${names} ${spec.value}`;
+}
+
+export function helpText(): string {
+  const lines: string[] = [
+    `Usage: ${PROGRAM} --shared-dir DIR (--socket-path PATH | --fd N) [OPTIONS]`,
+    '',
+    'A vhost-user-fs (virtio-fs) backend: serves one host directory to a guest.',
+    'Long options take their value as --option VALUE or --option=VALUE.',
+    '',
+    'Options:',
+  ];
+  for (const spec of OPTIONS.filter((o) => o.section === 'main')) lines.push(column(optionLeft(spec), spec.help));
+  lines.push('', 'C virtiofsd compatibility:');
+  for (const spec of OPTIONS.filter((o) => o.section === 'legacy')) lines.push(column(optionLeft(spec), spec.help));
+  lines.push(
+    '',
+    '  -o options (comma-separated, repeatable; ",," is a literal comma; applied after long options):',
+    column('  source=DIR', 'Same as --shared-dir DIR'),
+    column('  cache=MODE', 'auto, always, metadata, none (= never), never'),
+    column('  log_level=LEVEL', 'err, warn, info, debug (also trace, off; loglevel= too)'),
+    column('  thread_pool_size=N', 'Same as --thread-pool-size N'),
+    column('  sandbox=MODE', 'Same as --sandbox MODE'),
+    column('  announce_submounts', 'Same as --announce-submounts'),
+    column('  debug', 'Same as -d'),
+    '    Accepted, our defaults: no_xattr, no_posix_lock, no_flock, readdirplus, no_writeback,',
+    '      no_allow_direct_io, no_killpriv_v2, no_posix_acl, no_security_label',
+    '    Refused, not supported yet: xattr, xattrmap=, posix_acl, security_label, flock, posix_lock,',
+    '      writeback, allow_direct_io, killpriv_v2, no_readdirplus, modcaps=, timeout=,',
+    '      max_idle_threads=, allow_root, norace, dax*',
+    '',
+    `Not supported yet (recognised, refused with exit code ${USAGE_ERROR}):`,
+  );
+  for (const spec of OPTIONS.filter((o) => o.section === 'refused')) lines.push(column(optionLeft(spec), spec.help));
+  lines.push(column('--dax*, --migration-*', 'Any DAX or migration option'));
+  return lines.map((l) => l.trimEnd()).join('\n') + '\n';
+}
+
+export function packageVersion(): string {
+  // src/cli and dist/cli both sit two levels below the package root.
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return String((JSON.parse(text) as { version?: unknown }).version ?? 'unknown');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function parseCommandLine(argv: string[], env: ParseEnvironment = {}): ParseResult {
+  try {
+    return parse(argv, env);
+  } catch (e) {
+    const usage = e instanceof UsageError;
+    const message = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
+    return { kind: 'exit', code: usage ? USAGE_ERROR : 1, stderr: `${PROGRAM}: ${message}\n` };
+  }
+}
+
+function parse(argv: string[], env: ParseEnvironment): ParseResult {
+  const parsed = runYargs(prescan(argv));
+
+  if (flag(parsed, 'help')) return { kind: 'exit', code: 0, stdout: helpText() };
+  if (flag(parsed, 'version')) return { kind: 'exit', code: 0, stdout: `${PROGRAM} ${packageVersion()}\n` };
+  if (flag(parsed, 'print-capabilities')) return { kind: 'exit', code: 0, stdout: capabilitiesJson() };
+
+  // Refused long options, in table order.
+  for (const spec of OPTIONS) {
+    if (spec.section !== 'refused') continue;
+    const present = spec.value === undefined ? flag(parsed, spec.key) : parsed[spec.key] !== undefined;
+    if (present) notSupported(`--${spec.key}`, spec.why);
+  }
+
+  const warnings: string[] = [];
+  const s: Settings = {
+    cache: 'auto',
+    threadPoolSize: 0,
+    announceSubmounts: true,
+    logLevel: 'info',
+    debug: flag(parsed, 'd'),
+    sandbox: 'none',
+  };
+
+  const sharedDir = lastString(parsed, 'shared-dir');
+  if (sharedDir !== undefined) s.sharedDir = nonEmpty(sharedDir, '--shared-dir');
+  const cache = lastString(parsed, 'cache');
+  if (cache !== undefined) s.cache = parseCache(cache, '--cache');
+  const pool = lastString(parsed, 'thread-pool-size');
+  if (pool !== undefined) s.threadPoolSize = parseUint(pool, '--thread-pool-size', 0x7fffffff);
+  // --announce-submounts / --no-announce-submounts: the last one wins (as in the Rust virtiofsd).
+  const announce = argv.lastIndexOf('--announce-submounts');
+  const noAnnounce = argv.lastIndexOf('--no-announce-submounts');
+  if (announce >= 0 || noAnnounce >= 0) s.announceSubmounts = announce > noAnnounce;
+  const level = lastString(parsed, 'log-level');
+  if (level !== undefined) s.logLevel = parseLogLevel(level, '--log-level');
+  const sandbox = lastString(parsed, 'sandbox');
+  if (sandbox !== undefined) s.sandbox = parseSandbox(sandbox, '--sandbox');
+  const seccomp = lastString(parsed, 'seccomp');
+  const seccompMode = seccomp === undefined ? 'none' : parseSeccomp(seccomp);
+
+  const ifh = lastString(parsed, 'inode-file-handles');
+  if (ifh !== undefined && ifh !== 'never') {
+    if (ifh === 'prefer' || ifh === 'mandatory' || ifh === 'fallback') {
+      notSupported(`--inode-file-handles=${ifh}`, "only 'never' is");
+    }
+    fail(`invalid value '${ifh}' for --inode-file-handles: expected never, prefer or mandatory`);
+  }
+
+  const compat = allStrings(parsed, 'o');
+  for (const arg of compat) for (const item of splitCompat(arg)) applyCompat(item, s);
+
+  if (flag(parsed, 'f')) warnings.push("-f has no effect (virtiofsd-ts always runs in the foreground); please remove it");
+  if (flag(parsed, 'd')) warnings.push("-d is deprecated; please use '--log-level debug'");
+  if (compat.length > 0) {
+    warnings.push("-o options are deprecated; please use the long options (e.g. '--cache auto' for '-o cache=auto')");
+  }
+  if (argv.some((a) => a === '--socket' || a.startsWith('--socket='))) {
+    warnings.push("--socket is deprecated; please use '--socket-path'");
+  }
+
+  // Where to listen.
+  const socketPath = lastString(parsed, 'socket-path');
+  const fdText = lastString(parsed, 'fd');
+  if (socketPath !== undefined && fdText !== undefined) fail('--socket-path and --fd cannot be used together');
+  if (socketPath === undefined && fdText === undefined) fail('missing --socket-path PATH or --fd N; see --help');
+  const config: DaemonConfig = {
+    sharedDir: '',
+    cache: s.cache,
+    threadPoolSize: s.threadPoolSize,
+    announceSubmounts: s.announceSubmounts,
+    logLevel: s.debug ? 'debug' : s.logLevel,
+    syslog: flag(parsed, 'syslog'),
+    sandbox: s.sandbox,
+    seccomp: seccompMode,
+  };
+  if (socketPath !== undefined) {
+    nonEmpty(socketPath, '--socket-path');
+    const bytes = Buffer.byteLength(socketPath);
+    if (bytes > MAX_SOCKET_PATH) {
+      fail(`--socket-path is too long (${bytes} bytes; a Unix socket path holds at most ${MAX_SOCKET_PATH})`);
+    }
+    config.socketPath = socketPath;
+  }
+  if (fdText !== undefined) config.fd = parseUint(nonEmpty(fdText, '--fd'), '--fd', 0x7fffffff);
+
+  const group = lastString(parsed, 'socket-group');
+  if (group !== undefined) {
+    nonEmpty(group, '--socket-group');
+    if (config.fd !== undefined) fail('--socket-group cannot be used with --fd (the socket is not ours to chgrp)');
+    config.socketGroup = group;
+    config.socketGid = resolveGroup(group, env.groupFile ?? '/etc/group');
+  }
+
+  if (s.sharedDir === undefined) fail('missing --shared-dir DIR (or -o source=DIR); see --help');
+  config.sharedDir = checkSharedDir(s.sharedDir, env.cwd ?? process.cwd());
+
+  return { kind: 'run', config, warnings };
+}

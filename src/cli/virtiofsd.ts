@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// The `virtiofsd-ts` executable: parse the command line, set up logging, run the daemon.
+//
+// Exit codes: 0 = clean exit (or --help/--version/--print-capabilities); 2 = usage error (one
+// line on stderr); 1 = failure to start or an unexpected error (one line on stderr); otherwise
+// whatever runDaemon returns. Imports stay light: the daemon (and through it the native addon)
+// is loaded only once the command line is known to be good.
+
+import { parseCommandLine, PROGRAM } from './options.js';
+
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+interface Outcome {
+  code: number;
+  /** The daemon ran: exit right away, whatever handles it left open. */
+  ran: boolean;
+}
+
+async function main(argv: string[]): Promise<Outcome> {
+  const result = parseCommandLine(argv);
+  if (result.kind === 'exit') {
+    // stdout/stderr writes are synchronous for files, pipes and TTYs on Linux.
+    if (result.stdout) process.stdout.write(result.stdout);
+    if (result.stderr) process.stderr.write(result.stderr);
+    return { code: result.code, ran: false };
+  }
+
+  const { createLogger } = await import('../daemon/logger.js');
+  const logger = await createLogger(result.config);
+  for (const warning of result.warnings) logger.warn(warning);
+
+  const { runDaemon } = await import('../daemon/daemon.js');
+  try {
+    return { code: await runDaemon(result.config, logger), ran: true };
+  } catch (error) {
+    // Also into the log: with --syslog, nobody may be reading stderr.
+    if (result.config.syslog) logger.fatal({ err: error }, `${PROGRAM} failed: ${oneLine(error)}`);
+    throw error;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  ({ code, ran }) => {
+    if (ran) process.exit(code);
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`${PROGRAM}: ${oneLine(error)}\n`);
+    process.exit(1);
+  },
+);
