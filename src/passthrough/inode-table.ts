@@ -1,0 +1,223 @@
+/**
+ * The passthrough's inodes: guest node ids ↔ host inodes, each holding one O_PATH descriptor.
+ *
+ * - Keyed by the host identity (st_dev, st_ino, mnt_id), read from a StatRecord as u32 halves:
+ *   no BigInt, no string keys. Entries with the same hash are chained through `next`.
+ * - `refcount` is the guest's lookup count: +1 per Entry handed out, −n per FORGET. At zero the
+ *   inode leaves the table. Its descriptor is closed once no operation still uses it (`pins`):
+ *   a FORGET racing with an operation on a pool thread must never close an fd in use — the
+ *   number could be reused by an unrelated open.
+ * - Node id 1 is the root (the share); it is never evicted.
+ * - Node ids are never reused within a table's life.
+ */
+import { E, ErrnoError } from '../filesystem/errors.js';
+import { StatField, type StatRecord } from '../filesystem/filesystem.js';
+
+export const ROOT_ID = 1;
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+
+export class InodeData {
+  refcount = 1;
+  /** Operations currently using `fd`. */
+  pins = 0;
+  /** False once evicted; the fd is then closed when `pins` drops to 0. */
+  live = true;
+  next: InodeData | undefined = undefined;
+  /** "<fd>" as bytes, for calls through /proc/self/fd (built on first use). */
+  private procNameBytes: Buffer | undefined = undefined;
+
+  constructor(
+    readonly nodeid: number,
+    readonly fd: number,
+    /** File type bits (S_IFMT) — an inode's type never changes. */
+    readonly type: number,
+    readonly devLo: number,
+    readonly devHi: number,
+    readonly inoLo: number,
+    readonly inoHi: number,
+    readonly mntLo: number,
+    readonly mntHi: number,
+  ) {}
+
+  get procName(): Buffer {
+    return (this.procNameBytes ??= Buffer.from(String(this.fd)));
+  }
+
+  get isDir(): boolean {
+    return this.type === S_IFDIR;
+  }
+
+  /** Only regular files and directories may be opened for I/O (CVE-2020-35517). */
+  get isOpenable(): boolean {
+    return this.type === S_IFREG || this.type === S_IFDIR;
+  }
+
+  sameDevice(rec: StatRecord): boolean {
+    return (
+      rec.readUInt32LE(StatField.dev) === this.devLo &&
+      rec.readUInt32LE(StatField.dev + 4) === this.devHi &&
+      rec.readUInt32LE(StatField.mntId) === this.mntLo &&
+      rec.readUInt32LE(StatField.mntId + 4) === this.mntHi
+    );
+  }
+}
+
+function hashOf(rec: StatRecord): number {
+  return (rec.readUInt32LE(StatField.ino) ^ Math.imul(rec.readUInt32LE(StatField.dev), 0x9e3779b1) ^ rec.readUInt32LE(StatField.mntId)) | 0;
+}
+
+function matches(d: InodeData, rec: StatRecord): boolean {
+  return (
+    d.inoLo === rec.readUInt32LE(StatField.ino) &&
+    d.inoHi === rec.readUInt32LE(StatField.ino + 4) &&
+    d.devLo === rec.readUInt32LE(StatField.dev) &&
+    d.devHi === rec.readUInt32LE(StatField.dev + 4) &&
+    d.mntLo === rec.readUInt32LE(StatField.mntId) &&
+    d.mntHi === rec.readUInt32LE(StatField.mntId + 4)
+  );
+}
+
+export class InodeTable {
+  private readonly byId = new Map<number, InodeData>();
+  private readonly byKey = new Map<number, InodeData>();
+  private nextId = ROOT_ID + 1;
+  private rootData: InodeData | undefined;
+
+  /** `closeFd` closes an evicted inode's descriptor (errors are the callee's to log). */
+  constructor(private readonly closeFd: (fd: number) => void) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get root(): InodeData {
+    if (!this.rootData) throw new ErrnoError(E.ESTALE, 'file system not open');
+    return this.rootData;
+  }
+
+  /** Installs the root (node id 1) from its O_PATH fd and attributes. */
+  setRoot(fd: number, rec: StatRecord): InodeData {
+    if (this.rootData) throw new Error('root already set');
+    const d = this.make(ROOT_ID, fd, rec);
+    this.rootData = d;
+    this.insert(d, rec);
+    return d;
+  }
+
+  get(nodeid: number): InodeData | undefined {
+    return this.byId.get(nodeid);
+  }
+
+  /** Looks `nodeid` up and pins it for the duration of an operation; ESTALE if unknown. */
+  acquire(nodeid: number): InodeData {
+    const d = this.byId.get(nodeid);
+    if (d === undefined) throw new ErrnoError(E.ESTALE, `unknown node id ${nodeid}`);
+    d.pins++;
+    return d;
+  }
+
+  release(d: InodeData): void {
+    if (--d.pins === 0 && !d.live) this.closeFd(d.fd);
+  }
+
+  /**
+   * Takes one lookup reference on the inode that `fd`/`rec` describe. If it is already known
+   * the existing entry is returned and `fd` is closed; otherwise `fd` becomes the entry's fd.
+   */
+  adopt(fd: number, rec: StatRecord): InodeData {
+    const existing = this.find(rec);
+    if (existing !== undefined) {
+      existing.refcount++;
+      if (existing.fd !== fd) this.closeFd(fd);
+      return existing;
+    }
+    const d = this.make(this.nextId++, fd, rec);
+    this.insert(d, rec);
+    return d;
+  }
+
+  find(rec: StatRecord): InodeData | undefined {
+    for (let d = this.byKey.get(hashOf(rec)); d !== undefined; d = d.next) {
+      if (matches(d, rec)) return d;
+    }
+    return undefined;
+  }
+
+  /** Adds one reference to a known inode (an Entry for it is being handed out again). */
+  ref(d: InodeData): void {
+    d.refcount++;
+  }
+
+  /**
+   * Drops `count` lookup references (FORGET). Any count — even one far above what was handed
+   * out — is clamped at zero; unknown ids are ignored. The root is never evicted.
+   */
+  forget(nodeid: number, count: number): void {
+    const d = this.byId.get(nodeid);
+    if (d === undefined || !(count > 0)) return;
+    if (count < d.refcount) {
+      d.refcount -= count;
+      return;
+    }
+    d.refcount = 0;
+    if (d.nodeid !== ROOT_ID) this.evict(d);
+  }
+
+  /** Evicts every inode but the root (DESTROY, or a new session). */
+  clear(): void {
+    for (const d of [...this.byId.values()]) {
+      if (d.nodeid !== ROOT_ID) this.evict(d);
+    }
+  }
+
+  /** Evicts everything including the root (the file system is being closed). */
+  closeAll(): void {
+    for (const d of [...this.byId.values()]) this.evict(d);
+    this.rootData = undefined;
+  }
+
+  private make(nodeid: number, fd: number, rec: StatRecord): InodeData {
+    return new InodeData(
+      nodeid,
+      fd,
+      rec.readUInt32LE(StatField.mode) & S_IFMT,
+      rec.readUInt32LE(StatField.dev),
+      rec.readUInt32LE(StatField.dev + 4),
+      rec.readUInt32LE(StatField.ino),
+      rec.readUInt32LE(StatField.ino + 4),
+      rec.readUInt32LE(StatField.mntId),
+      rec.readUInt32LE(StatField.mntId + 4),
+    );
+  }
+
+  private insert(d: InodeData, rec: StatRecord): void {
+    const h = hashOf(rec);
+    d.next = this.byKey.get(h);
+    this.byKey.set(h, d);
+    this.byId.set(d.nodeid, d);
+  }
+
+  private evict(d: InodeData): void {
+    if (!d.live) return;
+    d.live = false;
+    this.byId.delete(d.nodeid);
+    const h = (d.inoLo ^ Math.imul(d.devLo, 0x9e3779b1) ^ d.mntLo) | 0;
+    let prev: InodeData | undefined;
+    for (let cur = this.byKey.get(h); cur !== undefined; prev = cur, cur = cur.next) {
+      if (cur !== d) continue;
+      if (prev === undefined) {
+        if (d.next === undefined) this.byKey.delete(h);
+        else this.byKey.set(h, d.next);
+      } else {
+        prev.next = d.next;
+      }
+      break;
+    }
+    d.next = undefined;
+    if (d.pins === 0) this.closeFd(d.fd);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * READDIR / READDIRPLUS over a directory handle: lseek to the guest's cookie, getdents64 into the
+ * handle's buffer, parse struct linux_dirent64 here, hand each entry to the core's sink.
+ *
+ *   struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+ *
+ * Readdirs on one handle are serialised (the fd offset is shared state). For PLUS each name but
+ * '.' and '..' is looked up (one lookup reference each); when the sink refuses an entry that
+ * reference is dropped again, and nothing further is read.
+ */
+import { E, ErrnoError, errnoOf } from '../filesystem/errors.js';
+import type { DirEntry, DirEntrySink, Entry } from '../filesystem/filesystem.js';
+import { C, getdents64, lseek } from '../native/syscalls.js';
+import type { HandleData } from './handle-table.js';
+import type { InodeData } from './inode-table.js';
+
+/** getdents64 buffer per open directory. */
+export const DIR_BUFFER_SIZE = 16 * 1024;
+
+const DIRENT_HEADER = 19; // d_ino 8 + d_off 8 + d_reclen 2 + d_type 1
+
+export interface ReaddirHost {
+  /** Looks `name` up in directory `dir` (+1 lookup reference on the result). */
+  lookupChild(dir: InodeData, name: Buffer): Promise<Entry>;
+  /** Drops one lookup reference. */
+  forgetOne(nodeid: number): void;
+}
+
+function isDotOrDotDot(name: Buffer): boolean {
+  return name[0] === 0x2e && (name.length === 1 || (name.length === 2 && name[1] === 0x2e));
+}
+
+/** `dir` is the directory's inode, pinned by the caller for the duration of the call. */
+export async function readDirectory(
+  h: HandleData,
+  dir: InodeData,
+  offset: bigint,
+  plus: boolean,
+  sink: DirEntrySink,
+  host: ReaddirHost,
+): Promise<void> {
+  const lock = h.dirLock;
+  if (lock === undefined) throw new ErrnoError(E.ENOTDIR);
+  await lock.lock();
+  try {
+    const buf = (h.dirBuf ??= Buffer.allocUnsafe(DIR_BUFFER_SIZE));
+    const s = await lseek(h.fd, offset, C.SEEK_SET);
+    if (s < 0) throw new ErrnoError(-s, 'lseek');
+    let sent = 0;
+    for (;;) {
+      const n = await getdents64(h.fd, buf);
+      if (n < 0) throw new ErrnoError(-n, 'getdents64');
+      if (n === 0) return;
+      let pos = 0;
+      while (pos + DIRENT_HEADER <= n) {
+        const reclen = buf.readUInt16LE(pos + 16);
+        if (reclen < DIRENT_HEADER + 1 || pos + reclen > n) throw new ErrnoError(E.EIO, 'malformed dirent');
+        const end = pos + reclen;
+        let nameEnd = buf.indexOf(0, pos + DIRENT_HEADER);
+        if (nameEnd === -1 || nameEnd > end) nameEnd = end;
+        // `name` views the handle's buffer: valid until the next getdents64 on this handle,
+        // which cannot happen before this loop is done (the lock is held).
+        const dirent: DirEntry = {
+          ino: buf.readBigUInt64LE(pos),
+          off: buf.readBigUInt64LE(pos + 8),
+          type: buf[pos + 18],
+          name: buf.subarray(pos + DIRENT_HEADER, nameEnd),
+        };
+        pos = end;
+        let entry: Entry | undefined;
+        if (plus && !isDotOrDotDot(dirent.name)) {
+          try {
+            entry = await host.lookupChild(dir, dirent.name);
+          } catch (err) {
+            if (errnoOf(err) === E.ENOENT) continue; // removed since getdents64: skip it
+            if (sent === 0) throw err;
+            return; // the guest gets what we have; it will ask again from the last cookie
+          }
+        }
+        if (!sink(dirent, entry)) {
+          if (entry !== undefined) host.forgetOne(entry.nodeid);
+          return;
+        }
+        sent++;
+      }
+    }
+  } finally {
+    lock.unlock();
+  }
+}
