@@ -1,0 +1,59 @@
+/**
+ * The frontend's "guest RAM": one memfd shared with the back-end, mapped here as a Buffer.
+ * Rings and request/reply buffers are carved out of it by a small size-class allocator, so
+ * a running load allocates nothing per request.
+ */
+import { native } from '../native/binding.js';
+
+/** Where we claim the RAM sits in guest-physical and in "front-end virtual" address space. */
+export const RAM_GPA = 0x1000_0000n;
+export const RAM_UVA = 0x7f00_0000_0000n;
+
+export class GuestRam {
+  readonly fd: number;
+  readonly buf: Buffer;
+  private next = 0;
+  private readonly freeLists = new Map<number, number[]>();
+
+  constructor(readonly size: number) {
+    this.fd = native.memfdCreate('vufs-guest-ram', size);
+    this.buf = native.mapShared(this.fd, size, 0);
+  }
+
+  gpa(offset: number): bigint {
+    return RAM_GPA + BigInt(offset);
+  }
+
+  uva(offset: number): bigint {
+    return RAM_UVA + BigInt(offset);
+  }
+
+  /** Offset of a fresh block of at least `len` bytes, aligned to `align` (power of two). */
+  allocate(len: number, align = 64): number {
+    const cls = sizeClass(len);
+    const list = this.freeLists.get(cls);
+    if (list !== undefined && list.length > 0) return list.pop()!;
+    const start = (this.next + align - 1) & ~(align - 1);
+    if (start + cls > this.size) throw new Error(`guest RAM exhausted (${this.size} bytes)`);
+    this.next = start + cls;
+    return start;
+  }
+
+  free(offset: number, len: number): void {
+    const cls = sizeClass(len);
+    let list = this.freeLists.get(cls);
+    if (list === undefined) this.freeLists.set(cls, (list = []));
+    list.push(offset);
+  }
+
+  close(): void {
+    native.closeFd(this.fd);
+  }
+}
+
+/** Power-of-two size classes from 64 bytes: simple, and waste is bounded by 2×. */
+function sizeClass(len: number): number {
+  let c = 64;
+  while (c < len) c *= 2;
+  return c;
+}
