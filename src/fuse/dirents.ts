@@ -1,0 +1,120 @@
+/**
+ * READDIR / READDIRPLUS payload encoding: a sequence of struct fuse_dirent (or
+ * fuse_direntplus), each padded with zeros to a multiple of 8 bytes (FUSE_DIRENT_ALIGN).
+ *
+ * The encoder writes into a zero-filled window of the reply buffer and refuses (returns false)
+ * an entry that does not fit whole; that entry is then not in the reply, and for READDIRPLUS
+ * the file system drops the lookup reference it took (DirEntrySink contract).
+ */
+import type { DirEntry, DirEntrySink, Entry } from '../filesystem/filesystem.js';
+import { Dirent, DirentPlus, EntryOut, recAlign } from './abi.js';
+import { writeU64Big } from './codec.js';
+import { isValidDirentName } from './names.js';
+import { encodeEntryOut } from './reply.js';
+
+/** Padded size of a fuse_dirent with a `nameLen`-byte name (FUSE_DIRENT_SIZE). */
+export function direntSize(nameLen: number): number {
+  return recAlign(Dirent.SIZE + nameLen);
+}
+
+/** Padded size of a fuse_direntplus with a `nameLen`-byte name (FUSE_DIRENTPLUS_SIZE). */
+export function direntPlusSize(nameLen: number): number {
+  return recAlign(DirentPlus.SIZE + nameLen);
+}
+
+/** struct fuse_dirent at buf[off] including zeroed padding; returns the padded size. */
+export function encodeDirent(buf: Buffer, off: number, d: DirEntry): number {
+  const nameLen = d.name.length;
+  const size = direntSize(nameLen);
+  writeU64Big(buf, off + Dirent.ino, d.ino);
+  writeU64Big(buf, off + Dirent.off, d.off);
+  buf.writeUInt32LE(nameLen, off + Dirent.namelen);
+  buf.writeUInt32LE(d.type >>> 0, off + Dirent.type);
+  d.name.copy(buf, off + Dirent.name);
+  buf.fill(0, off + Dirent.name + nameLen, off + size);
+  return size;
+}
+
+/** Why an entry was refused or skipped; for logging. */
+export type DirentSkip = 'invalid-name' | 'invalid-entry';
+
+export interface DirentEncoderHooks {
+  /**
+   * Called for a READDIRPLUS entry the encoder skipped although it fit (invalid name or Entry):
+   * the entry is acknowledged to the file system (sink returns true), so the core must drop the
+   * lookup reference itself.
+   */
+  dropped?(entry: Entry, why: DirentSkip): void;
+  skipped?(dirent: DirEntry, why: DirentSkip): void;
+}
+
+export class DirentEncoder {
+  /** Bytes written so far, counted from `start`. */
+  used = 0;
+  /** Entries written. */
+  count = 0;
+  private closed = false;
+  /** The DirEntrySink to hand to FileSystem.readdir (bound to this encoder). */
+  readonly sink: DirEntrySink;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly start: number,
+    private readonly capacity: number,
+    private readonly plus: boolean,
+    private readonly hooks: DirentEncoderHooks = {},
+  ) {
+    if (start < 0 || capacity < 0 || start + capacity > buf.length) {
+      throw new RangeError('dirent window outside the reply buffer');
+    }
+    this.sink = (d, e) => this.add(d, e);
+  }
+
+  /** After close() every further entry is refused (a late call from the file system). */
+  close(): void {
+    this.closed = true;
+  }
+
+  /**
+   * Appends one entry. Returns false, writing nothing, when it does not fit (or the encoder is
+   * closed). Returns true when written, and also when skipped as invalid (see hooks).
+   */
+  add(d: DirEntry, entry: Entry | undefined): boolean {
+    if (this.closed) return false;
+    const nameLen = d.name.length;
+    const size = this.plus ? direntPlusSize(nameLen) : direntSize(nameLen);
+    if (size > this.capacity - this.used) return false;
+
+    if (!isValidDirentName(d.name)) {
+      this.skip(d, entry, 'invalid-name');
+      return true;
+    }
+    const off = this.start + this.used;
+    if (this.plus) {
+      if (entry !== undefined && entry.nodeid !== 0) {
+        try {
+          encodeEntryOut(this.buf, off + DirentPlus.entryOut, entry);
+        } catch {
+          this.buf.fill(0, off, off + EntryOut.SIZE);
+          this.skip(d, entry, 'invalid-entry');
+          return true;
+        }
+      } else {
+        // No entry (or nodeid 0): the kernel then only emits the name (fuse_direntplus_link
+        // ignores nodeid 0), so the entry_out stays zero.
+        this.buf.fill(0, off, off + EntryOut.SIZE);
+      }
+      encodeDirent(this.buf, off + DirentPlus.dirent, d);
+    } else {
+      encodeDirent(this.buf, off, d);
+    }
+    this.used += size;
+    this.count++;
+    return true;
+  }
+
+  private skip(d: DirEntry, entry: Entry | undefined, why: DirentSkip): void {
+    this.hooks.skipped?.(d, why);
+    if (this.plus && entry !== undefined && entry.nodeid !== 0) this.hooks.dropped?.(entry, why);
+  }
+}

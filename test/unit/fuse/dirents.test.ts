@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { DirentEncoder, direntPlusSize, direntSize, encodeDirent } from '../../../src/fuse/dirents.js';
+import type { DirEntry, Entry } from '../../../src/filesystem/filesystem.js';
+
+const name = (s: string) => Buffer.from(s, 'latin1');
+const dirent = (s: string, ino = 5n, off = 1n, type = 8): DirEntry => ({ ino, off, type, name: name(s) });
+
+function entry(nodeid: number): Entry {
+  const attr = Buffer.alloc(104, 0x11);
+  attr.writeBigUInt64LE(0xd0d0n, 88); // beyond fuse_attr: must not be copied
+  return { nodeid, generation: 3, attr, entryTimeout: 1, attrTimeout: 0.5 };
+}
+
+describe('sizes', () => {
+  it.each([
+    [1, 32],
+    [7, 32],
+    [8, 32],
+    [9, 40],
+    [255, 280],
+  ])('name of %i bytes → fuse_dirent %i bytes', (n, size) => {
+    expect(direntSize(n)).toBe(size);
+    expect(direntPlusSize(n)).toBe(size + 128);
+  });
+});
+
+describe('encodeDirent', () => {
+  it('lays out ino/off/namelen/type/name and zeroes the padding', () => {
+    const b = Buffer.alloc(40, 0xaa);
+    const n = encodeDirent(b, 0, dirent('abc', 0x1122334455n, 7n, 4));
+    expect(n).toBe(32);
+    expect(b.readBigUInt64LE(0)).toBe(0x1122334455n);
+    expect(b.readBigUInt64LE(8)).toBe(7n);
+    expect(b.readUInt32LE(16)).toBe(3);
+    expect(b.readUInt32LE(20)).toBe(4);
+    expect(b.subarray(24, 27).toString()).toBe('abc');
+    expect([...b.subarray(27, 32)]).toEqual([0, 0, 0, 0, 0]);
+    expect(b[32]).toBe(0xaa); // nothing past the padded size
+  });
+});
+
+describe('DirentEncoder', () => {
+  it('packs entries at 8-byte boundaries with zeroed padding', () => {
+    const b = Buffer.alloc(200, 0xaa);
+    const enc = new DirentEncoder(b, 16, 184, false);
+    expect(enc.sink(dirent('a'), undefined)).toBe(true);
+    expect(enc.sink(dirent('bbbbbbbbb', 6n, 2n), undefined)).toBe(true);
+    expect(enc.used).toBe(32 + 40);
+    expect(enc.count).toBe(2);
+    // second entry starts at 16 + 32
+    expect(b.readBigUInt64LE(48)).toBe(6n);
+    expect(b.readUInt32LE(48 + 16)).toBe(9);
+    expect([...b.subarray(16 + 25, 16 + 32)]).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    expect([...b.subarray(48 + 33, 48 + 40)]).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    expect(b[16 + 72]).toBe(0xaa);
+    expect(b[15]).toBe(0xaa); // never writes before its window
+  });
+
+  it('returns false and writes nothing when the next entry does not fit', () => {
+    const b = Buffer.alloc(64, 0xaa);
+    const enc = new DirentEncoder(b, 0, 40, false);
+    expect(enc.sink(dirent('a'), undefined)).toBe(true); // 32
+    expect(enc.sink(dirent('b'), undefined)).toBe(false); // would need 64
+    expect(enc.used).toBe(32);
+    expect(enc.count).toBe(1);
+    expect([...b.subarray(32, 64)].every((x) => x === 0xaa)).toBe(true);
+    // a smaller one would not fit either (32 + 32 > 40): still false
+    expect(enc.sink(dirent(''), undefined)).toBe(false);
+  });
+
+  it('an exactly fitting entry is accepted', () => {
+    const enc = new DirentEncoder(Buffer.alloc(32), 0, 32, false);
+    expect(enc.sink(dirent('12345678'), undefined)).toBe(true);
+    expect(enc.used).toBe(32);
+  });
+
+  it('refuses everything after close()', () => {
+    const enc = new DirentEncoder(Buffer.alloc(100), 0, 100, false);
+    enc.close();
+    expect(enc.sink(dirent('a'), undefined)).toBe(false);
+    expect(enc.used).toBe(0);
+  });
+
+  it('READDIRPLUS: entry_out then dirent; attr copied from the first 88 bytes', () => {
+    const b = Buffer.alloc(200, 0xaa);
+    const enc = new DirentEncoder(b, 0, 200, true);
+    expect(enc.sink(dirent('file', 99n, 3n), entry(42))).toBe(true);
+    expect(enc.used).toBe(direntPlusSize(4)); // 160
+    expect(b.readBigUInt64LE(0)).toBe(42n); // nodeid
+    expect(b.readBigUInt64LE(8)).toBe(3n); // generation
+    expect(b.readBigUInt64LE(16)).toBe(1n); // entry_valid
+    expect(b.readBigUInt64LE(24)).toBe(0n); // attr_valid
+    expect(b.readUInt32LE(36)).toBe(500_000_000); // attr_valid_nsec
+    expect([...b.subarray(40, 128)].every((x) => x === 0x11)).toBe(true);
+    expect(b.readBigUInt64LE(128)).toBe(99n); // dirent.ino
+    expect(b.readUInt32LE(128 + 16)).toBe(4);
+    expect(b.subarray(152, 156).toString()).toBe('file');
+    expect([...b.subarray(156, 160)]).toEqual([0, 0, 0, 0]);
+    expect(b[160]).toBe(0xaa);
+  });
+
+  it('READDIRPLUS: no entry or nodeid 0 → zeroed entry_out', () => {
+    const b = Buffer.alloc(400, 0xaa);
+    const enc = new DirentEncoder(b, 0, 400, true);
+    expect(enc.sink(dirent('.'), undefined)).toBe(true);
+    expect(enc.sink(dirent('..'), { ...entry(0) })).toBe(true);
+    expect([...b.subarray(0, 128)].every((x) => x === 0)).toBe(true);
+    expect([...b.subarray(160, 160 + 128)].every((x) => x === 0)).toBe(true);
+    expect(b.subarray(160 + 152, 160 + 154).toString()).toBe('..');
+  });
+
+  it('READDIRPLUS: false when full (the file system then drops the reference)', () => {
+    const dropped: number[] = [];
+    const enc = new DirentEncoder(Buffer.alloc(200), 0, 200, true, { dropped: (e) => dropped.push(e.nodeid) });
+    expect(enc.sink(dirent('a'), entry(5))).toBe(true);
+    expect(enc.sink(dirent('b'), entry(6))).toBe(false);
+    expect(dropped).toEqual([]); // not ours to drop
+  });
+
+  it('skips names the guest would reject, dropping their references', () => {
+    const dropped: number[] = [];
+    const skipped: string[] = [];
+    const b = Buffer.alloc(1000, 0);
+    const enc = new DirentEncoder(b, 0, 1000, true, {
+      dropped: (e) => dropped.push(e.nodeid),
+      skipped: (d, why) => skipped.push(`${d.name.toString()}:${why}`),
+    });
+    expect(enc.sink(dirent('a/b'), entry(7))).toBe(true);
+    expect(enc.sink(dirent(''), entry(8))).toBe(true);
+    expect(enc.sink(dirent('ok'), { ...entry(9), attr: Buffer.alloc(10) })).toBe(true);
+    expect(enc.count).toBe(0);
+    expect(enc.used).toBe(0);
+    expect(dropped).toEqual([7, 8, 9]);
+    expect(skipped).toEqual(['a/b:invalid-name', ':invalid-name', 'ok:invalid-entry']);
+    expect(b.every((x) => x === 0)).toBe(true);
+  });
+});
