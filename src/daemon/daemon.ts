@@ -51,10 +51,11 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<numb
     let acceptWatcher: FdWatcher | undefined;
     let finished = false;
 
-    const finish = (code: number, why: string): void => {
+    const finish = (code: number, why: string, error = false): void => {
       if (finished) return;
       finished = true;
-      log.info(why);
+      if (error) log.error(why);
+      else log.info(why);
       acceptWatcher?.close();
       backend?.close();
       cleanupSocket();
@@ -83,12 +84,14 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<numb
       native.closeFd(listenFd);
       if (fd < 0) {
         log.error(`accept failed: errno ${-fd}`);
-        finish(1, 'cannot accept the front-end connection');
+        finish(1, 'cannot accept the front-end connection', true);
         return;
       }
       log.info('front-end connected');
       backend = new VhostUserBackend(fd, device, log, (reason) => {
-        finish(0, reason === undefined ? 'front-end disconnected, exiting' : `connection closed: ${reason}`);
+        // Exit 0 either way, as virtiofsd does: the VMM decides what happens next.
+        if (reason === undefined) finish(0, 'front-end disconnected, exiting');
+        else finish(0, `closing the connection: ${reason}`, true);
       });
     });
   });

@@ -107,8 +107,8 @@ export class VhostUserBackend {
     } catch (err) {
       this.stats.protocolErrors++;
       const reason = err instanceof ProtocolError ? err.message : `${name}: ${String(err)}`;
-      this.log.error({ request: name }, `vhost-user protocol error, closing the connection: ${reason}`);
-      this.endpoint.close(reason);
+      // Logged once, by whoever handles the disconnect (the daemon).
+      this.endpoint.close(`vhost-user protocol error: ${reason}`);
       return;
     }
     if (

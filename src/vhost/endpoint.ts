@@ -96,7 +96,7 @@ export class Endpoint {
         /* keep draining until EAGAIN */
       }
     } catch (err) {
-      this.close(err instanceof ProtocolError ? err.message : `internal error: ${String(err)}`);
+      this.close(err instanceof ProtocolError ? `vhost-user protocol error: ${err.message}` : `internal error: ${String(err)}`);
     }
   }
 
