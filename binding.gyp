@@ -12,6 +12,8 @@
         "native/memory_binding.cc",
         "native/process.cc",
         "native/shared_memory.cc",
+        "native/dev_fuse.cc",
+        "native/sandbox.cc",
         "native/virtqueue.cc",
         "native/queue_binding.cc",
         "native/syscalls.cc"

@@ -15,6 +15,8 @@ void InitQueueBinding(Napi::Env env, Napi::Object exports);
 void InitSyscalls(Napi::Env env, Napi::Object exports);
 void InitProcess(Napi::Env env, Napi::Object exports);
 void InitSharedMemory(Napi::Env env, Napi::Object exports);
+void InitDevFuse(Napi::Env env, Napi::Object exports);
+void InitSandbox(Napi::Env env, Napi::Object exports);
 
 const char* ErrnoName(int err) {
   const char* name = strerrorname_np(err);
@@ -40,6 +42,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vfs::InitSyscalls(env, exports);
   vfs::InitProcess(env, exports);
   vfs::InitSharedMemory(env, exports);
+  vfs::InitDevFuse(env, exports);
+  vfs::InitSandbox(env, exports);
   return exports;
 }
 
