@@ -150,6 +150,32 @@ export class FuseClient {
     return this.raw(this.build(Opcode.FORGET, nodeid, [a]), 0, this.hiprio);
   }
 
+  /**
+   * BATCH_FORGET on the hiprio queue, in messages of at most `perMessage` records (the kernel
+   * sends up to a page's worth). No reply: resolves when the device returns the chains.
+   */
+  async batchForget(entries: readonly (readonly [nodeid: number, nlookup: number | bigint])[], perMessage = 256): Promise<void> {
+    const sends: Promise<FuseReply>[] = [];
+    for (let i = 0; i < entries.length; i += perMessage) {
+      const chunk = entries.slice(i, i + perMessage);
+      const a = Buffer.alloc(8 + 16 * chunk.length);
+      a.writeUInt32LE(chunk.length, 0);
+      chunk.forEach(([nodeid, n], k) => {
+        a.writeBigUInt64LE(BigInt(nodeid), 8 + 16 * k);
+        a.writeBigUInt64LE(BigInt(n), 16 + 16 * k);
+      });
+      sends.push(this.raw(this.build(Opcode.BATCH_FORGET, 0, [a]), 0, this.hiprio));
+    }
+    await Promise.all(sends);
+  }
+
+  /** Negotiated max_write from the INIT reply (128 KiB if INIT has not run). */
+  get maxWrite(): number {
+    return this.initOut !== undefined && this.initOut.length >= InitOut.maxWrite + 4
+      ? this.initOut.readUInt32LE(InitOut.maxWrite)
+      : 128 * 1024;
+  }
+
   async getattr(nodeid: number, fh?: number): Promise<AttrInfo> {
     const a = Buffer.alloc(16);
     if (fh !== undefined) {

@@ -12,6 +12,8 @@ export const RAM_UVA = 0x7f00_0000_0000n;
 export class GuestRam {
   readonly fd: number;
   readonly buf: Buffer;
+  /** RAM_GPA as a number (guest addresses stay far below 2^53): no BigInt on hot paths. */
+  readonly gpaNumber = Number(RAM_GPA);
   private next = 0;
   private readonly freeLists = new Map<number, number[]>();
 
@@ -28,11 +30,31 @@ export class GuestRam {
     return RAM_UVA + BigInt(offset);
   }
 
+  /** First guest-physical address past the RAM. */
+  get endGpa(): bigint {
+    return RAM_GPA + BigInt(this.size);
+  }
+
+  /** Bytes not yet handed out by `allocate` (free lists not counted). */
+  get remaining(): number {
+    return this.size - this.next;
+  }
+
   /** Offset of a fresh block of at least `len` bytes, aligned to `align` (power of two). */
   allocate(len: number, align = 64): number {
     const cls = sizeClass(len);
     const list = this.freeLists.get(cls);
-    if (list !== undefined && list.length > 0) return list.pop()!;
+    if (list !== undefined && list.length > 0) {
+      // Reuse only blocks that satisfy the alignment asked for.
+      for (let i = list.length - 1; i >= 0; i--) {
+        if ((list[i] & (align - 1)) === 0) {
+          const off = list[i];
+          list[i] = list[list.length - 1];
+          list.pop();
+          return off;
+        }
+      }
+    }
     const start = (this.next + align - 1) & ~(align - 1);
     if (start + cls > this.size) throw new Error(`guest RAM exhausted (${this.size} bytes)`);
     this.next = start + cls;

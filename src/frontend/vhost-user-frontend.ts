@@ -32,6 +32,8 @@ export interface FrontendOptions {
   queueSize?: number;
   /** Negotiate VIRTIO_RING_F_EVENT_IDX if the back-end offers it. */
   eventIdx?: boolean;
+  /** Negotiate VIRTIO_RING_F_INDIRECT_DESC if the back-end offers it (default true). */
+  indirectDesc?: boolean;
 }
 
 export class VhostUserFrontend {
@@ -64,7 +66,8 @@ export class VhostUserFrontend {
 
   private handshake(opts: FrontendOptions): void {
     const offered = this.requestU64(Req.GET_FEATURES);
-    const want = Feature.VERSION_1 | Feature.PROTOCOL_FEATURES | Feature.RING_INDIRECT_DESC |
+    const want = Feature.VERSION_1 | Feature.PROTOCOL_FEATURES |
+      (opts.indirectDesc === false ? 0n : Feature.RING_INDIRECT_DESC) |
       (opts.eventIdx === false ? 0n : Feature.RING_EVENT_IDX);
     this.features = offered & want;
     if ((this.features & Feature.PROTOCOL_FEATURES) !== 0n) {
@@ -151,6 +154,22 @@ export class VhostUserFrontend {
       if (n < 0) throw new Error(`${reqName[request] ?? request}: send failed, errno ${-n}`);
       off += n;
     }
+  }
+
+  /**
+   * Is the back-end still connected? It never writes to the main channel unprompted, so a
+   * readable socket with nothing outstanding means it hung up (or is sending garbage).
+   */
+  isConnected(): boolean {
+    return native.pollReadable(this.fd, 0) === 0;
+  }
+
+  get indirectDesc(): boolean {
+    return (this.features & Feature.RING_INDIRECT_DESC) !== 0n;
+  }
+
+  get eventIdx(): boolean {
+    return (this.features & Feature.RING_EVENT_IDX) !== 0n;
   }
 
   receiveReply(request: number): Buffer {

@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+// `vufs`: a userspace vhost-user-fs frontend — plays QEMU and the guest's virtio-fs driver
+// against any virtio-fs daemon (ours, the Rust or the C virtiofsd) over its socket.
+//
+//   vufs load --socket S --workload W [--qd N] [--seconds T] [--json] [--share DIR] ...
+//   vufs fuzz --socket S --requests N --seed K [--json] [--replay CASE] ...
+//
+// Exit codes: 0 success; 1 the run failed (load: could not run; fuzz: the daemon died, hung or
+// answered wrongly); 2 usage error.
+import { parseArgs } from 'node:util';
+
+const USAGE = `Usage:
+  vufs load --socket S --workload W [options]
+      W: randread4k randwrite4k seqread1m seqwrite1m lookup create readdir readdirplus
+      --qd N               requests in flight (default 32)
+      --seconds T          measured time (default 5; plus a short warm-up)
+      --requests N         stop after N measured requests instead (whichever comes first)
+      --warmup T           warm-up seconds (default min(0.5, T/10))
+      --share DIR          prepare files directly in DIR (the daemon's shared dir)
+      --file-size BYTES    data file size for read/write workloads (default 64 MiB)
+      --queues N           request queues (default 1)
+      --queue-size N       descriptors per queue (default 1024)
+      --no-event-idx       do not negotiate VIRTIO_RING_F_EVENT_IDX
+      --daemon-pid PID     daemon process(es) to charge CPU to (repeatable; default: found by socket path)
+      --json               one JSON object on stdout
+  vufs fuzz --socket S [--requests N] [--seed K] [options]
+      --requests N         malformed requests to send (default 10000)
+      --seed K             PRNG seed (default 1)
+      --batch N            cases in flight per batch before the liveness probe (default 32)
+      --timeout-ms MS      a chain not returned within MS is a hang (default 5000)
+      --replay CASE        run only case number CASE (repeatable) and print it
+      --classes A,B        only these case classes (prefix match, e.g. chain.,fuse.name)
+      --json               one JSON object on stdout
+`;
+
+function fail(msg: string): never {
+  process.stderr.write(`vufs: ${msg}\n`);
+  process.exit(2);
+}
+
+function intArg(v: string | undefined, name: string, dflt?: number): number | undefined {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) fail(`--${name} must be a non-negative number`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = argv[0];
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      socket: { type: 'string' },
+      'socket-path': { type: 'string' },
+      workload: { type: 'string', short: 'w' },
+      qd: { type: 'string' },
+      seconds: { type: 'string' },
+      requests: { type: 'string' },
+      warmup: { type: 'string' },
+      share: { type: 'string' },
+      'file-size': { type: 'string' },
+      queues: { type: 'string' },
+      'queue-size': { type: 'string' },
+      'no-event-idx': { type: 'boolean' },
+      'daemon-pid': { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      seed: { type: 'string' },
+      batch: { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      replay: { type: 'string', multiple: true },
+      classes: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const socketPath = values.socket ?? values['socket-path'];
+  if (socketPath === undefined) fail('--socket is required');
+  const json = values.json === true;
+  const daemonPids = values['daemon-pid']?.map((p) => intArg(p, 'daemon-pid')!);
+
+  if (cmd === 'load') {
+    const { runLoad, WORKLOADS } = await import('../frontend/load.js');
+    const workload = values.workload as (typeof WORKLOADS)[number] | undefined;
+    if (workload === undefined || !WORKLOADS.includes(workload)) fail(`--workload must be one of ${WORKLOADS.join(', ')}`);
+    const r = await runLoad({
+      socketPath,
+      workload,
+      qd: intArg(values.qd, 'qd'),
+      seconds: intArg(values.seconds, 'seconds'),
+      maxRequests: intArg(values.requests, 'requests'),
+      warmupSeconds: intArg(values.warmup, 'warmup'),
+      shareDir: values.share,
+      fileSize: intArg(values['file-size'], 'file-size'),
+      queues: intArg(values.queues, 'queues'),
+      queueSize: intArg(values['queue-size'], 'queue-size'),
+      eventIdx: values['no-event-idx'] === true ? false : undefined,
+      daemonPids,
+      seed: intArg(values.seed, 'seed'),
+      log: json ? undefined : (m) => process.stderr.write(`vufs: ${m}\n`),
+    });
+    if (json) {
+      process.stdout.write(JSON.stringify(r) + '\n');
+    } else {
+      const dcpu = r.daemon_cpu_us_per_op === null ? 'n/a' : `${r.daemon_cpu_us_per_op} µs`;
+      process.stdout.write(
+        `${r.workload} qd=${r.qd} bs=${r.block_size}: ${r.ops_per_s} ops/s, ${r.mb_per_s} MB/s, ` +
+          `p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, ${r.requests} requests in ${r.seconds} s, errors ${r.errors}` +
+          `${r.errors > 0 ? ` (${r.error_sample})` : ''}\n` +
+          `cpu per request: frontend ${r.cpu_us_per_op} µs, daemon ${dcpu} (pids ${r.daemon_pids.join(',') || 'none'}); ` +
+          `kicks/op ${r.kicks_per_op}, interrupts/op ${r.interrupts_per_op}\n`,
+      );
+    }
+    return 0;
+  }
+
+  if (cmd === 'fuzz') {
+    const { runFuzz, formatFuzzReport } = await import('../frontend/fuzz.js');
+    const r = await runFuzz({
+      socketPath,
+      requests: intArg(values.requests, 'requests', 10000)!,
+      seed: intArg(values.seed, 'seed', 1)!,
+      batch: intArg(values.batch, 'batch'),
+      timeoutMs: intArg(values['timeout-ms'], 'timeout-ms'),
+      replay: values.replay?.map((c) => intArg(c, 'replay')!),
+      classes: values.classes?.split(',').filter((c) => c !== ''),
+      daemonPids,
+      log: json ? undefined : (m) => process.stderr.write(`vufs: ${m}\n`),
+    });
+    process.stdout.write(json ? JSON.stringify(r) + '\n' : formatFuzzReport(r));
+    return r.ok ? 0 : 1;
+  }
+
+  fail(`unknown command ${cmd} (load, fuzz)`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`vufs: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
