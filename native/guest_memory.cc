@@ -1,6 +1,7 @@
 #include "guest_memory.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -67,6 +68,10 @@ int GuestMemoryState::AddRegion(int fd, uint64_t gpa, uint64_t size, uint64_t uv
   for (const MemoryRegion& r : table_->regions) {
     if (gpa < r.gpa + r.size && r.gpa < gpa + size) return -EINVAL;  // overlap
   }
+  // A region larger than its file would raise SIGBUS on first touch: refuse it up front.
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -errno;
+  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < mmap_offset + size) return -EINVAL;
   // The fd's mapping starts at file offset 0; the region starts mmap_offset bytes in. Map the
   // whole span so that mmap's page-aligned offset requirement never bites.
   size_t map_len = static_cast<size_t>(mmap_offset + size);

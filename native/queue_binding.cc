@@ -144,6 +144,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
                         InstanceMethod("readInput", &VirtQueueWrap::ReadInput),
                         InstanceMethod("preadInto", &VirtQueueWrap::PreadInto),
                         InstanceMethod("pwriteFrom", &VirtQueueWrap::PwriteFrom),
+                        InstanceMethod("inFlight", &VirtQueueWrap::InFlightCount),
+                        InstanceMethod("broken", &VirtQueueWrap::Broken),
                         InstanceMethod("counters", &VirtQueueWrap::Counters)});
   }
 
@@ -206,7 +208,7 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     while (count < max) {
       uint16_t head;
       PopResult r = q_.Pop(&head);
-      if (r == PopResult::kEmpty) break;
+      if (r == PopResult::kEmpty || r == PopResult::kBroken) break;
       if (r == PopResult::kMalformed) continue;
       Chain* c = q_.InFlight(head);
       if (c->readable_len > UINT32_MAX || c->writable_len > UINT32_MAX) {
@@ -240,7 +242,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     uint32_t off = ArgUint32(info, 2);
     uint32_t len = ArgUint32(info, 3);
     uint32_t total = ArgUint32(info, 4);
-    if (!RangeInside(off, len, buf.ByteLength())) throw Napi::RangeError::New(env, "reply outside buffer");
+    // Never throw here: a chain left in flight would hang the guest. Clamp instead.
+    if (!RangeInside(off, len, buf.ByteLength())) len = off <= buf.ByteLength() ? static_cast<uint32_t>(buf.ByteLength() - off) : 0;
     if (head > UINT16_MAX) return Napi::Boolean::New(env, false);
     Chain* c = q_.InFlight(static_cast<uint16_t>(head));
     if (c == nullptr) return Napi::Boolean::New(env, false);
@@ -299,6 +302,14 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     return SubmitJob(env, std::make_unique<ChainIoJob>(std::move(iov), c->memory, fd, offset, write), cb);
   }
 
+  // inFlight() → chains popped and not yet completed (GET_VRING_BASE waits for 0).
+  Napi::Value InFlightCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), q_.in_flight());
+  }
+
+  // broken() → true once the guest corrupted the ring (nothing is popped until restart).
+  Napi::Value Broken(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), q_.broken()); }
+
   Napi::Value Counters(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -308,6 +319,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     o.Set("malformed", Napi::Number::New(env, static_cast<double>(q_.counters.malformed)));
     o.Set("lastError", Napi::String::New(env, q_.counters.last_error));
     o.Set("lastAvailIdx", Napi::Number::New(env, q_.last_avail_idx()));
+    o.Set("broken", Napi::Boolean::New(env, q_.broken()));
+    o.Set("inFlight", Napi::Number::New(env, q_.in_flight()));
     return o;
   }
 

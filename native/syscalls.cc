@@ -8,8 +8,9 @@
 //     JS meanwhile;
 //   - the result is a Number: >= 0 on success, -errno on failure. With a callback and a
 //     non-empty pool (worker_pool.h) it is delivered to the callback, otherwise returned;
-//   - creating calls take uid, gid: the guest's ids, applied as this thread's fsuid/fsgid for the
-//     duration of the call (-1, -1 = keep root's);
+//   - creating calls take uid, gid[, suppGid, umask]: the guest's identity, applied to this thread
+//     for the duration of the call (guest_creds.h; -1, -1 = keep root's; suppGid -1 = no
+//     supplementary group; umask -1 = leave it);
 //   - every descriptor opened here is O_CLOEXEC.
 // Argument *types* are checked (TypeError/RangeError on a programming error); values are not
 // policy-checked here: TypeScript (src/passthrough) decides flags and validates names.
@@ -33,6 +34,8 @@
 #include <utility>
 
 #include "stat_record.h"
+#include "syscall_args.h"
+#include "syscalls_ext.h"
 #include "util.h"
 #include "worker_pool.h"
 
@@ -43,115 +46,11 @@ namespace {
 constexpr int kTmpfileBit = 020000000;  // __O_TMPFILE without O_DIRECTORY
 constexpr size_t kStatvfsSize = 88;     // 11 little-endian u64 fields, see SysFstatvfs
 
-// ---- argument helpers -------------------------------------------------------------------
-
-struct NameArg {
-  std::string path;
-  bool null = false;  // `null`/`undefined` given where allowed
-  int err = 0;        // non-zero: the call fails with -err without running
-};
-
-// A name/path Buffer copied into a NUL-terminated string (or null, when allowNull).
-NameArg ArgName(const Napi::CallbackInfo& info, size_t i, bool allowNull) {
-  NameArg n;
-  if (allowNull && (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined())) {
-    n.null = true;
-    return n;
-  }
-  Napi::Uint8Array b = ArgBytes(info, i);
-  size_t len = b.ByteLength();
-  const char* p = reinterpret_cast<const char*>(b.Data());
-  if (len >= PATH_MAX) {
-    n.err = ENAMETOOLONG;
-  } else if (len > 0 && std::memchr(p, 0, len) != nullptr) {
-    n.err = EINVAL;
-  } else if (len > 0) {
-    n.path.assign(p, len);
-  }
-  return n;
-}
-
-// An output/input Buffer kept alive until the job is destroyed (always on the JS thread).
-struct Pin {
-  Napi::Reference<Napi::Uint8Array> ref;
-  uint8_t* data = nullptr;
-  size_t size = 0;
-};
-
-Pin ArgPin(const Napi::CallbackInfo& info, size_t i, size_t minSize) {
-  Napi::Uint8Array b = ArgBytes(info, i);
-  if (b.ByteLength() < minSize) {
-    throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + " must be at least " +
-                                                std::to_string(minSize) + " bytes");
-  }
-  Pin p;
-  p.data = b.Data();
-  p.size = b.ByteLength();
-  p.ref = Napi::Persistent(b);
-  return p;
-}
-
-// A file offset given as a Number or a BigInt. Sets *err to EINVAL when it does not fit int64.
-int64_t ArgOffset(const Napi::CallbackInfo& info, size_t i, int* err) {
-  if (i < info.Length() && info[i].IsBigInt()) {
-    bool lossless = false;
-    int64_t v = info[i].As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless) *err = EINVAL;
-    return v;
-  }
-  return ArgInt64(info, i);
-}
-
-// uid at i, gid at i + 1; -1 means "leave root's".
-Credentials ArgCreds(const Napi::CallbackInfo& info, size_t i) {
-  int64_t uid = ArgInt64(info, i);
-  int64_t gid = ArgInt64(info, i + 1);
-  if (uid > 0xfffffffeLL || gid > 0xfffffffeLL || uid < -1 || gid < -1) {
-    throw Napi::RangeError::New(info.Env(), "uid/gid must be -1 or a valid id");
-  }
-  Credentials c;
-  if (uid >= 0 || gid >= 0) {
-    c.set = true;
-    c.uid = uid >= 0 ? static_cast<uint32_t>(uid) : 0;
-    c.gid = gid >= 0 ? static_cast<uint32_t>(gid) : 0;
-  }
-  return c;
-}
-
-// ---- jobs -------------------------------------------------------------------------------
-
-inline int64_t Ret(long r) { return r < 0 ? -static_cast<int64_t>(errno) : static_cast<int64_t>(r); }
-
-// A job running one callable on a pool thread (or inline). `preset` != 0 makes it fail with
-// -preset without running (an argument that is well-typed but unusable, e.g. a NUL in a name).
-template <typename F>
-class FnJob final : public Job {
- public:
-  FnJob(F f, int preset) : f_(std::move(f)), result_(-static_cast<int64_t>(preset)), preset_(preset != 0) {}
-  void Execute() override {
-    if (!preset_) result_ = f_();
-  }
-  Napi::Value Complete(Napi::Env env) override { return Napi::Number::New(env, static_cast<double>(result_)); }
-
- private:
-  F f_;
-  int64_t result_;
-  bool preset_;
-};
-
-template <typename F>
-Napi::Value Submit(const Napi::CallbackInfo& info, size_t cbIndex, int preset, Credentials creds, F f) {
-  auto job = std::make_unique<FnJob<F>>(std::move(f), preset);
-  job->creds = creds;
-  Napi::Value cb = cbIndex < info.Length() ? info[cbIndex] : info.Env().Undefined();
-  return SubmitJob(info.Env(), std::move(job), cb);
-}
-
-int FirstErr(int a, int b = 0, int c = 0) { return a ? a : (b ? b : c); }
+using namespace sysargs;
 
 // ---- opening ----------------------------------------------------------------------------
 
-// sys_openat2(dirfd, name, flags, mode, resolve, uid, gid, cb?) → fd. mode is masked to 07777
+// sys_openat2(dirfd, name, flags, mode, resolve, uid, gid, suppGid?, umask?, cb?) → fd. mode is masked to 07777
 // and only passed with O_CREAT/O_TMPFILE (openat2 rejects it otherwise). Falls back to openat
 // (+O_NOFOLLOW for RESOLVE_NO_SYMLINKS) on kernels without openat2.
 Napi::Value SysOpenat2(const Napi::CallbackInfo& info) {
@@ -160,10 +59,10 @@ Napi::Value SysOpenat2(const Napi::CallbackInfo& info) {
   int flags = ArgInt32(info, 2) | O_CLOEXEC;
   uint32_t mode = ArgUint32(info, 3);
   uint32_t resolve = ArgUint32(info, 4);
-  Credentials creds = ArgCreds(info, 5);
+  GuestCreds creds = ArgGuestCreds(info, 5);
   if ((flags & (O_CREAT | kTmpfileBit)) == 0) mode = 0;
   mode &= 07777;
-  return Submit(info, 7, name.err, creds, [path = std::move(name.path), dirfd, flags, mode, resolve]() -> int64_t {
+  return Submit(info, 9, name.err, creds, [path = std::move(name.path), dirfd, flags, mode, resolve]() -> int64_t {
     struct open_how how;
     std::memset(&how, 0, sizeof(how));
     how.flags = static_cast<uint64_t>(static_cast<uint32_t>(flags));
@@ -185,7 +84,7 @@ Napi::Value SysReopen(const Napi::CallbackInfo& info) {
   int procFd = ArgInt32(info, 0);
   int fd = ArgInt32(info, 1);
   int flags = (ArgInt32(info, 2) & ~(O_NOFOLLOW | O_CREAT | O_EXCL | kTmpfileBit)) | O_CLOEXEC;
-  return Submit(info, 3, fd < 0 ? EBADF : 0, Credentials{}, [procFd, fd, flags]() -> int64_t {
+  return Submit(info, 3, fd < 0 ? EBADF : 0, GuestCreds{}, [procFd, fd, flags]() -> int64_t {
     char name[16];
     snprintf(name, sizeof(name), "%d", fd);
     return Ret(openat(procFd, name, flags));
@@ -201,7 +100,7 @@ Napi::Value SysStatx(const Napi::CallbackInfo& info) {
   NameArg name = ArgName(info, 1, true);
   int flags = ArgInt32(info, 2) | (name.null ? AT_EMPTY_PATH : 0);
   Pin out = ArgPin(info, 3, kStatRecordSize);
-  return Submit(info, 4, name.err, Credentials{},
+  return Submit(info, 4, name.err, GuestCreds{},
                 [path = std::move(name.path), dirfd, flags, out = std::move(out)]() -> int64_t {
                   return StatIntoRecord(dirfd, path.c_str(), flags, out.data);
                 });
@@ -214,7 +113,7 @@ Napi::Value SysFchmodat(const Napi::CallbackInfo& info) {
   NameArg name = ArgName(info, 1, true);
   mode_t mode = ArgUint32(info, 2) & 07777;
   bool self = name.null;
-  return Submit(info, 3, name.err, Credentials{}, [path = std::move(name.path), dirfd, mode, self]() -> int64_t {
+  return Submit(info, 3, name.err, GuestCreds{}, [path = std::move(name.path), dirfd, mode, self]() -> int64_t {
     return Ret(self ? fchmod(dirfd, mode) : fchmodat(dirfd, path.c_str(), mode, 0));
   });
 }
@@ -227,7 +126,7 @@ Napi::Value SysFchownat(const Napi::CallbackInfo& info) {
   uid_t uid = static_cast<uid_t>(ArgInt64(info, 2));
   gid_t gid = static_cast<gid_t>(ArgInt64(info, 3));
   int flags = ArgInt32(info, 4) | (name.null ? AT_EMPTY_PATH : 0);
-  return Submit(info, 5, name.err, Credentials{}, [path = std::move(name.path), dirfd, uid, gid, flags]() -> int64_t {
+  return Submit(info, 5, name.err, GuestCreds{}, [path = std::move(name.path), dirfd, uid, gid, flags]() -> int64_t {
     return Ret(fchownat(dirfd, path.c_str(), uid, gid, flags));
   });
 }
@@ -244,7 +143,7 @@ Napi::Value SysUtimensat(const Napi::CallbackInfo& info) {
   ts[1].tv_nsec = ArgInt64(info, 5);
   int flags = ArgInt32(info, 6);
   bool self = name.null;
-  return Submit(info, 7, name.err, Credentials{},
+  return Submit(info, 7, name.err, GuestCreds{},
                 [path = std::move(name.path), dirfd, a = ts[0], m = ts[1], flags, self]() -> int64_t {
                   struct timespec t[2] = {a, m};
                   return Ret(self ? futimens(dirfd, t) : utimensat(dirfd, path.c_str(), t, flags));
@@ -256,43 +155,43 @@ Napi::Value SysFtruncate(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
   int err = 0;
   int64_t len = ArgOffset(info, 1, &err);
-  return Submit(info, 2, err, Credentials{}, [fd, len]() -> int64_t { return Ret(ftruncate(fd, len)); });
+  return Submit(info, 2, err, GuestCreds{}, [fd, len]() -> int64_t { return Ret(ftruncate(fd, len)); });
 }
 
 // ---- creating and removing names --------------------------------------------------------
 
-// sys_mknodat(dirfd, name, mode, rdev, uid, gid, cb?) → 0. mode includes the file type; rdev is
+// sys_mknodat(dirfd, name, mode, rdev, uid, gid, suppGid?, umask?, cb?) → 0. mode includes the file type; rdev is
 // in FUSE's 32-bit (new_encode_dev) form.
 Napi::Value SysMknodat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
   NameArg name = ArgName(info, 1, false);
   mode_t mode = ArgUint32(info, 2);
   uint32_t rdev = ArgUint32(info, 3);
-  Credentials creds = ArgCreds(info, 4);
+  GuestCreds creds = ArgGuestCreds(info, 4);
   dev_t dev = makedev((rdev & 0xfff00U) >> 8, (rdev & 0xffU) | ((rdev >> 12) & 0xfff00U));
-  return Submit(info, 6, name.err, creds, [path = std::move(name.path), dirfd, mode, dev]() -> int64_t {
+  return Submit(info, 8, name.err, creds, [path = std::move(name.path), dirfd, mode, dev]() -> int64_t {
     return Ret(mknodat(dirfd, path.c_str(), mode, dev));
   });
 }
 
-// sys_mkdirat(dirfd, name, mode, uid, gid, cb?) → 0.
+// sys_mkdirat(dirfd, name, mode, uid, gid, suppGid?, umask?, cb?) → 0.
 Napi::Value SysMkdirat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
   NameArg name = ArgName(info, 1, false);
   mode_t mode = ArgUint32(info, 2) & 07777;
-  Credentials creds = ArgCreds(info, 3);
-  return Submit(info, 5, name.err, creds, [path = std::move(name.path), dirfd, mode]() -> int64_t {
+  GuestCreds creds = ArgGuestCreds(info, 3);
+  return Submit(info, 7, name.err, creds, [path = std::move(name.path), dirfd, mode]() -> int64_t {
     return Ret(mkdirat(dirfd, path.c_str(), mode));
   });
 }
 
-// sys_symlinkat(target, dirfd, name, uid, gid, cb?) → 0. The target is stored, never resolved.
+// sys_symlinkat(target, dirfd, name, uid, gid, suppGid?, umask?, cb?) → 0. The target is stored, never resolved.
 Napi::Value SysSymlinkat(const Napi::CallbackInfo& info) {
   NameArg target = ArgName(info, 0, false);
   int dirfd = ArgInt32(info, 1);
   NameArg name = ArgName(info, 2, false);
-  Credentials creds = ArgCreds(info, 3);
-  return Submit(info, 5, FirstErr(target.err, name.err), creds,
+  GuestCreds creds = ArgGuestCreds(info, 3);
+  return Submit(info, 7, FirstErr(target.err, name.err), creds,
                 [t = std::move(target.path), path = std::move(name.path), dirfd]() -> int64_t {
                   return Ret(symlinkat(t.c_str(), dirfd, path.c_str()));
                 });
@@ -303,7 +202,7 @@ Napi::Value SysUnlinkat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
   NameArg name = ArgName(info, 1, false);
   int flags = ArgInt32(info, 2);
-  return Submit(info, 3, name.err, Credentials{}, [path = std::move(name.path), dirfd, flags]() -> int64_t {
+  return Submit(info, 3, name.err, GuestCreds{}, [path = std::move(name.path), dirfd, flags]() -> int64_t {
     return Ret(unlinkat(dirfd, path.c_str(), flags));
   });
 }
@@ -315,7 +214,7 @@ Napi::Value SysRenameat2(const Napi::CallbackInfo& info) {
   int newfd = ArgInt32(info, 2);
   NameArg newname = ArgName(info, 3, false);
   uint32_t flags = ArgUint32(info, 4);
-  return Submit(info, 5, FirstErr(oldname.err, newname.err), Credentials{},
+  return Submit(info, 5, FirstErr(oldname.err, newname.err), GuestCreds{},
                 [o = std::move(oldname.path), n = std::move(newname.path), oldfd, newfd, flags]() -> int64_t {
                   return Ret(syscall(SYS_renameat2, oldfd, o.c_str(), newfd, n.c_str(), flags));
                 });
@@ -330,7 +229,7 @@ Napi::Value SysLinkat(const Napi::CallbackInfo& info) {
   int newfd = ArgInt32(info, 2);
   NameArg newname = ArgName(info, 3, false);
   int flags = ArgInt32(info, 4) | (oldname.null ? AT_EMPTY_PATH : 0);
-  return Submit(info, 5, FirstErr(oldname.err, newname.err), Credentials{},
+  return Submit(info, 5, FirstErr(oldname.err, newname.err), GuestCreds{},
                 [o = std::move(oldname.path), n = std::move(newname.path), oldfd, newfd, flags]() -> int64_t {
                   return Ret(linkat(oldfd, o.c_str(), newfd, n.c_str(), flags));
                 });
@@ -341,21 +240,21 @@ Napi::Value SysReadlinkat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
   NameArg name = ArgName(info, 1, true);
   Pin out = ArgPin(info, 2, 0);
-  return Submit(info, 3, name.err, Credentials{},
+  return Submit(info, 3, name.err, GuestCreds{},
                 [path = std::move(name.path), dirfd, out = std::move(out)]() -> int64_t {
                   return Ret(readlinkat(dirfd, path.c_str(), reinterpret_cast<char*>(out.data), out.size));
                 });
 }
 
-// sys_faccessat(dirfd, name|null, mode, flags, uid, gid, cb?) → 0. faccessat2: with AT_EACCESS
+// sys_faccessat(dirfd, name|null, mode, flags, uid, gid, suppGid?, umask?, cb?) → 0. faccessat2: with AT_EACCESS
 // the check uses this thread's fsuid/fsgid, i.e. the given uid/gid. null name = the fd itself.
 Napi::Value SysFaccessat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
   NameArg name = ArgName(info, 1, true);
   int mode = ArgInt32(info, 2);
   int flags = ArgInt32(info, 3) | (name.null ? AT_EMPTY_PATH : 0);
-  Credentials creds = ArgCreds(info, 4);
-  return Submit(info, 6, name.err, creds, [path = std::move(name.path), dirfd, mode, flags]() -> int64_t {
+  GuestCreds creds = ArgGuestCreds(info, 4);
+  return Submit(info, 8, name.err, creds, [path = std::move(name.path), dirfd, mode, flags]() -> int64_t {
     return Ret(syscall(SYS_faccessat2, dirfd, path.c_str(), mode, flags));
   });
 }
@@ -366,7 +265,7 @@ Napi::Value SysFaccessat(const Napi::CallbackInfo& info) {
 Napi::Value SysGetdents64(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
   Pin out = ArgPin(info, 1, 0);
-  return Submit(info, 2, 0, Credentials{}, [fd, out = std::move(out)]() -> int64_t {
+  return Submit(info, 2, 0, GuestCreds{}, [fd, out = std::move(out)]() -> int64_t {
     return Ret(syscall(SYS_getdents64, fd, out.data, out.size));
   });
 }
@@ -377,14 +276,14 @@ Napi::Value SysLseek(const Napi::CallbackInfo& info) {
   int err = 0;
   int64_t off = ArgOffset(info, 1, &err);
   int whence = ArgInt32(info, 2);
-  return Submit(info, 3, err, Credentials{}, [fd, off, whence]() -> int64_t { return Ret(lseek(fd, off, whence)); });
+  return Submit(info, 3, err, GuestCreds{}, [fd, off, whence]() -> int64_t { return Ret(lseek(fd, off, whence)); });
 }
 
 // sys_fsync(fd, datasync: boolean, cb?) → 0.
 Napi::Value SysFsync(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
   bool datasync = info.Length() > 1 && info[1].ToBoolean().Value();
-  return Submit(info, 2, 0, Credentials{},
+  return Submit(info, 2, 0, GuestCreds{},
                 [fd, datasync]() -> int64_t { return Ret(datasync ? fdatasync(fd) : fsync(fd)); });
 }
 
@@ -393,7 +292,7 @@ Napi::Value SysFsync(const Napi::CallbackInfo& info) {
 Napi::Value SysFstatvfs(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
   Pin out = ArgPin(info, 1, kStatvfsSize);
-  return Submit(info, 2, 0, Credentials{}, [fd, out = std::move(out)]() -> int64_t {
+  return Submit(info, 2, 0, GuestCreds{}, [fd, out = std::move(out)]() -> int64_t {
     struct statvfs s;
     if (fstatvfs(fd, &s) != 0) return -static_cast<int64_t>(errno);
     uint64_t v[11] = {s.f_bsize, s.f_frsize, s.f_blocks, s.f_bfree, s.f_bavail, s.f_files,
@@ -406,13 +305,13 @@ Napi::Value SysFstatvfs(const Napi::CallbackInfo& info) {
 // sys_close(fd, cb?) → 0.
 Napi::Value SysClose(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
-  return Submit(info, 1, fd < 0 ? EBADF : 0, Credentials{}, [fd]() -> int64_t { return Ret(close(fd)); });
+  return Submit(info, 1, fd < 0 ? EBADF : 0, GuestCreds{}, [fd]() -> int64_t { return Ret(close(fd)); });
 }
 
 // sys_dup(fd, cb?) → new fd (F_DUPFD_CLOEXEC).
 Napi::Value SysDup(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
-  return Submit(info, 1, 0, Credentials{}, [fd]() -> int64_t { return Ret(fcntl(fd, F_DUPFD_CLOEXEC, 0)); });
+  return Submit(info, 1, 0, GuestCreds{}, [fd]() -> int64_t { return Ret(fcntl(fd, F_DUPFD_CLOEXEC, 0)); });
 }
 
 // Shared by pread/pwrite: (fd, buf, off, len, position) with [off, off+len) inside buf.
@@ -442,7 +341,7 @@ IoArgs ArgIo(const Napi::CallbackInfo& info) {
 Napi::Value SysPread(const Napi::CallbackInfo& info) {
   IoArgs a = ArgIo(info);
   int err = a.err;
-  return Submit(info, 5, err, Credentials{}, [a = std::move(a)]() -> int64_t {
+  return Submit(info, 5, err, GuestCreds{}, [a = std::move(a)]() -> int64_t {
     return Ret(pread(a.fd, a.buf.data + a.off, a.len, a.pos));
   });
 }
@@ -451,7 +350,7 @@ Napi::Value SysPread(const Napi::CallbackInfo& info) {
 Napi::Value SysPwrite(const Napi::CallbackInfo& info) {
   IoArgs a = ArgIo(info);
   int err = a.err;
-  return Submit(info, 5, err, Credentials{}, [a = std::move(a)]() -> int64_t {
+  return Submit(info, 5, err, GuestCreds{}, [a = std::move(a)]() -> int64_t {
     return Ret(pwrite(a.fd, a.buf.data + a.off, a.len, a.pos));
   });
 }

@@ -113,6 +113,7 @@ Napi::Value SocketRecv(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "fdsOut must be an Int32Array");
   }
   Napi::Int32Array fds_out = info[4].As<Napi::Int32Array>();
+  if (fds_out.ElementLength() < 1) throw Napi::RangeError::New(env, "fdsOut needs room for the count");
   fds_out[0] = 0;
   iovec iov{buf.Data() + off, len};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];

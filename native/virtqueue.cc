@@ -8,6 +8,13 @@ namespace {
 // Linux caps one preadv/pwritev at IOV_MAX segments; a longer chain is not something the
 // virtio-fs driver builds (max_pages + a few headers), so we refuse it rather than split I/O.
 constexpr size_t kMaxSegments = 1024;
+
+// The 16-bit ring indices are accessed atomically: check the host addresses we will use (the
+// front-end's own addresses can differ from ours modulo the alignment).
+bool RingAligned(const uint8_t* desc, const uint8_t* avail, const uint8_t* used) {
+  return (reinterpret_cast<uintptr_t>(desc) & 15) == 0 && (reinterpret_cast<uintptr_t>(avail) & 1) == 0 &&
+         (reinterpret_cast<uintptr_t>(used) & 3) == 0;
+}
 }  // namespace
 
 std::string SplitQueue::Start(const QueueSetup& s, MemoryTablePtr memory) {
@@ -15,15 +22,13 @@ std::string SplitQueue::Start(const QueueSetup& s, MemoryTablePtr memory) {
   if (s.size == 0 || s.size > kMaxQueueSize || (s.size & (s.size - 1)) != 0) {
     return "queue size " + std::to_string(s.size) + " is not a power of two ≤ 32768";
   }
-  if ((s.desc_uva & 15) != 0 || (s.avail_uva & 1) != 0 || (s.used_uva & 3) != 0) {
-    return "misaligned ring address";
-  }
   uint8_t* desc = memory->TranslateUva(s.desc_uva, DescTableBytes(s.size));
   uint8_t* avail = memory->TranslateUva(s.avail_uva, AvailRingBytes(s.size));
   uint8_t* used = memory->TranslateUva(s.used_uva, UsedRingBytes(s.size));
   if (desc == nullptr || avail == nullptr || used == nullptr) {
     return "ring addresses are outside guest memory";
   }
+  if (!RingAligned(desc, avail, used)) return "misaligned ring address";
   size_ = s.size;
   event_idx_ = s.event_idx;
   memory_ = std::move(memory);
@@ -31,9 +36,12 @@ std::string SplitQueue::Start(const QueueSetup& s, MemoryTablePtr memory) {
   avail_ = avail;
   used_ = used;
   last_avail_ = s.last_avail_idx;
-  // As rust-vmm does: after (re)start the used index continues from the base we were given.
-  used_idx_ = s.last_avail_idx;
-  published_idx_ = s.last_avail_idx;
+  // As libvhost-user does: continue from the used index the guest can see. After a pause the
+  // rings were drained, so it equals the base; after a reboot both are 0.
+  used_idx_ = LoadAcquire16(used_ + 2);
+  published_idx_ = used_idx_;
+  broken_ = false;
+  in_flight_ = 0;
   chains_.clear();
   chains_.resize(size_);
   setup_ = s;
@@ -46,7 +54,7 @@ std::string SplitQueue::Remap(MemoryTablePtr memory) {
   uint8_t* desc = memory->TranslateUva(setup_.desc_uva, DescTableBytes(size_));
   uint8_t* avail = memory->TranslateUva(setup_.avail_uva, AvailRingBytes(size_));
   uint8_t* used = memory->TranslateUva(setup_.used_uva, UsedRingBytes(size_));
-  if (desc == nullptr || avail == nullptr || used == nullptr) {
+  if (desc == nullptr || avail == nullptr || used == nullptr || !RingAligned(desc, avail, used)) {
     Stop();
     return "ring addresses are outside the new guest memory table";
   }
@@ -59,6 +67,7 @@ std::string SplitQueue::Remap(MemoryTablePtr memory) {
 
 void SplitQueue::Stop() {
   started_ = false;
+  in_flight_ = 0;
   chains_.clear();  // drops the memory references of chains that were never completed
   memory_.reset();
   desc_ = nullptr;
@@ -72,6 +81,7 @@ Chain* SplitQueue::InFlight(uint16_t head) {
 
 PopResult SplitQueue::Pop(uint16_t* head_out) {
   if (!started_) return PopResult::kEmpty;
+  if (broken_) return PopResult::kBroken;
   uint16_t avail_idx = LoadAcquire16(avail_ + 2);
   uint16_t pending = static_cast<uint16_t>(avail_idx - last_avail_);
   if (pending == 0) return PopResult::kEmpty;
@@ -79,7 +89,8 @@ PopResult SplitQueue::Pop(uint16_t* head_out) {
     // The guest claims more entries than the ring holds: nothing in it can be trusted.
     counters.malformed++;
     counters.last_error = "avail index moved by more than the queue size";
-    return PopResult::kEmpty;
+    broken_ = true;
+    return PopResult::kBroken;
   }
   uint16_t head = LoadRelaxed16(avail_ + 4 + 2 * (last_avail_ % size_));
   last_avail_++;
@@ -101,6 +112,7 @@ PopResult SplitQueue::Pop(uint16_t* head_out) {
     return PopResult::kMalformed;
   }
   chain.in_flight = true;
+  in_flight_++;
   counters.popped++;
   *head_out = head;
   return PopResult::kChain;
@@ -211,6 +223,7 @@ bool SplitQueue::AddUsed(uint16_t head, uint32_t len) {
   if (chain == nullptr) return false;
   if (len > chain->writable_len) len = static_cast<uint32_t>(chain->writable_len);
   chain->in_flight = false;
+  in_flight_--;
   chain->readable.clear();
   chain->writable.clear();
   chain->memory.reset();
@@ -238,7 +251,7 @@ bool SplitQueue::PublishUsed() {
 }
 
 bool SplitQueue::EnableNotification() {
-  if (!started_) return false;
+  if (!started_ || broken_) return false;
   if (event_idx_) {
     StoreRelaxed16(used_ + 4 + sizeof(VringUsedElem) * size_, last_avail_);
   }

@@ -40,7 +40,7 @@ struct QueueSetup {
   uint16_t last_avail_idx;
 };
 
-enum class PopResult { kChain, kEmpty, kMalformed };
+enum class PopResult { kChain, kEmpty, kMalformed, kBroken };
 
 class SplitQueue {
  public:
@@ -51,6 +51,11 @@ class SplitQueue {
   // the table they were built against. Returns '' or a reason (the queue is then stopped).
   std::string Remap(MemoryTablePtr memory);
   bool started() const { return started_; }
+  // The guest corrupted the ring beyond recovery (e.g. avail index jumped past the queue):
+  // nothing more is popped until the next Start().
+  bool broken() const { return broken_; }
+  // Chains popped and not yet returned.
+  uint32_t in_flight() const { return in_flight_; }
   uint16_t last_avail_idx() const { return last_avail_; }
   uint32_t size() const { return size_; }
 
@@ -76,6 +81,8 @@ class SplitQueue {
   void WriteUsedElem(uint16_t head, uint32_t len);
 
   bool started_ = false;
+  bool broken_ = false;
+  uint32_t in_flight_ = 0;
   uint32_t size_ = 0;
   bool event_idx_ = false;
   MemoryTablePtr memory_;

@@ -33,6 +33,14 @@ class Job {
   virtual Napi::Value Complete(Napi::Env env) = 0;
 
   Credentials creds;
+  // Set when the credentials could not be switched: Execute() was skipped and the job
+  // completes with -credential_error, never running as the wrong user.
+  int credential_error = 0;
+
+  // Runs the job with its credentials (in the calling thread).
+  void Run();
+  // Complete(), or -credential_error if the job never ran.
+  Napi::Value Finish(Napi::Env env);
 };
 
 // Runs `job`. When `callback` is a function and the pool has threads, the job is queued and
@@ -40,16 +48,21 @@ class Job {
 // runs inline and Complete()'s value is returned.
 Napi::Value SubmitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Value callback);
 
-// Switches this thread's fsuid/fsgid for one job and restores root afterwards.
+// Switches this thread's fsuid/fsgid for one job and restores the previous ids afterwards.
+// setfsuid(2) reports no errors, so the switch is verified by reading the ids back.
 class ScopedCredentials {
  public:
   explicit ScopedCredentials(const Credentials& c);
   ~ScopedCredentials();
   ScopedCredentials(const ScopedCredentials&) = delete;
   ScopedCredentials& operator=(const ScopedCredentials&) = delete;
+  bool ok() const { return ok_; }
 
  private:
   bool active_;
+  bool ok_ = true;
+  uint32_t saved_uid_ = 0;
+  uint32_t saved_gid_ = 0;
 };
 
 void InitWorkerPool(Napi::Env env, Napi::Object exports);

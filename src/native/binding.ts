@@ -34,6 +34,8 @@ export interface QueueCounters {
   malformed: number;
   lastError: string;
   lastAvailIdx: number;
+  broken: boolean;
+  inFlight: number;
 }
 
 export type IoCallback = (result: number) => void;
@@ -63,6 +65,10 @@ export interface VirtQueue {
   preadInto(head: number, fd: number, replyOff: number, len: number, offset: bigint, cb?: IoCallback): number | undefined;
   /** pwritev of request bytes [from, from+len) to fd. */
   pwriteFrom(head: number, fd: number, from: number, len: number, offset: bigint, cb?: IoCallback): number | undefined;
+  /** Chains popped and not yet completed. */
+  inFlight(): number;
+  /** True once the guest corrupted the ring (nothing more is popped until start()). */
+  broken(): boolean;
   counters(): QueueCounters;
 }
 

@@ -37,6 +37,18 @@ export class VirtioFsDevice implements VhostUserDevice {
     t.start();
   }
 
+  pauseQueue(index: number): void {
+    this.transports.get(index)?.pause();
+  }
+
+  resumeQueue(index: number, kickFd: number): void {
+    this.transports.get(index)?.resume(kickFd);
+  }
+
+  drainQueue(index: number, timeoutMs: number): Promise<boolean> {
+    return this.transports.get(index)?.drained(timeoutMs) ?? Promise.resolve(true);
+  }
+
   stopQueue(index: number): void {
     const t = this.transports.get(index);
     if (t === undefined) return;

@@ -28,7 +28,11 @@ export class VirtqueueTransport {
   private readonly infos = new Uint32Array(4 * MAX_BATCH);
   private readonly arena: Buffer;
   private watcher: FdWatcher | undefined;
+  /** Started and not stopped: replies are delivered. */
   private running = false;
+  /** Taking new requests from the ring (false while paused). */
+  private popping = false;
+  private drainWaiters: (() => void)[] = [];
   /** Bumped on every stop, so replies to requests of an earlier run are dropped. */
   generation = 0;
   private flushScheduled = false;
@@ -39,7 +43,7 @@ export class VirtqueueTransport {
     readonly index: number,
     readonly queue: VirtQueue,
     queueSize: number,
-    private readonly kickFd: number,
+    private kickFd: number,
     private readonly handler: FuseRequestHandler,
     private readonly log: Logger,
   ) {
@@ -49,17 +53,56 @@ export class VirtqueueTransport {
 
   start(): void {
     this.running = true;
+    this.resume();
+  }
+
+  /** Stops popping (kicks are ignored); requests in flight still complete. */
+  pause(): void {
+    this.popping = false;
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  /** Pops again, watching `kickFd` (a new one when the front-end replaced it). */
+  resume(kickFd = this.kickFd): void {
+    if (!this.running) return;
+    this.kickFd = kickFd;
+    this.watcher?.close();
     this.watcher = new native.FdWatcher(this.kickFd, () => this.onKick());
-    // Requests may have been queued before we were started: look once without a kick.
+    this.popping = true;
+    // Requests may have been queued while we did not watch: look once without a kick.
     this.drain();
   }
 
+  /**
+   * Resolves true once every popped request has been answered and published (GET_VRING_BASE
+   * must not report a base while the guest still waits for chains), or false after `timeoutMs`.
+   */
+  drained(timeoutMs: number): Promise<boolean> {
+    if (this.queue.inFlight() === 0) {
+      this.flushNow();
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.drainWaiters = this.drainWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      const waiter = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.drainWaiters.push(waiter);
+    });
+  }
+
+  /** Publishes what was answered, then stops for good: later replies are dropped. */
   stop(): void {
     if (!this.running) return;
+    this.flushNow();
+    this.pause();
     this.running = false;
     this.generation++;
-    this.watcher?.close();
-    this.watcher = undefined;
   }
 
   get isRunning(): boolean {
@@ -70,7 +113,7 @@ export class VirtqueueTransport {
     const r = native.eventfdRead(this.kickFd);
     if (r < 0) {
       this.log.error({ queue: this.index }, `reading the kick eventfd failed: errno ${-r}`);
-      this.stop();
+      this.pause();
       return;
     }
     this.drain();
@@ -78,15 +121,22 @@ export class VirtqueueTransport {
 
   /** Pops until the ring is empty with notifications re-armed (drain → enable → re-check). */
   private drain(): void {
-    if (!this.running) return;
+    if (!this.popping) return;
     for (;;) {
       const n = this.queue.pop(this.infos, MAX_BATCH, this.arena, STAGING_SLOT);
       if (n > 0) {
         this.stats.batches++;
         this.stats.requests += n;
         for (let i = 0; i < n; i++) this.dispatch(i);
-        if (!this.running) return;
+        if (!this.popping) return;
         continue;
+      }
+      if (this.queue.broken()) {
+        // The guest corrupted its ring: serving it further could only misbehave. The queue
+        // stays paused until the front-end restarts it.
+        this.log.error({ queue: this.index, why: this.queue.counters().lastError }, 'virtqueue is broken; no longer serving it');
+        this.pause();
+        break;
       }
       if (!this.queue.enableNotification()) break;
     }
@@ -124,7 +174,14 @@ export class VirtqueueTransport {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.running) this.queue.flush();
+    if (this.running) this.flushNow();
+  }
+
+  private flushNow(): void {
+    this.queue.flush();
+    if (this.drainWaiters.length > 0 && this.queue.inFlight() === 0) {
+      for (const w of this.drainWaiters.splice(0)) w();
+    }
   }
 }
 
@@ -177,7 +234,12 @@ class VirtqueueRequest implements FuseRequest {
       return;
     }
     this.done = true;
-    this.transport.queue.complete(this.head, buf, off, len, total);
+    try {
+      this.transport.queue.complete(this.head, buf, off, len, total);
+    } catch {
+      // A reply the core built wrong must still give the guest its buffer back.
+      this.transport.queue.complete(this.head, EMPTY, 0, 0, 0);
+    }
     this.transport.scheduleFlush();
   }
 

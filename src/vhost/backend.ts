@@ -33,6 +33,9 @@ import {
   type VringAddr,
 } from './protocol.js';
 
+/** How long GET_VRING_BASE and RESET wait for requests in flight (a blocked lock wait...). */
+const DRAIN_TIMEOUT_MS = 10_000;
+
 /** rust-vmm's limit; QEMU asks with GET_MAX_MEM_SLOTS when CONFIGURE_MEM_SLOTS is on. */
 const MAX_MEM_SLOTS = 509;
 
@@ -71,6 +74,9 @@ export class VhostUserBackend {
   private ackedFeatures = 0n;
   private ackedProtocolFeatures = 0n;
   private backendReqFd = -1;
+  /** Set while a request completes asynchronously; later messages wait in `backlog`. */
+  private busy = false;
+  private readonly backlog: Message[] = [];
   readonly stats: BackendStats = { messages: 0, protocolErrors: 0 };
 
   constructor(
@@ -96,21 +102,51 @@ export class VhostUserBackend {
   }
 
   private onMessage(msg: Message): void {
+    if (this.busy) {
+      // Keep the descriptors: the endpoint closes whatever is left in msg.fds.
+      this.backlog.push({ ...msg, fds: msg.fds.splice(0) });
+      return;
+    }
     this.stats.messages++;
     const name = reqName[msg.request] ?? `request ${msg.request}`;
     if (this.log.isLevelEnabled('debug')) {
       this.log.debug({ request: name, size: msg.payload.length, fds: msg.fds.length }, 'vhost-user message');
     }
-    let ok: boolean;
+    let result: boolean | Promise<boolean>;
     try {
-      ok = this.dispatch(msg);
+      result = this.dispatch(msg);
     } catch (err) {
-      this.stats.protocolErrors++;
-      const reason = err instanceof ProtocolError ? err.message : `${name}: ${String(err)}`;
-      // Logged once, by whoever handles the disconnect (the daemon).
-      this.endpoint.close(`vhost-user protocol error: ${reason}`);
+      this.protocolError(name, err);
       return;
     }
+    if (typeof result === 'boolean') {
+      this.ack(msg, result);
+      return;
+    }
+    // An asynchronous request: hold every later message until it is answered, in order.
+    this.busy = true;
+    result.then(
+      (ok) => this.ack(msg, ok),
+      (err: unknown) => this.protocolError(name, err),
+    ).finally(() => {
+      this.busy = false;
+      // msg's own descriptors were taken synchronously or closed by the endpoint already.
+      while (!this.busy && this.backlog.length > 0 && !this.endpoint.isClosed) {
+        const next = this.backlog.shift()!;
+        this.onMessage(next);
+        for (const fd of next.fds) if (fd >= 0) native.closeFd(fd);
+      }
+    });
+  }
+
+  private protocolError(name: string, err: unknown): void {
+    this.stats.protocolErrors++;
+    const reason = err instanceof ProtocolError ? err.message : `${name}: ${String(err)}`;
+    // Logged once, by whoever handles the disconnect (the daemon).
+    this.endpoint.close(`vhost-user protocol error: ${reason}`);
+  }
+
+  private ack(msg: Message, ok: boolean): void {
     if (
       !REQUESTS_WITH_REPLY.has(msg.request) &&
       (msg.flags & FLAG_NEED_REPLY) !== 0 &&
@@ -120,8 +156,8 @@ export class VhostUserBackend {
     }
   }
 
-  /** Handles one message; returns false for a refused request (ack failure). */
-  private dispatch(msg: Message): boolean {
+  /** Handles one message; false (or a promise of false) refuses it (ack failure). */
+  private dispatch(msg: Message): boolean | Promise<boolean> {
     switch (msg.request) {
       case Req.GET_FEATURES:
         this.expectNoFds(msg);
@@ -139,8 +175,7 @@ export class VhostUserBackend {
         return true;
       case Req.RESET_OWNER:
       case Req.RESET_DEVICE:
-        this.resetDevice();
-        return true;
+        return this.resetDevice().then(() => true);
       case Req.GET_QUEUE_NUM:
         this.endpoint.reply(msg.request, u64Payload(BigInt(this.device.maxQueues)));
         return true;
@@ -160,8 +195,7 @@ export class VhostUserBackend {
       case Req.SET_VRING_BASE:
         return this.setVringBase(msg);
       case Req.GET_VRING_BASE:
-        this.getVringBase(msg);
-        return true;
+        return this.getVringBase(msg).then(() => true);
       case Req.SET_VRING_KICK:
       case Req.SET_VRING_CALL:
       case Req.SET_VRING_ERR:
@@ -215,7 +249,7 @@ export class VhostUserBackend {
     if ((features & Feature.PROTOCOL_FEATURES) === 0n) {
       for (let i = 0; i < this.queues.length; i++) {
         this.queues[i].enabled = true;
-        this.maybeStart(i);
+        if (!this.maybeStart(i)) return false;
       }
     }
     return true;
@@ -271,6 +305,7 @@ export class VhostUserBackend {
       if (why !== '') {
         this.log.error({ queue: i }, `queue stopped: ${why}`);
         this.device.stopQueue(i);
+        q.base = q.vq.stop();
         q.running = false;
       }
     });
@@ -303,13 +338,28 @@ export class VhostUserBackend {
     return true;
   }
 
-  private getVringBase(msg: Message): void {
+  /**
+   * GET_VRING_BASE stops the ring. Requests already taken from it are answered first (bounded
+   * wait): the base we report must account for every chain, or the guest would wait forever
+   * for chains we dropped and see stale used entries after the restart.
+   */
+  private async getVringBase(msg: Message): Promise<void> {
     const { index } = decodeVringState(msg);
     const q = this.queue(index);
+    await this.drainQueue(index);
     this.stopQueue(index);
     if (q.kickFd >= 0) native.closeFd(q.kickFd);
     q.kickFd = -1;
     this.endpoint.reply(msg.request, vringStatePayload(index, q.base));
+  }
+
+  private async drainQueue(index: number): Promise<void> {
+    const q = this.queues[index];
+    if (!q.running) return;
+    this.device.pauseQueue(index);
+    if (!(await this.device.drainQueue(index, DRAIN_TIMEOUT_MS))) {
+      this.log.error({ queue: index, inFlight: q.vq?.inFlight() }, 'requests still in flight after the drain timeout; dropping them');
+    }
   }
 
   private setVringFd(msg: Message): boolean {
@@ -320,16 +370,21 @@ export class VhostUserBackend {
     const fd = noFd ? -1 : this.takeFd(msg);
     if (noFd) this.expectNoFds(msg);
     switch (msg.request) {
-      case Req.SET_VRING_KICK:
-        this.stopQueue(index);
-        if (q.kickFd >= 0) native.closeFd(q.kickFd);
-        q.kickFd = fd;
+      case Req.SET_VRING_KICK: {
         if (noFd) {
           this.log.error({ queue: index }, 'polling mode (kick without eventfd) is not supported');
           return false;
         }
-        this.maybeStart(index);
+        const old = q.kickFd;
+        q.kickFd = fd;
+        if (q.running) {
+          if (q.enabled) this.device.resumeQueue(index, fd);
+        } else if (!this.maybeStart(index)) {
+          return false;
+        }
+        if (old >= 0) native.closeFd(old);
         return true;
+      }
       case Req.SET_VRING_CALL:
         if (q.callFd >= 0) native.closeFd(q.callFd);
         q.callFd = fd;
@@ -350,8 +405,10 @@ export class VhostUserBackend {
       return false;
     }
     q.enabled = num === 1;
-    if (q.enabled) this.maybeStart(index);
-    else this.stopQueue(index);
+    if (!q.running) return q.enabled ? this.maybeStart(index) : true;
+    // A disabled ring keeps its state and its requests in flight; it only stops popping.
+    if (q.enabled) this.device.resumeQueue(index, q.kickFd);
+    else this.device.pauseQueue(index);
     return true;
   }
 
@@ -362,21 +419,25 @@ export class VhostUserBackend {
     return true;
   }
 
-  /** Starts the queue once it has everything: size, addresses, kick fd, enabled, memory. */
-  private maybeStart(index: number): void {
+  /**
+   * Starts the queue once it has everything: size, addresses, kick fd, enabled, memory.
+   * False only if it had everything and still could not start (bad ring addresses).
+   */
+  private maybeStart(index: number): boolean {
     const q = this.queues[index];
-    if (q.running || !q.enabled || q.kickFd < 0 || q.addr === undefined || q.size === 0) return;
+    if (q.running || !q.enabled || q.kickFd < 0 || q.addr === undefined || q.size === 0) return true;
     q.vq ??= new native.VirtQueue(this.memory);
     const eventIdx = (this.ackedFeatures & Feature.RING_EVENT_IDX) !== 0n;
     const why = q.vq.start(q.size, q.addr.desc, q.addr.avail, q.addr.used, eventIdx, q.base);
     if (why !== '') {
       this.log.error({ queue: index }, `cannot start queue: ${why}`);
-      return;
+      return false;
     }
     q.vq.setCallFd(q.callFd);
     q.running = true;
     this.log.debug({ queue: index, size: q.size, eventIdx, base: q.base }, 'queue started');
     this.device.startQueue(index, q.vq, q.kickFd, q.size);
+    return true;
   }
 
   private stopQueue(index: number): void {
@@ -388,7 +449,10 @@ export class VhostUserBackend {
     this.log.debug({ queue: index, base: q.base }, 'queue stopped');
   }
 
-  private resetDevice(): void {
+  private async resetDevice(): Promise<void> {
+    // Answer what the guest already handed us before forgetting its rings (their memory is
+    // about to be reused by a new driver instance).
+    await Promise.all(this.queues.map((_, i) => this.drainQueue(i)));
     for (let i = 0; i < this.queues.length; i++) this.stopQueue(i);
     for (const q of this.queues) {
       for (const fd of [q.kickFd, q.callFd, q.errFd]) if (fd >= 0) native.closeFd(fd);

@@ -18,7 +18,13 @@ export interface VhostUserDevice {
    * stays owned by the back-end; `queueSize` is the negotiated ring size.
    */
   startQueue(index: number, queue: VirtQueue, kickFd: number, queueSize: number): void;
-  /** Stop serving queue `index` (GET_VRING_BASE, disable, reset, disconnect). */
+  /** Stop taking requests from queue `index` (SET_VRING_ENABLE 0); replies still go out. */
+  pauseQueue(index: number): void;
+  /** Take requests again, watching `kickFd` (SET_VRING_ENABLE 1, or a new SET_VRING_KICK). */
+  resumeQueue(index: number, kickFd: number): void;
+  /** Resolves true once every request taken from the queue has been answered, false on timeout. */
+  drainQueue(index: number, timeoutMs: number): Promise<boolean>;
+  /** Stop serving queue `index` for good (GET_VRING_BASE, reset, disconnect). */
   stopQueue(index: number): void;
   /** The front-end reset the device (RESET_DEVICE / RESET_OWNER) or went away. */
   reset(): void;

@@ -92,6 +92,54 @@ describe('vhost-user control channel', () => {
     fe.close();
   });
 
+  it('answers requests in flight before reporting the base of a paused ring (VM stop/cont)', async () => {
+    daemon = await startDaemon({ args: ['--thread-pool-size=1'] });
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${daemon.shareDir}/f`, Buffer.alloc(1 << 20, 7));
+    const fe = VhostUserFrontend.connect({ socketPath: daemon.socketPath, queueSize: 64 });
+    const q = fe.queues[1];
+    const fuse = new FuseClient(fe);
+    await fuse.init();
+    const e = await fuse.lookup(1, 'f');
+    const { fh } = await fuse.open(e.nodeid, 0);
+    let done = 0;
+    const reads = Array.from({ length: 32 }, () => fuse.read(e.nodeid, fh, 0, 65536).then((b) => {
+      expect(b.length).toBe(65536);
+      done++;
+    }));
+    await new Promise((r) => setImmediate(r));
+    // What QEMU does on `stop`: disable, then GET_VRING_BASE.
+    fe.sendChecked(Req.SET_VRING_ENABLE, vringStatePayload(1, 0));
+    const base = fe.getVringBase(1);
+    // Every chain the daemon took was answered and published before it reported the base.
+    expect(fe.ram.buf.readUInt16LE(q.usedOff + 2)).toBe(base);
+    // `cont`: same base, new kick, enable.
+    fe.sendChecked(Req.SET_VRING_BASE, vringStatePayload(1, base));
+    fe.sendChecked(Req.SET_VRING_KICK, u64Payload(1n), [q.kickFd]);
+    fe.sendChecked(Req.SET_VRING_ENABLE, vringStatePayload(1, 1));
+    q.harvest();
+    await Promise.all(reads);
+    expect(done).toBe(32);
+    expect((await fuse.getattr(1)).mode & 0o40000).toBe(0o40000);
+    fe.close();
+  });
+
+  it('keeps serving the control channel when the guest corrupts a ring', async () => {
+    daemon = await startDaemon();
+    const fe = VhostUserFrontend.connect({ socketPath: daemon.socketPath, queueSize: 64 });
+    const fuse = new FuseClient(fe);
+    await fuse.init();
+    const q = fe.queues[1];
+    fe.ram.buf.writeUInt16LE(fe.ram.buf.readUInt16LE(q.availOff + 2) + 65, q.availOff + 2);
+    native.eventfdWrite(q.kickFd); // a raw kick: the driver's own kick() would be suppressed
+    await new Promise((r) => setTimeout(r, 200));
+    // The daemon is not spinning: it still answers the front-end.
+    expect(fe.requestU64(Req.GET_FEATURES)).toBeGreaterThan(0n);
+    fe.close();
+    expect(await daemon.exited).toBe(0);
+    expect(daemon.stderr(), daemon.stderr()).toMatch(/broken/);
+  });
+
   it('serves again after RESET_DEVICE and a fresh handshake on new rings', async () => {
     daemon = await startDaemon();
     const fe = VhostUserFrontend.connect({ socketPath: daemon.socketPath });
