@@ -18,16 +18,37 @@ export interface VirtioFsDeviceOptions {
   log: Logger;
   /** Called on device reset or disconnect: the FUSE session is over. */
   onReset: () => void;
+  /** Mount tag answered through GET_CONFIG (`--tag`); without it QEMU supplies the tag. */
+  tag?: string;
+  /** DAX window size declared as shared memory region 0 (`--dax-window`). */
+  daxWindow?: bigint;
+}
+
+/** struct virtio_fs_config { u8 tag[36]; le32 num_request_queues; } */
+const TAG_SIZE = 36;
+export const VIRTIO_FS_CONFIG_SIZE = 40;
+
+export function virtioFsConfig(tag: string, requestQueues: number): Buffer {
+  const b = Buffer.alloc(VIRTIO_FS_CONFIG_SIZE);
+  const bytes = Buffer.from(tag, 'utf8');
+  if (bytes.length === 0 || bytes.length > TAG_SIZE) throw new RangeError(`a virtio-fs tag is 1..${TAG_SIZE} bytes`);
+  bytes.copy(b, 0);
+  b.writeUInt32LE(requestQueues, TAG_SIZE);
+  return b;
 }
 
 export class VirtioFsDevice implements VhostUserDevice {
   readonly maxQueues: number;
   readonly maxQueueSize = MAX_QUEUE_SIZE;
   readonly deviceFeatures = 0n;
+  readonly config: Buffer | undefined;
+  readonly shmemRegions: bigint[];
   private readonly transports = new Map<number, VirtqueueTransport>();
 
   constructor(private readonly options: VirtioFsDeviceOptions) {
     this.maxQueues = 1 + options.requestQueues;
+    this.config = options.tag !== undefined ? virtioFsConfig(options.tag, options.requestQueues) : undefined;
+    this.shmemRegions = options.daxWindow !== undefined ? [options.daxWindow] : [];
   }
 
   startQueue(index: number, queue: VirtQueue, kickFd: number, queueSize: number): void {

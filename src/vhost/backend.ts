@@ -21,6 +21,9 @@ import {
   Req,
   VRING_INDEX_MASK,
   VRING_NOFD_MASK,
+  CONFIG_HEADER_SIZE,
+  SHMEM_CONFIG_SIZE,
+  decodeConfigRequest,
   decodeMemTable,
   decodeSingleRegion,
   decodeU64,
@@ -42,7 +45,7 @@ const MAX_MEM_SLOTS = 509;
 const OFFERED_FEATURES =
   Feature.VERSION_1 | Feature.RING_INDIRECT_DESC | Feature.RING_EVENT_IDX | Feature.PROTOCOL_FEATURES;
 
-const OFFERED_PROTOCOL_FEATURES =
+const BASE_PROTOCOL_FEATURES =
   ProtocolFeature.MQ |
   ProtocolFeature.REPLY_ACK |
   ProtocolFeature.BACKEND_REQ |
@@ -71,6 +74,7 @@ export class VhostUserBackend {
   private readonly endpoint: Endpoint;
   private readonly memory: GuestMemory = new native.GuestMemory();
   private readonly queues: QueueState[];
+  private readonly offeredProtocolFeatures: bigint;
   private ackedFeatures = 0n;
   private ackedProtocolFeatures = 0n;
   private backendReqFd = -1;
@@ -86,6 +90,10 @@ export class VhostUserBackend {
     private readonly onDisconnect: (reason: string | undefined) => void,
   ) {
     this.queues = Array.from({ length: device.maxQueues }, () => new QueueState());
+    this.offeredProtocolFeatures =
+      BASE_PROTOCOL_FEATURES |
+      (device.config !== undefined ? ProtocolFeature.CONFIG : 0n) |
+      (device.shmemRegions.length > 0 ? ProtocolFeature.SHMEM : 0n);
     this.endpoint = new Endpoint(fd, {
       onMessage: (msg) => this.onMessage(msg),
       onClose: (reason) => this.onClose(reason),
@@ -166,10 +174,10 @@ export class VhostUserBackend {
       case Req.SET_FEATURES:
         return this.setFeatures(decodeU64(msg));
       case Req.GET_PROTOCOL_FEATURES:
-        this.endpoint.reply(msg.request, u64Payload(OFFERED_PROTOCOL_FEATURES));
+        this.endpoint.reply(msg.request, u64Payload(this.offeredProtocolFeatures));
         return true;
       case Req.SET_PROTOCOL_FEATURES:
-        this.ackedProtocolFeatures = decodeU64(msg) & OFFERED_PROTOCOL_FEATURES;
+        this.ackedProtocolFeatures = decodeU64(msg) & this.offeredProtocolFeatures;
         return true;
       case Req.SET_OWNER:
         return true;
@@ -204,9 +212,44 @@ export class VhostUserBackend {
         return this.setVringEnable(msg);
       case Req.SET_BACKEND_REQ_FD:
         return this.setBackendReqFd(msg);
+      case Req.GET_CONFIG:
+        if (!this.negotiated(ProtocolFeature.CONFIG)) return this.unsupported(msg);
+        this.getConfig(msg);
+        return true;
+      case Req.SET_CONFIG:
+        // The virtio-fs config space (tag, queue count) is read-only.
+        return false;
+      case Req.GET_SHMEM_CONFIG:
+        if (!this.negotiated(ProtocolFeature.SHMEM)) return this.unsupported(msg);
+        this.endpoint.reply(msg.request, this.shmemConfig());
+        return true;
       default:
         return this.unsupported(msg);
     }
+  }
+
+  private negotiated(f: bigint): boolean {
+    return (this.ackedProtocolFeatures & f) !== 0n;
+  }
+
+  /** GET_CONFIG: the requested window of the config space, zero beyond its end. */
+  private getConfig(msg: Message): void {
+    const req = decodeConfigRequest(msg);
+    const reply = Buffer.alloc(CONFIG_HEADER_SIZE + req.size);
+    reply.writeUInt32LE(req.offset, 0);
+    reply.writeUInt32LE(req.size, 4);
+    reply.writeUInt32LE(req.flags, 8);
+    const config = this.device.config!;
+    if (req.offset < config.length) config.copy(reply, CONFIG_HEADER_SIZE, req.offset, Math.min(config.length, req.offset + req.size));
+    this.endpoint.reply(msg.request, reply);
+  }
+
+  private shmemConfig(): Buffer {
+    const regions = this.device.shmemRegions;
+    const b = Buffer.alloc(SHMEM_CONFIG_SIZE);
+    b.writeUInt32LE(regions.length, 0);
+    regions.forEach((size, i) => b.writeBigUInt64LE(size, 8 + 8 * i));
+    return b;
   }
 
   private unsupported(msg: Message): boolean {

@@ -12,6 +12,10 @@ export interface VhostUserDevice {
   readonly maxQueueSize: number;
   /** Device-specific virtio feature bits offered besides the ring/transport ones. */
   readonly deviceFeatures: bigint;
+  /** Virtio config space (GET_CONFIG); offering CONFIG only when defined. */
+  readonly config?: Buffer;
+  /** Sizes of the device's shared memory regions (GET_SHMEM_CONFIG); SHMEM only when non-empty. */
+  readonly shmemRegions: bigint[];
 
   /**
    * Queue `index` is started and enabled: serve it. `kickFd` is watched by the device and
