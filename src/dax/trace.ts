@@ -19,6 +19,9 @@ export type TraceRecord =
   | { t: number; op: 'setup'; file: number; off: number; len: number; moff: number; w: boolean }
   | { t: number; op: 'remove'; moff: number; len: number };
 
+/** A record before its timestamp is added (Omit distributed over the union). */
+export type TraceEvent = TraceRecord extends infer R ? (R extends TraceRecord ? Omit<R, 't'> : never) : never;
+
 export class TraceWriter {
   private readonly out: WriteStream;
   private readonly start = performance.now();
@@ -27,7 +30,7 @@ export class TraceWriter {
     this.out = createWriteStream(path, { flags: 'a' });
   }
 
-  write(rec: Omit<TraceRecord, 't'>): void {
+  write(rec: TraceEvent): void {
     this.out.write(`${JSON.stringify({ t: +(performance.now() - this.start).toFixed(3), ...rec })}\n`);
   }
 

@@ -1,0 +1,199 @@
+/**
+ * The daemon half of DAX: validates FUSE_SETUPMAPPING / FUSE_REMOVEMAPPING against the window,
+ * asks the front-end to map or unmap over the back-end request channel (Kata's FS_MAP /
+ * FS_UNMAP or the generic SHMEM_MAP / SHMEM_UNMAP), and keeps the window's mapping table.
+ *
+ * The guest owns the window layout (it picks window offsets and reclaims its own ranges); we
+ * never trust an offset, length or count from it: every range must lie inside the window on
+ * 2 MiB boundaries, every handle must be open (for writing, if the mapping is writable).
+ */
+import { E, ErrnoError } from '../filesystem/errors.js';
+import type { Logger } from '../daemon/log.js';
+import type { BackendChannel } from '../vhost/backend-channel.js';
+import { MappingTable, type WindowMapping } from './mapping-table.js';
+import type { TraceWriter } from './trace.js';
+import { DAX_RANGE } from './window-allocator.js';
+import {
+  BackendReq,
+  FS_ENTRY_FLAG_R,
+  FS_ENTRY_FLAG_W,
+  FS_MAX_ENTRIES,
+  SHMEM_FLAG_RW,
+  encodeFsMessage,
+  encodeShmemMessage,
+} from './wire.js';
+
+/** FUSE_SETUPMAPPING flags (fuse_setupmapping_in.flags). */
+export const SETUPMAPPING_FLAG_WRITE = 1 << 0;
+export const SETUPMAPPING_FLAG_READ = 1 << 1;
+/** log2 of the alignment we ask the guest for (fuse_init_out.map_alignment): 2 MiB ranges. */
+export const MAP_ALIGNMENT_LOG2 = 21;
+/** FUSE_REMOVEMAPPING_MAX_ENTRY: PAGE_SIZE / sizeof(struct fuse_removemapping_one). */
+export const REMOVEMAPPING_MAX_ENTRIES = 4096 / 16;
+
+const RANGE = BigInt(DAX_RANGE);
+const PAGE = 4096n;
+const I64_MAX = (1n << 63n) - 1n;
+
+export type DaxProtocol = 'kata' | 'shmem';
+
+/** How the manager reaches a host file for a guest handle. */
+export interface MappingSource {
+  /**
+   * The descriptor behind handle `fh` of `nodeid`, pinned until `unpin()`; ErrnoError EBADF if
+   * unknown, EACCES if `write` is asked of a handle not open for writing.
+   */
+  pinForMapping(nodeid: number, fh: number, write: boolean): { fd: number; unpin: () => void };
+}
+
+export interface DaxManagerOptions {
+  windowBytes: bigint;
+  /** Which message family the front-end understands (from the negotiated features). */
+  protocol: () => DaxProtocol;
+  /** The back-end request channel, once the front-end has given us one. */
+  channel: () => BackendChannel | undefined;
+  source: MappingSource;
+  log: Logger;
+  trace?: TraceWriter;
+  /**
+   * How many mappings may exist at once. With SHMEM every mapping becomes a region in our
+   * memory table, so the memory-slot budget bounds it; a setup beyond it is refused with
+   * ENOSPC (and logged), never silently dropped.
+   */
+  maxMappings?: () => number;
+}
+
+export interface RemoveEntry {
+  moffset: bigint;
+  len: bigint;
+}
+
+export class DaxManager {
+  readonly table: MappingTable;
+  private readonly startedAt = performance.now();
+
+  constructor(private readonly o: DaxManagerOptions) {
+    if (o.windowBytes <= 0n || o.windowBytes % RANGE !== 0n) {
+      throw new RangeError('the DAX window must be a positive multiple of 2 MiB');
+    }
+    this.table = new MappingTable(o.windowBytes);
+  }
+
+  get windowBytes(): bigint {
+    return this.o.windowBytes;
+  }
+
+  /** FUSE_SETUPMAPPING. Throws ErrnoError on any invalid argument or front-end failure. */
+  async setup(nodeid: number, fh: number, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
+    if ((flags & ~(SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE)) !== 0) throw new ErrnoError(E.EINVAL, 'unknown mapping flags');
+    if (len <= 0n || len > RANGE || len % PAGE !== 0n) throw new ErrnoError(E.EINVAL, `mapping length ${len}`);
+    if (moffset % RANGE !== 0n || foffset % RANGE !== 0n) throw new ErrnoError(E.EINVAL, 'mapping not 2 MiB aligned');
+    if (moffset >= this.o.windowBytes || moffset + len > this.o.windowBytes) throw new ErrnoError(E.EINVAL, 'mapping outside the window');
+    if (foffset > I64_MAX - len) throw new ErrnoError(E.EINVAL, 'file offset overflows');
+    const channel = this.requireChannel();
+    const write = (flags & SETUPMAPPING_FLAG_WRITE) !== 0;
+    const slot = Number(moffset / RANGE);
+    const existing = this.table.get(slot);
+    if (existing === undefined && this.o.maxMappings !== undefined && this.table.mappedSlots().length >= this.o.maxMappings()) {
+      this.o.log.warn({ limit: this.o.maxMappings() }, 'DAX mapping refused: the front-end memory-slot budget is used up');
+      throw new ErrnoError(E.ENOSPC, 'memory-slot budget exhausted');
+    }
+    const pin = this.o.source.pinForMapping(nodeid, fh, write);
+    try {
+      // The generic protocol cannot map over a mapping: remove the old one first.
+      if (existing !== undefined && this.o.protocol() === 'shmem') await this.unmapSlots(channel, [slot]);
+      const status = await channel.request(...this.mapMessage(pin.fd, foffset, len, moffset, write));
+      if (status !== 0n) throw new ErrnoError(frontEndErrno(status), 'the front-end refused the mapping');
+    } finally {
+      pin.unpin();
+    }
+    this.table.set(slot, { nodeid, fh, foffset, len: Number(len), writable: write });
+    this.o.trace?.write({ op: 'setup', file: nodeid, off: Number(foffset), len: Number(len), moff: Number(moffset), w: write });
+  }
+
+  /** FUSE_REMOVEMAPPING. Entries are validated all before any is removed. */
+  async remove(entries: RemoveEntry[]): Promise<void> {
+    if (entries.length === 0 || entries.length > REMOVEMAPPING_MAX_ENTRIES) throw new ErrnoError(E.EINVAL, `${entries.length} removemapping entries`);
+    const slots = new Set<number>();
+    for (const e of entries) {
+      if (e.moffset % RANGE !== 0n || e.len <= 0n || e.moffset >= this.o.windowBytes || e.len > this.o.windowBytes - e.moffset) {
+        throw new ErrnoError(E.EINVAL, 'removemapping outside the window');
+      }
+      for (let s = e.moffset / RANGE; s * RANGE < e.moffset + e.len; s++) slots.add(Number(s));
+    }
+    const mapped = [...slots].filter((s) => this.table.get(s) !== undefined);
+    if (mapped.length > 0) await this.unmapSlots(this.requireChannel(), mapped);
+    for (const e of entries) this.o.trace?.write({ op: 'remove', moff: Number(e.moffset), len: Number(e.len) });
+  }
+
+  /** The inode is gone: its ranges can no longer be used; release them in the front-end too. */
+  async forgetInode(nodeid: number): Promise<void> {
+    const slots = this.table.slotsOf(nodeid);
+    if (slots.length === 0) return;
+    const channel = this.o.channel();
+    if (channel?.isOpen) await this.unmapSlots(channel, slots).catch((err: unknown) => this.o.log.warn({ err }, 'unmapping a forgotten inode failed'));
+    for (const s of slots) this.table.clear(s);
+  }
+
+  /** Device reset or session end: the front-end drops every mapping itself; forget ours. */
+  reset(): void {
+    this.table.reset();
+  }
+
+  /** Counters for metrics and the SIGUSR1 dump. */
+  snapshot(): { windowBytes: number; mappedBytes: number; mappings: number; setups: number; removes: number; setupsPerSecond: number; perInode: Record<number, number> } {
+    const secs = Math.max(1e-3, (performance.now() - this.startedAt) / 1000);
+    return {
+      windowBytes: Number(this.o.windowBytes),
+      mappedBytes: this.table.stats.mappedBytes,
+      mappings: this.table.mappedSlots().length,
+      setups: this.table.stats.setups,
+      removes: this.table.stats.removes,
+      setupsPerSecond: this.table.stats.setups / secs,
+      perInode: Object.fromEntries(this.table.perInode()),
+    };
+  }
+
+  private requireChannel(): BackendChannel {
+    const c = this.o.channel();
+    if (c === undefined || !c.isOpen) throw new ErrnoError(E.EOPNOTSUPP, 'the front-end gave us no back-end request channel');
+    return c;
+  }
+
+  private mapMessage(fd: number, foffset: bigint, len: bigint, moffset: bigint, write: boolean): [number, Buffer, number[]] {
+    if (this.o.protocol() === 'shmem') {
+      return [BackendReq.SHMEM_MAP, encodeShmemMessage({ shmid: 0, fdOffset: foffset, shmOffset: moffset, len, flags: write ? SHMEM_FLAG_RW : 0n }), [fd]];
+    }
+    const flags = FS_ENTRY_FLAG_R | (write ? FS_ENTRY_FLAG_W : 0n);
+    return [BackendReq.FS_MAP, encodeFsMessage({ flags: 0, align: MAP_ALIGNMENT_LOG2, entries: [{ fdOffset: foffset, cacheOffset: moffset, len, flags }] }), [fd]];
+  }
+
+  /** Unmaps whole slots in the front-end (exact ranges, as SHMEM_UNMAP requires) and forgets them. */
+  private async unmapSlots(channel: BackendChannel, slots: number[]): Promise<void> {
+    const mappings = slots.map((s) => [s, this.table.get(s)] as const).filter((x): x is readonly [number, WindowMapping] => x[1] !== undefined);
+    if (this.o.protocol() === 'shmem') {
+      for (const [slot, m] of mappings) {
+        const status = await channel.request(BackendReq.SHMEM_UNMAP, encodeShmemMessage({ shmid: 0, fdOffset: 0n, shmOffset: BigInt(slot) * RANGE, len: BigInt(m.len), flags: 0n }));
+        this.table.clear(slot);
+        if (status !== 0n) throw new ErrnoError(E.EIO, 'the front-end failed to unmap');
+      }
+      return;
+    }
+    for (let i = 0; i < mappings.length; i += FS_MAX_ENTRIES) {
+      const batch = mappings.slice(i, i + FS_MAX_ENTRIES);
+      const status = await channel.request(
+        BackendReq.FS_UNMAP,
+        encodeFsMessage({ flags: 0, align: MAP_ALIGNMENT_LOG2, entries: batch.map(([slot, m]) => ({ fdOffset: 0n, cacheOffset: BigInt(slot) * RANGE, len: BigInt(m.len), flags: 0n })) }),
+      );
+      for (const [slot] of batch) this.table.clear(slot);
+      if (status !== 0n) throw new ErrnoError(frontEndErrno(status), 'the front-end failed to unmap');
+    }
+  }
+}
+
+/** Kata's replies are -errno as a signed 64-bit value; SHMEM's are 0/1. */
+function frontEndErrno(status: bigint): number {
+  const signed = BigInt.asIntN(64, status);
+  if (signed < 0n && signed > -4096n) return Number(-signed);
+  return E.EIO;
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { DaxManager, SETUPMAPPING_FLAG_READ, SETUPMAPPING_FLAG_WRITE, type MappingSource } from '../../../src/dax/dax-manager.js';
+import { BackendReq, decodeFsMessage, decodeShmemMessage } from '../../../src/dax/wire.js';
+import { ErrnoError } from '../../../src/filesystem/errors.js';
+import { silentLogger } from '../../../src/daemon/log.js';
+import type { BackendChannel } from '../../../src/vhost/backend-channel.js';
+
+const MiB = 1n << 20n;
+const R = 2n * MiB;
+
+interface Sent {
+  request: number;
+  payload: Buffer;
+  fds?: number[];
+}
+
+function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?: number } = {}) {
+  const sent: Sent[] = [];
+  const channel = {
+    isOpen: true,
+    request: (request: number, payload: Buffer, fds?: number[]) => {
+      sent.push({ request, payload, fds });
+      return Promise.resolve(opts.status ?? 0n);
+    },
+  } as unknown as BackendChannel;
+  const pins: string[] = [];
+  const source: MappingSource = {
+    pinForMapping(nodeid, fh, write) {
+      if (fh !== 7) throw new ErrnoError(9, 'bad fh');
+      if (write && nodeid === 3) throw new ErrnoError(13, 'read-only handle');
+      pins.push(`pin ${nodeid}`);
+      return { fd: 42, unpin: () => pins.push(`unpin ${nodeid}`) };
+    },
+  };
+  const m = new DaxManager({
+    windowBytes: 16n * R,
+    protocol: () => protocol,
+    channel: () => channel,
+    source,
+    log: silentLogger,
+    maxMappings: opts.maxMappings === undefined ? undefined : () => opts.maxMappings!,
+  });
+  return { m, sent, pins };
+}
+
+async function errno(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 0;
+  } catch (e) {
+    if (e instanceof ErrnoError) return e.errno;
+    throw e;
+  }
+}
+
+describe('DAX manager', () => {
+  it('maps through Kata FS_MAP with the fd and records the slot', async () => {
+    const { m, sent, pins } = setup('kata');
+    await m.setup(2, 7, 4n * R, R, SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE, 3n * R);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].request).toBe(BackendReq.FS_MAP);
+    expect(sent[0].fds).toEqual([42]);
+    const msg = decodeFsMessage(sent[0].payload);
+    expect(msg.entries[0]).toEqual({ fdOffset: 4n * R, cacheOffset: 3n * R, len: R, flags: 3n });
+    expect(m.table.get(3)).toMatchObject({ nodeid: 2, writable: true, len: Number(R) });
+    expect(pins).toEqual(['pin 2', 'unpin 2']);
+    await m.remove([{ moffset: 3n * R, len: R }]);
+    expect(sent[1].request).toBe(BackendReq.FS_UNMAP);
+    expect(decodeFsMessage(sent[1].payload).entries[0].cacheOffset).toBe(3n * R);
+    expect(m.table.get(3)).toBeUndefined();
+    expect(m.snapshot()).toMatchObject({ setups: 1, removes: 1, mappedBytes: 0 });
+  });
+
+  it('maps through SHMEM_MAP and unmaps before remapping a slot', async () => {
+    const { m, sent } = setup('shmem');
+    await m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ, 0n);
+    await m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE, 0n);
+    expect(sent.map((s) => s.request)).toEqual([BackendReq.SHMEM_MAP, BackendReq.SHMEM_UNMAP, BackendReq.SHMEM_MAP]);
+    expect(decodeShmemMessage(sent[2].payload)).toMatchObject({ shmid: 0, shmOffset: 0n, len: R, flags: 1n });
+    await m.forgetInode(2);
+    expect(sent.at(-1)!.request).toBe(BackendReq.SHMEM_UNMAP);
+    expect(m.table.mappedSlots()).toEqual([]);
+  });
+
+  it('validates every guest-chosen number', async () => {
+    const { m, sent } = setup('kata');
+    const cases: [bigint, bigint, number, bigint, number][] = [
+      [0n, R, 0, 16n * R, 22], // window offset beyond the window
+      [0n, R, 0, 15n * R + MiB, 22], // not 2 MiB aligned
+      [MiB, R, 0, 0n, 22], // file offset not aligned
+      [0n, R + 4096n, 0, 0n, 22], // longer than a range
+      [0n, 0n, 0, 0n, 22], // empty
+      [0n, 100n, 0, 0n, 22], // not page sized
+      [(1n << 63n) - R, R, 0, 0n, 22], // overflow
+      [0n, R, 4, 0n, 22], // unknown flag
+    ];
+    for (const [foff, len, flags, moff, want] of cases) expect(await errno(m.setup(2, 7, foff, len, flags, moff))).toBe(want);
+    expect(await errno(m.setup(2, 8, 0n, R, 0, 0n))).toBe(9); // bad handle
+    expect(await errno(m.setup(3, 7, 0n, R, SETUPMAPPING_FLAG_WRITE, 0n))).toBe(13); // write on a read handle
+    expect(await errno(m.remove([]))).toBe(22);
+    expect(await errno(m.remove(Array.from({ length: 257 }, () => ({ moffset: 0n, len: R }))))).toBe(22);
+    expect(await errno(m.remove([{ moffset: 0n, len: 17n * R }]))).toBe(22);
+    expect(sent).toHaveLength(0);
+  });
+
+  it('reports front-end failures and the memory-slot budget as errnos', async () => {
+    expect(await errno(setup('kata', { status: BigInt.asUintN(64, -5n) }).m.setup(2, 7, 0n, R, 0, 0n))).toBe(5);
+    const { m } = setup('shmem', { maxMappings: 1 });
+    await m.setup(2, 7, 0n, R, 0, 0n);
+    expect(await errno(m.setup(2, 7, R, R, 0, R))).toBe(28); // ENOSPC
+    await m.setup(2, 7, 0n, R, 0, 0n); // remapping an existing slot needs no new slot
+  });
+});
