@@ -7,11 +7,20 @@ export type CachePolicy = 'auto' | 'always' | 'never' | 'metadata';
 /** virtiofsd's log levels (`--log-level`); `off` disables logging. */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'off';
 
+/** `--dax`: which DAX mapping protocol to speak (`never` also when no window is configured). */
+export type DaxMode = 'auto' | 'shmem' | 'kata' | 'never';
+
 export interface DaemonConfig {
   /** Path of the vhost-user socket to create and listen on. Exactly one of socketPath / fd. */
   socketPath?: string;
   /** An inherited, already *listening* Unix socket (Kata passes 3). Exactly one of socketPath / fd. */
   fd?: number;
+  /**
+   * `--mount MNT`: serve the share on the host at this mount point through /dev/fuse instead of
+   * a vhost-user socket (absolute, symlinks resolved, a directory outside the share; checked at
+   * parse time). Exclusive with socketPath / fd.
+   */
+  mount?: string;
   /** `--socket-group` as given (a name or a numeric gid); only with socketPath. */
   socketGroup?: string;
   /** socketGroup resolved to a gid at parse time (via /etc/group; no NSS): chown(socketPath, -1, socketGid). */
@@ -29,8 +38,23 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   /** Log through syslog(3) instead of stderr. */
   syslog: boolean;
-  /** Only `none` is implemented at this stage. */
-  sandbox: 'none';
-  /** Only `none` is implemented at this stage. */
-  seccomp: 'none';
+  /**
+   * `--sandbox` (docs/sandbox.md): `namespace` (default) re-executes the daemon into new mount,
+   * pid and net namespaces and pivot_roots into the share; `chroot` chroots into it; `none`
+   * only resolves paths beneath it. Always `none` with --mount.
+   */
+  sandbox: SandboxMode;
+  /** `--seccomp` action for system calls outside the allow-list (docs/seccomp.md); default kill. */
+  seccomp: SeccompMode;
+  /** `--modcaps` (`+name:-name`) as given, validated at parse time (src/sandbox/capabilities.ts). */
+  modcaps?: string;
+  /** `--tag`: the mount tag answered through GET_CONFIG (only generic front-ends ask). */
+  tag?: string;
+  /** `--dax-window`: bytes of the DAX window (declared as shared memory region 0). */
+  daxWindow?: bigint;
+  /** `--dax`: protocol choice; 'never' when no window is configured. */
+  dax?: DaxMode;
 }
+
+export type SandboxMode = 'namespace' | 'chroot' | 'none';
+export type SeccompMode = 'kill' | 'log' | 'trap' | 'none';

@@ -22,7 +22,8 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import yargs from 'yargs';
-import type { CachePolicy, DaemonConfig, LogLevel } from './config.js';
+import type { CachePolicy, DaemonConfig, DaxMode, LogLevel, SandboxMode, SeccompMode } from './config.js';
+import { parseModcaps } from '../sandbox/capabilities.js';
 import { capabilitiesJson } from './capabilities.js';
 
 export type ParseResult =
@@ -80,6 +81,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'shared-dir', value: 'DIR', section: 'main', help: 'Shared directory to export (required; must be a directory)' },
   { key: 'socket-path', aliases: ['socket'], value: 'PATH', section: 'main', help: 'Create and listen on the vhost-user socket PATH (--socket: deprecated spelling)' },
   { key: 'fd', value: 'N', section: 'main', help: 'Serve the inherited, already listening socket N (instead of --socket-path)' },
+  { key: 'mount', value: 'MNT', section: 'main', help: 'Mount the share on this host at MNT through /dev/fuse (instead of a socket)' },
   { key: 'socket-group', value: 'GROUP', section: 'main', help: 'Group of the --socket-path socket: a name in /etc/group or a numeric gid' },
   { key: 'cache', value: 'MODE', section: 'main', help: 'Cache policy: auto, always, metadata, never (legacy: none = never) [default: auto]' },
   { key: 'thread-pool-size', value: 'N', section: 'main', help: 'Syscall worker threads; 0 runs file-system calls inline [default: 0]' },
@@ -87,11 +89,15 @@ const OPTIONS: OptionSpec[] = [
   { key: 'no-announce-submounts', section: 'main', help: 'Do not tell the guest which directories are mount points' },
   { key: 'log-level', value: 'LEVEL', section: 'main', help: 'Log level: error, warn, info, debug, trace, off [default: info]' },
   { key: 'syslog', section: 'main', help: 'Log to syslog instead of stderr' },
-  { key: 'sandbox', value: 'MODE', section: 'main', help: "Sandbox: only 'none' is implemented yet (namespace, chroot) [default: none]" },
-  { key: 'seccomp', value: 'ACTION', section: 'main', help: "Seccomp: only 'none' is implemented yet (kill, log, trap) [default: none]" },
+  { key: 'sandbox', value: 'MODE', section: 'main', help: 'Sandbox: namespace, chroot or none (see docs/sandbox.md) [default: namespace]' },
+  { key: 'seccomp', value: 'ACTION', section: 'main', help: 'Action on a system call outside the allow-list: kill, log, trap, none [default: kill]' },
+  { key: 'modcaps', value: 'CAPS', section: 'main', help: 'Modify the kept capabilities, e.g. +sys_admin:-chown' },
   { key: 'no-xattr', section: 'main', help: 'Disable extended attributes (no-op: the default)' },
   { key: 'no-killpriv-v2', section: 'main', help: 'Disable FUSE_HANDLE_KILLPRIV_V2 (no-op: the default)' },
   { key: 'inode-file-handles', value: 'MODE', section: 'main', help: "Only 'never' (the default: O_PATH fds) is implemented yet (prefer, mandatory)" },
+  { key: 'tag', value: 'TAG', section: 'main', help: 'Mount tag answered through GET_CONFIG (for vhost-user-test-device / generic front-ends)' },
+  { key: 'dax-window', value: 'SIZE', section: 'main', help: 'DAX window size (e.g. 256M; a power of two ≥ 2M): enables DAX' },
+  { key: 'dax', value: 'MODE', section: 'main', help: 'DAX protocol: auto (SHMEM if negotiated, else Kata FS_MAP), shmem, kata, never [default: auto]' },
   { key: 'print-capabilities', section: 'main', help: 'Print the vhost-user backend capabilities (JSON) and exit' },
   { key: 'version', aliases: ['V'], section: 'main', help: 'Print the version and exit' },
   { key: 'help', aliases: ['h'], section: 'main', help: 'Print this help and exit' },
@@ -117,9 +123,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'no-readdirplus', section: 'refused', help: 'Disable READDIRPLUS' },
   { key: 'preserve-noatime', section: 'refused', help: 'Keep O_NOATIME from the guest' },
   { key: 'killpriv-v2', section: 'refused', help: 'Enable FUSE_HANDLE_KILLPRIV_V2' },
-  { key: 'modcaps', value: 'CAPS', section: 'refused', help: 'Modify the retained capabilities', why: 'no capabilities are dropped without a sandbox' },
   { key: 'rlimit-nofile', value: 'N', section: 'refused', help: 'Set RLIMIT_NOFILE (we raise the soft limit to the hard one)' },
-  { key: 'tag', value: 'TAG', section: 'refused', help: 'Advertise a mount tag (VHOST_USER_PROTOCOL_F_CONFIG)' },
   { key: 'migration-mode', value: 'MODE', section: 'refused', help: 'Migration: how to transfer inodes' },
   { key: 'migration-on-error', value: 'MODE', section: 'refused', help: 'Migration: what to do on errors' },
   { key: 'migration-verify-handles', section: 'refused', help: 'Migration: verify inodes with file handles' },
@@ -145,10 +149,6 @@ function refusedFamily(name: string): boolean {
 
 function notSupported(what: string, why?: string): never {
   fail(`${what} is not supported yet by ${PROGRAM}${why ? ` (${why})` : ''}`);
-}
-
-function notImplemented(what: string): never {
-  fail(`${what} is not implemented yet in this version (only 'none' is); see README`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,19 +318,40 @@ function parseLogLevel(value: string, what: string): LogLevel {
   }
 }
 
-function parseSandbox(value: string, what: string): 'none' {
-  if (value === 'none') return 'none';
-  if (value === 'namespace' || value === 'chroot') notImplemented(`${what}=${value}`);
-  fail(`invalid value '${value}' for ${what}: expected none, namespace or chroot`);
+function parseSandbox(value: string, what: string): SandboxMode {
+  if (value === 'none' || value === 'namespace' || value === 'chroot') return value;
+  fail(`invalid value '${value}' for ${what}: expected namespace, chroot or none`);
 }
 
-function parseSeccomp(value: string): 'none' {
-  if (value === 'none') return 'none';
-  if (value === 'kill' || value === 'log' || value === 'trap') notImplemented(`--seccomp=${value}`);
-  fail(`invalid value '${value}' for --seccomp: expected none, kill, log or trap`);
+function parseSeccomp(value: string): SeccompMode {
+  if (value === 'none' || value === 'kill' || value === 'log' || value === 'trap') return value;
+  fail(`invalid value '${value}' for --seccomp: expected kill, log, trap or none`);
+}
+
+/** `--modcaps` / `-o modcaps=`: checked here, applied by the sandbox (src/sandbox/capabilities.ts). */
+function checkModcaps(value: string, what: string): string {
+  try {
+    parseModcaps(nonEmpty(value, what));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    fail(`invalid value '${value}' for ${what}: ${(e as Error).message}`);
+  }
+  return value;
 }
 
 /** `--socket-group`: a numeric gid, or a name looked up in /etc/group (no NSS: Node has no getgrnam). */
+/** --dax-window: bytes with an optional K/M/G suffix; a power of two of at least 2 MiB. */
+function parseDaxWindow(text: string): bigint {
+  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
+  if (m === null) fail(`invalid value '${text}' for --dax-window: expected a size like 256M`);
+  const shift = { '': 0n, K: 10n, M: 20n, G: 30n }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  const bytes = BigInt(m[1]) << shift;
+  if (bytes < 2n << 20n || (bytes & (bytes - 1n)) !== 0n || bytes > 1n << 40n) {
+    fail(`--dax-window must be a power of two between 2M and 1T, not ${text}`);
+  }
+  return bytes;
+}
+
 function resolveGroup(group: string, groupFile: string): number {
   if (/^[0-9]+$/.test(group)) return parseUint(group, '--socket-group', 0xfffffffe);
   let text: string;
@@ -364,6 +385,29 @@ function checkSharedDir(dir: string, cwd: string): string {
   return real;
 }
 
+/**
+ * `--mount MNT`: an existing directory, canonical, and not the share or inside it — the
+ * daemon's own look-ups below the share would then enter its own mount and wait for itself.
+ * (Whether it is empty is checked right before mounting: see src/daemon/host-mount.ts.)
+ */
+function checkMountPoint(dir: string, sharedDir: string, cwd: string): string {
+  let real: string;
+  try {
+    real = realpathSync(resolvePath(cwd, dir));
+    if (!statSync(real).isDirectory()) fail(`mount point '${dir}' is not a directory`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') fail(`mount point '${dir}' does not exist`);
+    if (code === 'ENOTCONN') fail(`mount point '${dir}' is a dead FUSE mount: unmount it first (umount '${dir}')`);
+    fail(`mount point '${dir}': ${(e as Error).message}`);
+  }
+  if (real === sharedDir || real.startsWith(sharedDir === '/' ? '/' : `${sharedDir}/`)) {
+    fail(`mount point '${dir}' is inside the shared directory (the daemon would serve its own mount)`);
+  }
+  return real;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The legacy -o list
 
@@ -374,7 +418,8 @@ interface Settings {
   announceSubmounts: boolean;
   logLevel: LogLevel;
   debug: boolean;
-  sandbox: 'none';
+  sandbox?: SandboxMode;
+  modcaps?: string;
 }
 
 /** Splits one -o argument at commas; `,,` is a literal comma (libvirt escapes paths so). */
@@ -430,7 +475,6 @@ const COMPAT_REFUSED = new Map<string, string | undefined>([
 // Recognised key=value options we cannot honour yet.
 const COMPAT_REFUSED_KEYS = new Map<string, string | undefined>([
   ['xattrmap', undefined],
-  ['modcaps', 'no capabilities are dropped without a sandbox'],
   ['timeout', 'the cache timeouts follow --cache'],
   ['max_idle_threads', undefined],
 ]);
@@ -466,6 +510,9 @@ function applyCompat(item: string, s: Settings): void {
     case 'sandbox':
       s.sandbox = parseSandbox(value, what);
       return;
+    case 'modcaps':
+      s.modcaps = checkModcaps(value, what);
+      return;
     default:
       if (COMPAT_REFUSED_KEYS.has(key)) notSupported(what, COMPAT_REFUSED_KEYS.get(key));
       if (key.startsWith('dax')) notSupported(what);
@@ -491,7 +538,7 @@ function optionLeft(spec: OptionSpec): string {
 
 export function helpText(): string {
   const lines: string[] = [
-    `Usage: ${PROGRAM} --shared-dir DIR (--socket-path PATH | --fd N) [OPTIONS]`,
+    `Usage: ${PROGRAM} --shared-dir DIR (--socket-path PATH | --fd N | --mount MNT) [OPTIONS]`,
     '',
     'A vhost-user-fs (virtio-fs) backend: serves one host directory to a guest.',
     'Long options take their value as --option VALUE or --option=VALUE.',
@@ -509,12 +556,13 @@ export function helpText(): string {
     column('  log_level=LEVEL', 'err, warn, info, debug (also trace, off; loglevel= too)'),
     column('  thread_pool_size=N', 'Same as --thread-pool-size N'),
     column('  sandbox=MODE', 'Same as --sandbox MODE'),
+    column('  modcaps=CAPS', 'Same as --modcaps CAPS'),
     column('  announce_submounts', 'Same as --announce-submounts'),
     column('  debug', 'Same as -d'),
     '    Accepted, our defaults: no_xattr, no_posix_lock, no_flock, readdirplus, no_writeback,',
     '      no_allow_direct_io, no_killpriv_v2, no_posix_acl, no_security_label',
     '    Refused, not supported yet: xattr, xattrmap=, posix_acl, security_label, flock, posix_lock,',
-    '      writeback, allow_direct_io, killpriv_v2, no_readdirplus, modcaps=, timeout=,',
+    '      writeback, allow_direct_io, killpriv_v2, no_readdirplus, timeout=,',
     '      max_idle_threads=, allow_root, norace, dax*',
     '',
     `Not supported yet (recognised, refused with exit code ${USAGE_ERROR}):`,
@@ -563,7 +611,6 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
     announceSubmounts: true,
     logLevel: 'info',
     debug: flag(parsed, 'd'),
-    sandbox: 'none',
   };
 
   const sharedDir = lastString(parsed, 'shared-dir');
@@ -581,7 +628,9 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
   const sandbox = lastString(parsed, 'sandbox');
   if (sandbox !== undefined) s.sandbox = parseSandbox(sandbox, '--sandbox');
   const seccomp = lastString(parsed, 'seccomp');
-  const seccompMode = seccomp === undefined ? 'none' : parseSeccomp(seccomp);
+  const seccompMode = seccomp === undefined ? undefined : parseSeccomp(seccomp);
+  const modcaps = lastString(parsed, 'modcaps');
+  if (modcaps !== undefined) s.modcaps = checkModcaps(modcaps, '--modcaps');
 
   const ifh = lastString(parsed, 'inode-file-handles');
   if (ifh !== undefined && ifh !== 'never') {
@@ -590,6 +639,17 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
     }
     fail(`invalid value '${ifh}' for --inode-file-handles: expected never, prefer or mandatory`);
   }
+
+  const tag = lastString(parsed, 'tag');
+  if (tag !== undefined && (Buffer.byteLength(tag) === 0 || Buffer.byteLength(tag) > 36)) fail('--tag must be 1 to 36 bytes');
+  const daxWindowText = lastString(parsed, 'dax-window');
+  const daxWindow = daxWindowText === undefined ? undefined : parseDaxWindow(daxWindowText);
+  const daxText = lastString(parsed, 'dax');
+  if (daxText !== undefined && !['auto', 'shmem', 'kata', 'never'].includes(daxText)) {
+    fail(`invalid value '${daxText}' for --dax: expected auto, shmem, kata or never`);
+  }
+  const dax = (daxText ?? 'auto') as DaxMode;
+  if (daxWindow === undefined && (dax === 'shmem' || dax === 'kata')) fail(`--dax=${dax} needs --dax-window SIZE`);
 
   const compat = allStrings(parsed, 'o');
   for (const arg of compat) for (const item of splitCompat(arg)) applyCompat(item, s);
@@ -606,8 +666,14 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
   // Where to listen.
   const socketPath = lastString(parsed, 'socket-path');
   const fdText = lastString(parsed, 'fd');
+  const mountText = lastString(parsed, 'mount');
   if (socketPath !== undefined && fdText !== undefined) fail('--socket-path and --fd cannot be used together');
-  if (socketPath === undefined && fdText === undefined) fail('missing --socket-path PATH or --fd N; see --help');
+  if (mountText !== undefined && (socketPath !== undefined || fdText !== undefined)) {
+    fail(`--mount cannot be used with ${socketPath !== undefined ? '--socket-path' : '--fd'} (it serves the host, not a VM)`);
+  }
+  if (socketPath === undefined && fdText === undefined && mountText === undefined) {
+    fail('missing --socket-path PATH or --fd N (or --mount MNT); see --help');
+  }
   const config: DaemonConfig = {
     sharedDir: '',
     cache: s.cache,
@@ -615,9 +681,17 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
     announceSubmounts: s.announceSubmounts,
     logLevel: s.debug ? 'debug' : s.logLevel,
     syslog: flag(parsed, 'syslog'),
-    sandbox: s.sandbox,
-    seccomp: seccompMode,
+    // virtiofsd's defaults. --mount serves this host through /dev/fuse: its mount must be
+    // visible here, and it mounts and unmounts while serving, so it runs without either.
+    sandbox: s.sandbox ?? (mountText === undefined ? 'namespace' : 'none'),
+    seccomp: seccompMode ?? (mountText === undefined ? 'kill' : 'none'),
   };
+  if (mountText !== undefined && config.sandbox !== 'none') fail(`--sandbox=${config.sandbox} cannot be used with --mount (the mount must be visible on the host)`);
+  if (mountText !== undefined && config.seccomp !== 'none') fail(`--seccomp=${config.seccomp} cannot be used with --mount (it mounts and unmounts while serving)`);
+  if (s.modcaps !== undefined) config.modcaps = s.modcaps;
+  if (tag !== undefined) config.tag = tag;
+  if (daxWindow !== undefined) config.daxWindow = daxWindow;
+  config.dax = daxWindow === undefined ? 'never' : dax;
   if (socketPath !== undefined) {
     nonEmpty(socketPath, '--socket-path');
     const bytes = Buffer.byteLength(socketPath);
@@ -632,12 +706,14 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
   if (group !== undefined) {
     nonEmpty(group, '--socket-group');
     if (config.fd !== undefined) fail('--socket-group cannot be used with --fd (the socket is not ours to chgrp)');
+    if (mountText !== undefined) fail('--socket-group cannot be used with --mount (there is no socket)');
     config.socketGroup = group;
     config.socketGid = resolveGroup(group, env.groupFile ?? '/etc/group');
   }
 
   if (s.sharedDir === undefined) fail('missing --shared-dir DIR (or -o source=DIR); see --help');
   config.sharedDir = checkSharedDir(s.sharedDir, env.cwd ?? process.cwd());
+  if (mountText !== undefined) config.mount = checkMountPoint(nonEmpty(mountText, '--mount'), config.sharedDir, env.cwd ?? process.cwd());
 
   return { kind: 'run', config, warnings };
 }

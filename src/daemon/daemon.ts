@@ -11,6 +11,9 @@ import { PassthroughFs } from '../passthrough/passthrough.js';
 import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
 import type { Logger } from './log.js';
+import { runHostMount } from './host-mount.js';
+import { enterSandbox, lockDown } from '../sandbox/sandbox.js';
+import type { SandboxStage } from '../sandbox/stage.js';
 
 /** The readiness line Kata's runtime-rs waits for on stderr (it has no timeout). */
 export const READY_LINE = 'Waiting for vhost-user socket connection...';
@@ -20,7 +23,13 @@ const REQUEST_QUEUES = 8;
 
 const EAGAIN = 11;
 
-export async function runDaemon(config: DaemonConfig, log: Logger): Promise<number> {
+/**
+ * `stage` is set when this process is the sandbox supervisor's child (src/sandbox/stage.ts):
+ * it then holds the listening socket as config.fd and builds the namespace sandbox itself.
+ */
+export async function runDaemon(config: DaemonConfig, log: Logger, stage?: SandboxStage): Promise<number> {
+  // --mount: the same FUSE core, served through /dev/fuse on this host (no socket, no VM).
+  if (config.mount !== undefined) return runHostMount(config, log);
   // The guest's umask was applied by its kernel already (we do not negotiate DONT_MASK);
   // ours must not strip permission bits a second time.
   process.umask(0);
@@ -28,16 +37,9 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<numb
   if (nofile < 0) log.warn(`cannot raise the open-file limit: errno ${-nofile}`);
   native.setPoolSize(config.threadPoolSize);
 
-  const fs = await PassthroughFs.create({
-    root: config.sharedDir,
-    cache: config.cache,
-    announceSubmounts: config.announceSubmounts,
-    logger: log,
-  });
-  const server = new FuseServer(fs, { logger: log, announceSubmounts: config.announceSubmounts });
-
+  // The socket first: after chroot / pivot_root its path is out of reach (src/sandbox).
   const listenFd = openListener(config);
-  const cleanupSocket = (): void => {
+  let cleanupSocket = (): void => {
     if (config.socketPath === undefined) return;
     try {
       unlinkSync(config.socketPath);
@@ -45,6 +47,23 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<numb
       /* already gone */
     }
   };
+  let server: FuseServer;
+  try {
+    const jail = enterSandbox(config, log, stage);
+    cleanupSocket = jail.unlinkSocket;
+    const fs = await PassthroughFs.create({
+      root: jail.root,
+      procSelfFd: jail.procSelfFd,
+      cache: config.cache,
+      announceSubmounts: config.announceSubmounts,
+      logger: log,
+    });
+    server = new FuseServer(fs, { logger: log, announceSubmounts: config.announceSubmounts });
+    lockDown(config, log, jail);
+  } catch (error) {
+    cleanupSocket();
+    throw error;
+  }
 
   return new Promise<number>((resolve) => {
     let backend: VhostUserBackend | undefined;
@@ -72,6 +91,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<numb
       handler: server,
       log,
       onReset: () => server.reset(),
+      tag: config.tag,
+      daxWindow: config.daxWindow,
     });
 
     process.stderr.write(`${READY_LINE}\n`);
@@ -97,7 +118,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<numb
   });
 }
 
-function openListener(config: DaemonConfig): number {
+/** The listening socket: config.fd checked, or config.socketPath created (and chgrp'ed). */
+export function openListener(config: DaemonConfig): number {
   if (config.fd !== undefined) {
     if (!native.socketIsListening(config.fd)) {
       throw new Error(`--fd=${config.fd} is not a listening Unix stream socket`);

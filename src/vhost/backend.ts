@@ -11,6 +11,7 @@
 import { native, type GuestMemory, type VirtQueue } from '../native/binding.js';
 import type { Logger } from '../daemon/log.js';
 import type { VhostUserDevice } from './device.js';
+import { BackendChannel } from './backend-channel.js';
 import { Endpoint } from './endpoint.js';
 import {
   FLAG_NEED_REPLY,
@@ -77,7 +78,7 @@ export class VhostUserBackend {
   private readonly offeredProtocolFeatures: bigint;
   private ackedFeatures = 0n;
   private ackedProtocolFeatures = 0n;
-  private backendReqFd = -1;
+  private backendChannel: BackendChannel | undefined;
   /** Set while a request completes asynchronously; later messages wait in `backlog`. */
   private busy = false;
   private readonly backlog: Message[] = [];
@@ -100,9 +101,14 @@ export class VhostUserBackend {
     });
   }
 
-  /** Back-end request channel fd (SET_BACKEND_REQ_FD), -1 if none. */
-  get backendRequestFd(): number {
-    return this.backendReqFd;
+  /** The back-end request channel (SET_BACKEND_REQ_FD), if the front-end gave us one. */
+  get channel(): BackendChannel | undefined {
+    return this.backendChannel;
+  }
+
+  /** Protocol features both sides agreed on. */
+  get protocolFeatures(): bigint {
+    return this.ackedProtocolFeatures;
   }
 
   close(reason?: string): void {
@@ -457,8 +463,8 @@ export class VhostUserBackend {
 
   private setBackendReqFd(msg: Message): boolean {
     const fd = this.takeFd(msg);
-    if (this.backendReqFd >= 0) native.closeFd(this.backendReqFd);
-    this.backendReqFd = fd;
+    this.backendChannel?.close();
+    this.backendChannel = new BackendChannel(fd, this.negotiated(ProtocolFeature.REPLY_ACK));
     return true;
   }
 
@@ -512,8 +518,8 @@ export class VhostUserBackend {
       for (const fd of [q.kickFd, q.callFd, q.errFd]) if (fd >= 0) native.closeFd(fd);
       q.kickFd = q.callFd = q.errFd = -1;
     }
-    if (this.backendReqFd >= 0) native.closeFd(this.backendReqFd);
-    this.backendReqFd = -1;
+    this.backendChannel?.close();
+    this.backendChannel = undefined;
     this.memory.clear();
     this.device.reset();
     this.onDisconnect(reason);
