@@ -29,6 +29,13 @@
           "ldflags": ["-fsanitize=address,undefined"]
         }]
       ]
+    },
+    {
+      "target_name": "vfs-supervisor",
+      "type": "executable",
+      "sources": ["native/supervisor.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static"]
     }
   ]
 }

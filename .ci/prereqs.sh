@@ -4,7 +4,8 @@
 # It does not build the guest: test/guest/build-guest.sh does that lazily (cached).
 set -uo pipefail
 
-PACKAGES="qemu-system-x86 busybox-static fio cpio qemu-system-common libfuse2 python3"
+# debootstrap: test/guest/qemu-sid.sh builds a Debian sid chroot holding QEMU 11.x (DAX window tests)
+PACKAGES="qemu-system-x86 busybox-static fio cpio qemu-system-common libfuse2 python3 debootstrap"
 # What must exist afterwards (package -> file or command it provides).
 check_all() {
     local missing=()
@@ -15,7 +16,8 @@ check_all() {
     [ -x /usr/lib/qemu/virtiofsd ] || missing+=("/usr/lib/qemu/virtiofsd (qemu-system-common)")
     ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || missing+=("libfuse.so.2 (libfuse2)")
     [ -x /usr/bin/python3 ] || command -v python3 >/dev/null || missing+=("python3")
-    for tool in dpkg-deb apt-get gzip ldd sha256sum; do
+    [ -x /usr/sbin/debootstrap ] || missing+=("/usr/sbin/debootstrap (debootstrap)")
+    for tool in dpkg-deb apt-get gzip ldd sha256sum unshare chroot flock; do
         command -v "$tool" >/dev/null || missing+=("$tool")
     done
     printf '%s\n' "${missing[@]}"

@@ -1,8 +1,8 @@
 // The guest's credentials, applied to the calling thread for one system call that creates or
 // checks something on the guest's behalf (CREATE, MKNOD, MKDIR, SYMLINK, TMPFILE, ACCESS).
 //
-// Linux keeps fsuid, fsgid, supplementary groups and (per fs_struct) the umask per thread when
-// they are changed with the raw system calls, so a pool thread can take the guest's identity
+// Linux keeps fsuid, fsgid and supplementary groups per thread when they are changed with the
+// raw system calls, so a pool thread can take the guest's identity
 // for one call without affecting the others:
 // - fsuid/fsgid: the guest's (already translated) uid/gid. Leaving fsuid 0 also drops CAP_CHOWN,
 //   CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_MKNOD ... from the effective set, so the host
@@ -12,14 +12,9 @@
 //   FUSE_EXT_GROUPS extension. The daemon's own groups must never count (CVE-2022-0358: they
 //   made the kernel keep S_ISGID on files created in a directory of one of those groups).
 //   SYS_setgroups is per thread (glibc's setgroups() broadcasts to all threads; we must not).
-// - umask: only with --posix-acl (FUSE_DONT_MASK: the guest leaves the umask to us so that a
-//   default ACL can override it). The umask lives in fs_struct, shared by all threads unless a
-//   thread unshares it: a thread that ever needs one unshares CLONE_FS once.
 // Everything is restored before the job completes.
 #pragma once
 
-#include <sched.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,7 +30,6 @@ struct GuestCreds {
   uint32_t gid = 0;
   bool hasSupp = false;
   uint32_t supp = 0;  // the one supplementary group (FUSE_EXT_GROUPS), when hasSupp
-  int32_t umask = -1;  // -1: leave the umask alone
 };
 
 namespace guest_creds_detail {
@@ -59,12 +53,6 @@ inline ThreadGroups& Original() {
     g.captured = true;
   }
   return g;
-}
-
-inline bool UnshareFsOnce() {
-  thread_local int state = 0;  // 0 = not yet, 1 = done, -1 = failed
-  if (state == 0) state = unshare(CLONE_FS) == 0 ? 1 : -1;
-  return state == 1;
 }
 
 }  // namespace guest_creds_detail
@@ -91,19 +79,10 @@ class ScopedGuestCreds {
     if (static_cast<uint32_t>(syscall(SYS_setfsgid, -1)) != c_.gid ||
         static_cast<uint32_t>(syscall(SYS_setfsuid, -1)) != c_.uid) {
       err_ = EPERM;
-      return;
-    }
-    if (c_.umask >= 0) {
-      if (!UnshareFsOnce()) {
-        err_ = EPERM;
-        return;
-      }
-      prevUmask_ = static_cast<int32_t>(::umask(static_cast<mode_t>(c_.umask & 0777)));
     }
   }
 
   ~ScopedGuestCreds() {
-    if (prevUmask_ >= 0) ::umask(static_cast<mode_t>(prevUmask_));
     if (idsChanged_) {
       syscall(SYS_setfsuid, prevUid_);
       syscall(SYS_setfsgid, prevGid_);
@@ -126,7 +105,6 @@ class ScopedGuestCreds {
   bool idsChanged_ = false;
   uint32_t prevUid_ = 0;
   uint32_t prevGid_ = 0;
-  int32_t prevUmask_ = -1;
 };
 
 }  // namespace vfs

@@ -96,17 +96,15 @@ inline int64_t ArgOptInt64(const Napi::CallbackInfo& info, size_t i, int64_t dfl
 }
 
 // The guest identity of a creating call: uid at i, gid at i + 1 (-1, -1 = keep the daemon's),
-// then optionally a supplementary gid at i + 2 (-1 = none) and a umask at i + 3 (-1 = leave it).
+// then optionally a supplementary gid at i + 2 (-1 or omitted = none).
 inline GuestCreds ArgGuestCreds(const Napi::CallbackInfo& info, size_t i) {
   int64_t uid = ArgInt64(info, i);
   int64_t gid = ArgInt64(info, i + 1);
   int64_t supp = ArgOptInt64(info, i + 2, -1);
-  int64_t mask = ArgOptInt64(info, i + 3, -1);
   auto bad = [](int64_t v) { return v > 0xfffffffeLL || v < -1; };
   if (bad(uid) || bad(gid) || bad(supp)) {
     throw Napi::RangeError::New(info.Env(), "uid/gid must be -1 or a valid id");
   }
-  if (mask < -1 || mask > 0777) throw Napi::RangeError::New(info.Env(), "umask must be -1 or 0..0777");
   GuestCreds c;
   if (uid >= 0 || gid >= 0) {
     c.set = true;
@@ -116,7 +114,6 @@ inline GuestCreds ArgGuestCreds(const Napi::CallbackInfo& info, size_t i) {
       c.hasSupp = true;
       c.supp = static_cast<uint32_t>(supp);
     }
-    c.umask = static_cast<int32_t>(mask);
   }
   return c;
 }

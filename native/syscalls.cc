@@ -8,9 +8,9 @@
 //     JS meanwhile;
 //   - the result is a Number: >= 0 on success, -errno on failure. With a callback and a
 //     non-empty pool (worker_pool.h) it is delivered to the callback, otherwise returned;
-//   - creating calls take uid, gid[, suppGid, umask]: the guest's identity, applied to this thread
-//     for the duration of the call (guest_creds.h; -1, -1 = keep root's; suppGid -1 = no
-//     supplementary group; umask -1 = leave it);
+//   - creating calls take uid, gid[, suppGid]: the guest's identity, applied to this thread for
+//     the duration of the call (guest_creds.h; -1, -1 = keep root's; suppGid -1 or omitted = no
+//     supplementary group);
 //   - every descriptor opened here is O_CLOEXEC.
 // Argument *types* are checked (TypeError/RangeError on a programming error); values are not
 // policy-checked here: TypeScript (src/passthrough) decides flags and validates names.
@@ -50,7 +50,7 @@ using namespace sysargs;
 
 // ---- opening ----------------------------------------------------------------------------
 
-// sys_openat2(dirfd, name, flags, mode, resolve, uid, gid, suppGid?, umask?, cb?) → fd. mode is masked to 07777
+// sys_openat2(dirfd, name, flags, mode, resolve, uid, gid, suppGid?, cb?) → fd. mode is masked to 07777
 // and only passed with O_CREAT/O_TMPFILE (openat2 rejects it otherwise). Falls back to openat
 // (+O_NOFOLLOW for RESOLVE_NO_SYMLINKS) on kernels without openat2.
 Napi::Value SysOpenat2(const Napi::CallbackInfo& info) {
@@ -62,7 +62,7 @@ Napi::Value SysOpenat2(const Napi::CallbackInfo& info) {
   GuestCreds creds = ArgGuestCreds(info, 5);
   if ((flags & (O_CREAT | kTmpfileBit)) == 0) mode = 0;
   mode &= 07777;
-  return Submit(info, 9, name.err, creds, [path = std::move(name.path), dirfd, flags, mode, resolve]() -> int64_t {
+  return Submit(info, 8, name.err, creds, [path = std::move(name.path), dirfd, flags, mode, resolve]() -> int64_t {
     struct open_how how;
     std::memset(&how, 0, sizeof(how));
     how.flags = static_cast<uint64_t>(static_cast<uint32_t>(flags));
@@ -160,7 +160,7 @@ Napi::Value SysFtruncate(const Napi::CallbackInfo& info) {
 
 // ---- creating and removing names --------------------------------------------------------
 
-// sys_mknodat(dirfd, name, mode, rdev, uid, gid, suppGid?, umask?, cb?) → 0. mode includes the file type; rdev is
+// sys_mknodat(dirfd, name, mode, rdev, uid, gid, suppGid?, cb?) → 0. mode includes the file type; rdev is
 // in FUSE's 32-bit (new_encode_dev) form.
 Napi::Value SysMknodat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
@@ -169,29 +169,29 @@ Napi::Value SysMknodat(const Napi::CallbackInfo& info) {
   uint32_t rdev = ArgUint32(info, 3);
   GuestCreds creds = ArgGuestCreds(info, 4);
   dev_t dev = makedev((rdev & 0xfff00U) >> 8, (rdev & 0xffU) | ((rdev >> 12) & 0xfff00U));
-  return Submit(info, 8, name.err, creds, [path = std::move(name.path), dirfd, mode, dev]() -> int64_t {
+  return Submit(info, 7, name.err, creds, [path = std::move(name.path), dirfd, mode, dev]() -> int64_t {
     return Ret(mknodat(dirfd, path.c_str(), mode, dev));
   });
 }
 
-// sys_mkdirat(dirfd, name, mode, uid, gid, suppGid?, umask?, cb?) → 0.
+// sys_mkdirat(dirfd, name, mode, uid, gid, suppGid?, cb?) → 0.
 Napi::Value SysMkdirat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
   NameArg name = ArgName(info, 1, false);
   mode_t mode = ArgUint32(info, 2) & 07777;
   GuestCreds creds = ArgGuestCreds(info, 3);
-  return Submit(info, 7, name.err, creds, [path = std::move(name.path), dirfd, mode]() -> int64_t {
+  return Submit(info, 6, name.err, creds, [path = std::move(name.path), dirfd, mode]() -> int64_t {
     return Ret(mkdirat(dirfd, path.c_str(), mode));
   });
 }
 
-// sys_symlinkat(target, dirfd, name, uid, gid, suppGid?, umask?, cb?) → 0. The target is stored, never resolved.
+// sys_symlinkat(target, dirfd, name, uid, gid, suppGid?, cb?) → 0. The target is stored, never resolved.
 Napi::Value SysSymlinkat(const Napi::CallbackInfo& info) {
   NameArg target = ArgName(info, 0, false);
   int dirfd = ArgInt32(info, 1);
   NameArg name = ArgName(info, 2, false);
   GuestCreds creds = ArgGuestCreds(info, 3);
-  return Submit(info, 7, FirstErr(target.err, name.err), creds,
+  return Submit(info, 6, FirstErr(target.err, name.err), creds,
                 [t = std::move(target.path), path = std::move(name.path), dirfd]() -> int64_t {
                   return Ret(symlinkat(t.c_str(), dirfd, path.c_str()));
                 });
@@ -246,7 +246,7 @@ Napi::Value SysReadlinkat(const Napi::CallbackInfo& info) {
                 });
 }
 
-// sys_faccessat(dirfd, name|null, mode, flags, uid, gid, suppGid?, umask?, cb?) → 0. faccessat2: with AT_EACCESS
+// sys_faccessat(dirfd, name|null, mode, flags, uid, gid, suppGid?, cb?) → 0. faccessat2: with AT_EACCESS
 // the check uses this thread's fsuid/fsgid, i.e. the given uid/gid. null name = the fd itself.
 Napi::Value SysFaccessat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
@@ -254,7 +254,7 @@ Napi::Value SysFaccessat(const Napi::CallbackInfo& info) {
   int mode = ArgInt32(info, 2);
   int flags = ArgInt32(info, 3) | (name.null ? AT_EMPTY_PATH : 0);
   GuestCreds creds = ArgGuestCreds(info, 4);
-  return Submit(info, 8, name.err, creds, [path = std::move(name.path), dirfd, mode, flags]() -> int64_t {
+  return Submit(info, 7, name.err, creds, [path = std::move(name.path), dirfd, mode, flags]() -> int64_t {
     return Ret(syscall(SYS_faccessat2, dirfd, path.c_str(), mode, flags));
   });
 }
@@ -400,6 +400,7 @@ Napi::Object Constants(Napi::Env env) {
   set("SEEK_HOLE", SEEK_HOLE);
   set("STAT_RECORD_SIZE", kStatRecordSize);
   set("STATVFS_SIZE", kStatvfsSize);
+  sysext::AddConstants(env, c);
   return c;
 }
 
@@ -421,6 +422,7 @@ void InitSyscalls(Napi::Env env, Napi::Object exports) {
       {"sys_pread", SysPread},         {"sys_pwrite", SysPwrite},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  sysext::Init(env, exports);
   exports.Set("sys_constants", Constants(env));
 }
 

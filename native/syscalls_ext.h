@@ -13,9 +13,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -32,68 +34,111 @@ constexpr size_t kLockRecordSize = 24;  // i32 type, i32 pid, i64 start, i64 len
 constexpr size_t kMaxHandleSize = 128;  // MAX_HANDLE_SZ
 constexpr size_t kKernelStatxSize = 256;
 
-// "/proc/self/fd/<fd>": how the *xattr calls reach an inode we only hold an O_PATH fd for (the
-// f*xattr calls refuse O_PATH descriptors). The magic link leads to the inode itself, symlinks
-// and special files included, without following anything further.
-inline void ProcPath(char (&buf)[40], int fd) { snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd); }
+// How an *xattr call reaches the inode (argument `how`): the f*xattr calls refuse O_PATH
+// descriptors, and /proc may be out of reach (sandbox), so an O_PATH descriptor is reached
+// through the /proc/self/fd directory the caller opened (procSelfFd):
+//   kXattrFd     fd is an I/O descriptor: f*xattr(fd);
+//   kXattrReopen fd is an O_PATH descriptor of a regular file or directory: reopened read-only
+//                through procSelfFd, then f*xattr;
+//   kXattrPath   fd is an O_PATH descriptor of anything else (symlink, FIFO, device: opening
+//                those is not side-effect free): the path "<fd>" relative to procSelfFd, by
+//                fchdir under a lock (there is no *xattrat before Linux 6.13). The magic link
+//                leads to the inode itself and nothing is followed further.
+constexpr int kXattrFd = 0;
+constexpr int kXattrReopen = 1;
+constexpr int kXattrPath = 2;
 
-// sys_getxattr(fd, viaProc, name, out|null, cb?) → value size (out null: size query).
+inline std::mutex& CwdLock() {
+  static std::mutex* m = new std::mutex();
+  return *m;
+}
+
+// Runs op(fd) or op(path) per `how`; -errno on failure.
+template <typename FdOp, typename PathOp>
+int64_t XattrAt(int procSelfFd, int fd, int how, FdOp fdOp, PathOp pathOp) {
+  if (how == kXattrFd) return fdOp(fd);
+  char name[16];
+  snprintf(name, sizeof(name), "%d", fd);
+  if (how == kXattrReopen) {
+    int io = openat(procSelfFd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (io < 0) return -static_cast<int64_t>(errno);
+    int64_t r = fdOp(io);
+    close(io);
+    return r;
+  }
+  if (how != kXattrPath) return -EINVAL;
+  std::lock_guard<std::mutex> lock(CwdLock());
+  int saved = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fchdir(procSelfFd) != 0) {
+    int e = errno;
+    if (saved >= 0) close(saved);
+    return -static_cast<int64_t>(e);
+  }
+  int64_t r = pathOp(name);
+  if (saved >= 0) {
+    if (fchdir(saved) != 0) { /* the old cwd is gone: nothing relies on it */ }
+    close(saved);
+  }
+  return r;
+}
+
+// sys_getxattr(procSelfFd, fd, how, name, out|null, cb?) → value size (out null: size query).
 inline Napi::Value SysGetxattr(const Napi::CallbackInfo& info) {
-  int fd = ArgInt32(info, 0);
-  bool viaProc = info.Length() > 1 && info[1].ToBoolean().Value();
-  NameArg name = ArgName(info, 2, false);
-  Pin out = ArgPinOrNull(info, 3);
-  return Submit(info, 4, name.err, GuestCreds{}, [fd, viaProc, n = std::move(name.path), out = std::move(out)]() -> int64_t {
+  int procFd = ArgInt32(info, 0);
+  int fd = ArgInt32(info, 1);
+  int how = ArgInt32(info, 2);
+  NameArg name = ArgName(info, 3, false);
+  Pin out = ArgPinOrNull(info, 4);
+  return Submit(info, 5, name.err, GuestCreds{}, [procFd, fd, how, n = std::move(name.path), out = std::move(out)]() -> int64_t {
     void* p = out.null ? nullptr : out.data;
     size_t size = out.null ? 0 : out.size;
-    if (!viaProc) return Ret(fgetxattr(fd, n.c_str(), p, size));
-    char path[40];
-    ProcPath(path, fd);
-    return Ret(getxattr(path, n.c_str(), p, size));
+    return XattrAt(
+        procFd, fd, how, [&](int f) { return Ret(fgetxattr(f, n.c_str(), p, size)); },
+        [&](const char* path) { return Ret(getxattr(path, n.c_str(), p, size)); });
   });
 }
 
-// sys_listxattr(fd, viaProc, out|null, cb?) → bytes of the NUL-separated name list.
+// sys_listxattr(procSelfFd, fd, how, out|null, cb?) → bytes of the NUL-separated name list.
 inline Napi::Value SysListxattr(const Napi::CallbackInfo& info) {
-  int fd = ArgInt32(info, 0);
-  bool viaProc = info.Length() > 1 && info[1].ToBoolean().Value();
-  Pin out = ArgPinOrNull(info, 2);
-  return Submit(info, 3, 0, GuestCreds{}, [fd, viaProc, out = std::move(out)]() -> int64_t {
+  int procFd = ArgInt32(info, 0);
+  int fd = ArgInt32(info, 1);
+  int how = ArgInt32(info, 2);
+  Pin out = ArgPinOrNull(info, 3);
+  return Submit(info, 4, 0, GuestCreds{}, [procFd, fd, how, out = std::move(out)]() -> int64_t {
     char* p = out.null ? nullptr : reinterpret_cast<char*>(out.data);
     size_t size = out.null ? 0 : out.size;
-    if (!viaProc) return Ret(flistxattr(fd, p, size));
-    char path[40];
-    ProcPath(path, fd);
-    return Ret(listxattr(path, p, size));
+    return XattrAt(
+        procFd, fd, how, [&](int f) { return Ret(flistxattr(f, p, size)); },
+        [&](const char* path) { return Ret(listxattr(path, p, size)); });
   });
 }
 
-// sys_setxattr(fd, viaProc, name, value, flags, cb?) → 0. flags: XATTR_CREATE / XATTR_REPLACE.
+// sys_setxattr(procSelfFd, fd, how, name, value, flags, cb?) → 0. flags: XATTR_CREATE / REPLACE.
 inline Napi::Value SysSetxattr(const Napi::CallbackInfo& info) {
-  int fd = ArgInt32(info, 0);
-  bool viaProc = info.Length() > 1 && info[1].ToBoolean().Value();
-  NameArg name = ArgName(info, 2, false);
-  Pin value = ArgPin(info, 3, 0);
-  int flags = ArgInt32(info, 4);
-  return Submit(info, 5, name.err, GuestCreds{},
-                [fd, viaProc, n = std::move(name.path), value = std::move(value), flags]() -> int64_t {
-                  if (!viaProc) return Ret(fsetxattr(fd, n.c_str(), value.data, value.size, flags));
-                  char path[40];
-                  ProcPath(path, fd);
-                  return Ret(setxattr(path, n.c_str(), value.data, value.size, flags));
+  int procFd = ArgInt32(info, 0);
+  int fd = ArgInt32(info, 1);
+  int how = ArgInt32(info, 2);
+  NameArg name = ArgName(info, 3, false);
+  Pin value = ArgPin(info, 4, 0);
+  int flags = ArgInt32(info, 5);
+  return Submit(info, 6, name.err, GuestCreds{},
+                [procFd, fd, how, n = std::move(name.path), value = std::move(value), flags]() -> int64_t {
+                  return XattrAt(
+                      procFd, fd, how, [&](int f) { return Ret(fsetxattr(f, n.c_str(), value.data, value.size, flags)); },
+                      [&](const char* path) { return Ret(setxattr(path, n.c_str(), value.data, value.size, flags)); });
                 });
 }
 
-// sys_removexattr(fd, viaProc, name, cb?) → 0.
+// sys_removexattr(procSelfFd, fd, how, name, cb?) → 0.
 inline Napi::Value SysRemovexattr(const Napi::CallbackInfo& info) {
-  int fd = ArgInt32(info, 0);
-  bool viaProc = info.Length() > 1 && info[1].ToBoolean().Value();
-  NameArg name = ArgName(info, 2, false);
-  return Submit(info, 3, name.err, GuestCreds{}, [fd, viaProc, n = std::move(name.path)]() -> int64_t {
-    if (!viaProc) return Ret(fremovexattr(fd, n.c_str()));
-    char path[40];
-    ProcPath(path, fd);
-    return Ret(removexattr(path, n.c_str()));
+  int procFd = ArgInt32(info, 0);
+  int fd = ArgInt32(info, 1);
+  int how = ArgInt32(info, 2);
+  NameArg name = ArgName(info, 3, false);
+  return Submit(info, 4, name.err, GuestCreds{}, [procFd, fd, how, n = std::move(name.path)]() -> int64_t {
+    return XattrAt(
+        procFd, fd, how, [&](int f) { return Ret(fremovexattr(f, n.c_str())); },
+        [&](const char* path) { return Ret(removexattr(path, n.c_str())); });
   });
 }
 
@@ -244,6 +289,9 @@ inline void AddConstants(Napi::Env env, Napi::Object c) {
   set("FALLOC_FL_ZERO_RANGE", FALLOC_FL_ZERO_RANGE);
   set("FALLOC_FL_INSERT_RANGE", FALLOC_FL_INSERT_RANGE);
   set("FALLOC_FL_UNSHARE_RANGE", FALLOC_FL_UNSHARE_RANGE);
+  set("XATTR_VIA_FD", kXattrFd);
+  set("XATTR_VIA_REOPEN", kXattrReopen);
+  set("XATTR_VIA_PATH", kXattrPath);
   set("KERNEL_STATX_SIZE", kKernelStatxSize);
   set("MAX_HANDLE_SZ", kMaxHandleSize);
 }

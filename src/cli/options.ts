@@ -320,12 +320,12 @@ function parseLogLevel(value: string, what: string): LogLevel {
 
 function parseSandbox(value: string, what: string): SandboxMode {
   if (value === 'none' || value === 'namespace' || value === 'chroot') return value;
-  fail(`invalid value '${value}' for ${what}: expected namespace, chroot or none`);
+  fail(`invalid value '${value}' for ${what}: expected none, namespace or chroot`);
 }
 
 function parseSeccomp(value: string): SeccompMode {
   if (value === 'none' || value === 'kill' || value === 'log' || value === 'trap') return value;
-  fail(`invalid value '${value}' for --seccomp: expected kill, log, trap or none`);
+  fail(`invalid value '${value}' for --seccomp: expected none, kill, log or trap`);
 }
 
 /** `--modcaps` / `-o modcaps=`: checked here, applied by the sandbox (src/sandbox/capabilities.ts). */

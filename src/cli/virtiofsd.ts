@@ -7,6 +7,7 @@
 // is loaded only once the command line is known to be good.
 
 import { parseCommandLine, PROGRAM } from './options.js';
+import { takeInnerStage } from '../sandbox/stage.js';
 
 function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message || error.name : String(error);
@@ -20,7 +21,9 @@ interface Outcome {
 }
 
 async function main(argv: string[]): Promise<Outcome> {
-  const result = parseCommandLine(argv);
+  // The sandbox's inner stage: the supervisor's child, configured by the outer stage.
+  const stage = takeInnerStage();
+  const result = stage ?? parseCommandLine(argv);
   if (result.kind === 'exit') {
     // stdout/stderr writes are synchronous for files, pipes and TTYs on Linux.
     if (result.stdout) process.stdout.write(result.stdout);
@@ -30,11 +33,17 @@ async function main(argv: string[]): Promise<Outcome> {
 
   const { createLogger } = await import('../daemon/logger.js');
   const logger = await createLogger(result.config);
+  if (stage === undefined && result.config.sandbox === 'namespace') {
+    // --sandbox=namespace: become the supervisor, which re-runs us in new namespaces (the
+    // inner stage logs the warnings). Returns only by throwing.
+    const { execIntoSandbox } = await import('../sandbox/supervisor.js');
+    execIntoSandbox(result.config, result.warnings, argv);
+  }
   for (const warning of result.warnings) logger.warn(warning);
 
   const { runDaemon } = await import('../daemon/daemon.js');
   try {
-    return { code: await runDaemon(result.config, logger), ran: true };
+    return { code: await runDaemon(result.config, logger, stage?.sandbox), ran: true };
   } catch (error) {
     // Also into the log: with --syslog, nobody may be reading stderr.
     if (result.config.syslog) logger.fatal({ err: error }, `${PROGRAM} failed: ${oneLine(error)}`);

@@ -132,7 +132,8 @@ async function main(argv: string[]): Promise<number> {
       replay: values.replay?.map((c) => intArg(c, 'replay')!),
       classes: values.classes?.split(',').filter((c) => c !== ''),
       daemonPids,
-      log: json ? undefined : (m) => process.stderr.write(`vufs: ${m}\n`),
+      // Progress goes to stderr even with --json (stdout carries only the report).
+      log: (m) => process.stderr.write(`vufs: ${m}\n`),
     });
     process.stdout.write(json ? JSON.stringify(r) + '\n' : formatFuzzReport(r));
     return r.ok ? 0 : 1;

@@ -16,13 +16,32 @@
  *   name beneath the share (defence in depth).
  */
 
-/** Who is asking: from fuse_in_header. */
+/** A security context the guest's LSM computed for a new inode (FUSE_SECURITY_CTX). */
+export interface SecurityContext {
+  /** The xattr name, e.g. "security.selinux" (no NUL). */
+  readonly name: Buffer;
+  readonly value: Buffer;
+}
+
+/** Who is asking: from fuse_in_header, plus the request's extensions. */
 export interface RequestContext {
   readonly uid: number;
   readonly gid: number;
   readonly pid: number;
   /** Set while the request can be interrupted (FUSE_INTERRUPT); checked by long waits. */
   readonly interrupted?: () => boolean;
+  /**
+   * Runs `listener` once when a FUSE_INTERRUPT names this request (at once if one already
+   * did). Returns a function that unregisters it. For waits that cannot poll interrupted().
+   */
+  readonly onInterrupt?: (listener: () => void) => () => void;
+  /**
+   * CREATE, MKNOD, MKDIR, SYMLINK, TMPFILE with FUSE_CREATE_SUPP_GROUP: the one supplementary
+   * group of the caller the new inode's permission check needs (the parent's group).
+   */
+  readonly supplementaryGroups?: readonly number[];
+  /** The same operations with FUSE_SECURITY_CTX: the label to give the new inode. */
+  readonly securityContext?: SecurityContext;
 }
 
 /**
@@ -142,6 +161,25 @@ export interface ZeroCopyReader {
   readToFile(fd: number, offset: bigint, len: number): Promise<number>;
 }
 
+/**
+ * A byte-range lock (struct fuse_file_lock): [start, end] inclusive, end = OFFSET_MAX for "to
+ * the end of the file"; type F_RDLCK / F_WRLCK / F_UNLCK; pid is the guest's lock holder.
+ */
+export interface FileLock {
+  start: bigint;
+  end: bigint;
+  type: number;
+  pid: number;
+}
+
+/** STATX reply: the kernel's struct statx (256 bytes; uid/gid already the guest's). */
+export interface StatxReply {
+  statx: Buffer;
+  /** FUSE_ATTR_* bits (SUBMOUNT, DAX). */
+  flags: number;
+  attrTimeout: number;
+}
+
 /** What INIT negotiated, for the file system's information. */
 export interface SessionInfo {
   /** FUSE minor version the guest speaks. */
@@ -171,13 +209,20 @@ export interface FileSystem {
   rename(ctx: RequestContext, parent: number, name: Buffer, newParent: number, newName: Buffer, flags: number): Promise<void>;
   link(ctx: RequestContext, nodeid: number, newParent: number, newName: Buffer): Promise<Entry>;
 
-  /** `flags` are the guest's open(2) flags; the file system strips what it must not honour. */
-  open(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply>;
-  create(ctx: RequestContext, parent: number, name: Buffer, mode: number, flags: number, umask: number): Promise<CreateReply>;
+  /**
+   * `flags` are the guest's open(2) flags; the file system strips what it must not honour.
+   * `openFlags` is fuse_open_in.open_flags (FUSE_OPEN_KILL_SUIDGID with HANDLE_KILLPRIV_V2).
+   */
+  open(ctx: RequestContext, nodeid: number, flags: number, openFlags?: number): Promise<OpenReply>;
+  create(ctx: RequestContext, parent: number, name: Buffer, mode: number, flags: number, umask: number, openFlags?: number): Promise<CreateReply>;
   read(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number>;
   write(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number>;
   flush(ctx: RequestContext, nodeid: number, fh: number, lockOwner: bigint): Promise<void>;
-  release(ctx: RequestContext, nodeid: number, fh: number, flags: number): Promise<void>;
+  /**
+   * `flags`: the open flags; `releaseFlags`: FUSE_RELEASE_FLUSH (also flush: drop `lockOwner`'s
+   * POSIX locks), FUSE_RELEASE_FLOCK_UNLOCK (drop the file's flock lock).
+   */
+  release(ctx: RequestContext, nodeid: number, fh: number, flags: number, releaseFlags?: number, lockOwner?: bigint): Promise<void>;
   fsync(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void>;
 
   opendir(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply>;
@@ -188,4 +233,44 @@ export interface FileSystem {
 
   statfs(ctx: RequestContext, nodeid: number): Promise<StatfsReply>;
   access(ctx: RequestContext, nodeid: number, mask: number): Promise<void>;
+
+  // ---- optional: each one left undefined answers ENOSYS ----------------------------------
+
+  /** SETXATTR; `flags` XATTR_CREATE/REPLACE, `setxattrFlags` FUSE_SETXATTR_ACL_KILL_SGID. */
+  setxattr?(ctx: RequestContext, nodeid: number, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void>;
+  /** GETXATTR: `size` 0 asks for the value's size (a number); else the value (ERANGE if larger). */
+  getxattr?(ctx: RequestContext, nodeid: number, name: Buffer, size: number): Promise<Buffer | number>;
+  /** LISTXATTR: NUL-terminated names; `size` 0 asks for the list's size. */
+  listxattr?(ctx: RequestContext, nodeid: number, size: number): Promise<Buffer | number>;
+  removexattr?(ctx: RequestContext, nodeid: number, name: Buffer): Promise<void>;
+
+  /** GETLK: the first lock that would conflict with `lock` (type F_UNLCK when none). */
+  getlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock, lkFlags: number): Promise<FileLock>;
+  /**
+   * SETLK / SETLKW (`wait`). `lkFlags` FUSE_LK_FLOCK: a flock(2) lock of the open file `fh`;
+   * else a POSIX lock of `owner`. A waiting SETLKW ends with EINTR when interrupted.
+   */
+  setlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock, lkFlags: number, wait: boolean): Promise<void>;
+
+  fallocate?(ctx: RequestContext, nodeid: number, fh: number, mode: number, offset: bigint, length: bigint): Promise<void>;
+  /** LSEEK (the kernel sends SEEK_DATA / SEEK_HOLE): the resulting offset. */
+  lseek?(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, whence: number): Promise<bigint>;
+  /** COPY_FILE_RANGE: bytes copied (at most 2^32 - 4096 per call). */
+  copyFileRange?(
+    ctx: RequestContext,
+    nodeidIn: number,
+    fhIn: number,
+    offIn: bigint,
+    nodeidOut: number,
+    fhOut: number,
+    offOut: bigint,
+    len: bigint,
+    flags: bigint,
+  ): Promise<number>;
+  /** SYNCFS of the file system (or submount) `nodeid` lives on. */
+  syncfs?(ctx: RequestContext, nodeid: number): Promise<void>;
+  /** TMPFILE: an unnamed file in directory `parent`, opened (O_TMPFILE). */
+  tmpfile?(ctx: RequestContext, parent: number, mode: number, flags: number, umask: number): Promise<CreateReply>;
+  /** STATX (7.39): `mask` STATX_*, `flags` AT_STATX_* sync flags. */
+  statx?(ctx: RequestContext, nodeid: number, fh: number | undefined, flags: number, mask: number): Promise<StatxReply>;
 }

@@ -5,13 +5,21 @@
  */
 import { native } from '../native/binding.js';
 
-/** Where we claim the RAM sits in guest-physical and in "front-end virtual" address space. */
-export const RAM_GPA = 0x1000_0000n;
-export const RAM_UVA = 0x7f00_0000_0000n;
+import { RAM_GPA, RAM_UVA } from './layout.js';
+
+export { RAM_GPA, RAM_UVA };
 
 export class GuestRam {
   readonly fd: number;
   readonly buf: Buffer;
+  /**
+   * 16- and 32-bit views of the same memory. Ring fields the device reads while we write them
+   * (avail->idx, avail->ring[], used_event) must be written with one aligned store: Buffer's
+   * writeUInt16LE stores byte by byte, and a device reading between the two bytes sees a torn
+   * index (e.g. 0x01ff → 0x0100 → 0x0200), which it must treat as a broken ring.
+   */
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
   /** RAM_GPA as a number (guest addresses stay far below 2^53): no BigInt on hot paths. */
   readonly gpaNumber = Number(RAM_GPA);
   private next = 0;
@@ -19,7 +27,10 @@ export class GuestRam {
 
   constructor(readonly size: number) {
     this.fd = native.memfdCreate('vufs-guest-ram', size);
+    if (size % 4096 !== 0) throw new Error('guest RAM size must be a multiple of 4096');
     this.buf = native.mapShared(this.fd, size, 0);
+    this.u16 = new Uint16Array(this.buf.buffer, this.buf.byteOffset, size / 2);
+    this.u32 = new Uint32Array(this.buf.buffer, this.buf.byteOffset, size / 4);
   }
 
   gpa(offset: number): bigint {

@@ -12,7 +12,8 @@
  *   seqread1m    READ 1 MiB sequentially (wrapping), slots interleaved
  *   seqwrite1m   WRITE 1 MiB sequentially (clamped to the daemon's max_write)
  *   lookup       LOOKUP of a random existing name, then GETATTR of the node it returned
- *   create       CREATE + RELEASE + UNLINK of a per-slot name (nodes forgotten in batches)
+ *   create       CREATE + RELEASE + UNLINK of a per-slot name (nodes forgotten in batches after
+ *                the UNLINK; a leftover name is looked up and unlinked first)
  *   readdir      READDIR of a 10k-entry directory in 4 KiB buffers, rewinding at the end
  *   readdirplus  the same with READDIRPLUS
  */
@@ -333,11 +334,16 @@ class Runner {
   private tStart = 0;
   private tEnd = 0;
   private deadline = 0;
+  private measureMs = 0;
   private warmupEnd = 0;
   private cpu0 = process.cpuUsage();
   private daemonCpu0 = 0;
   private kicks0 = 0;
   private interrupts0 = 0;
+  private cpu1 = { user: 0, system: 0 };
+  private daemonCpu1 = 0;
+  private kicks1 = 0;
+  private interrupts1 = 0;
   private finish: () => void = () => {};
   private readonly lookupCounts: Uint32Array;
   private readonly lookupNodes: Float64Array;
@@ -437,8 +443,8 @@ class Runner {
     const warm = this.opts.warmupSeconds ?? Math.min(0.5, seconds / 10);
     const now = performance.now();
     this.warmupEnd = now + warm * 1000;
+    this.measureMs = seconds * 1000;
     if (warm <= 0) this.startMeasuring(now);
-    this.deadline = this.warmupEnd + seconds * 1000;
     return new Promise((resolve) => {
       this.finish = () => resolve(this.report());
       this.active = this.slots.length;
@@ -450,6 +456,7 @@ class Runner {
   private startMeasuring(now: number): void {
     this.measuring = true;
     this.tStart = now;
+    this.deadline = now + this.measureMs;
     this.requests = 0;
     this.bytes = 0;
     this.hist.reset();
@@ -457,6 +464,17 @@ class Runner {
     this.daemonCpu0 = totalCpuMicros(this.daemonPids);
     this.kicks0 = this.sumKicks();
     this.interrupts0 = this.sumInterrupts();
+  }
+
+  /** Takes the end snapshot; requests completing afterwards (the drain) are not measured. */
+  private stopMeasuring(now: number): void {
+    this.stopping = true;
+    this.measuring = false;
+    this.tEnd = now;
+    this.cpu1 = process.cpuUsage(this.cpu0);
+    this.daemonCpu1 = totalCpuMicros(this.daemonPids);
+    this.kicks1 = this.sumKicks();
+    this.interrupts1 = this.sumInterrupts();
   }
 
   private sumKicks(): number {
@@ -472,9 +490,8 @@ class Runner {
   }
 
   private report(): Omit<LoadResult, 'max_write'> {
-    const cpu = process.cpuUsage(this.cpu0);
-    const feCpu = cpu.user + cpu.system;
-    const dCpu = this.daemonPids.length > 0 ? totalCpuMicros(this.daemonPids) - this.daemonCpu0 : null;
+    const feCpu = this.cpu1.user + this.cpu1.system;
+    const dCpu = this.daemonPids.length > 0 ? this.daemonCpu1 - this.daemonCpu0 : null;
     const secs = Math.max(1e-9, (this.tEnd - this.tStart) / 1000);
     const n = this.requests;
     const us = (ns: number): number => Math.round(ns / 100) / 10;
@@ -500,8 +517,8 @@ class Runner {
       daemon_cpu_us_per_op: dCpu === null || n === 0 ? null : Math.round((dCpu / n) * 100) / 100,
       daemon_cpu_us: dCpu,
       daemon_pids: this.daemonPids,
-      kicks_per_op: n > 0 ? Math.round(((this.sumKicks() - this.kicks0) / n) * 1000) / 1000 : 0,
-      interrupts_per_op: n > 0 ? Math.round(((this.sumInterrupts() - this.interrupts0) / n) * 1000) / 1000 : 0,
+      kicks_per_op: n > 0 ? Math.round(((this.kicks1 - this.kicks0) / n) * 1000) / 1000 : 0,
+      interrupts_per_op: n > 0 ? Math.round(((this.interrupts1 - this.interrupts0) / n) * 1000) / 1000 : 0,
     };
   }
 
@@ -565,8 +582,10 @@ class Runner {
           this.header(s, InHeader.SIZE + 24, Opcode.RELEASE, s.nodeid);
           q.setDescLen(s.reqDesc, InHeader.SIZE + 24);
         } else {
+          // step 2: UNLINK; step 3: LOOKUP of a leftover name first (daemons such as the C
+          // virtiofsd resolve UNLINK through names the guest has looked up).
           const n = writeName(b, a, 0x63, s.id, 5);
-          this.header(s, InHeader.SIZE + n, Opcode.UNLINK, this.prep.nodeid);
+          this.header(s, InHeader.SIZE + n, s.step === 2 ? Opcode.UNLINK : Opcode.LOOKUP, this.prep.nodeid);
           q.setDescLen(s.reqDesc, InHeader.SIZE + n);
         }
         break;
@@ -601,7 +620,7 @@ class Runner {
     if (this.measuring) {
       this.hist.record((now - s.t0) * 1e6);
       this.requests++;
-    } else if (now >= this.warmupEnd) {
+    } else if (!this.stopping && now >= this.warmupEnd) {
       this.startMeasuring(now);
     }
     const b = this.buf;
@@ -609,10 +628,14 @@ class Runner {
     if (err !== 0) this.noteError(s, err, usedLen);
     this.advance(s, err, usedLen);
     if (this.measuring && (now >= this.deadline || (this.opts.maxRequests !== undefined && this.requests >= this.opts.maxRequests))) {
-      this.stopping = true;
+      this.stopMeasuring(now);
     }
     if (this.stopping) {
-      if (this.tEnd === 0 || now > this.tEnd) this.tEnd = now;
+      // Finish a CREATE → RELEASE → UNLINK sequence so no file is left behind (not measured).
+      if (this.w === 'create' && s.step !== 0) {
+        this.issue(s);
+        return;
+      }
       if (--this.active === 0) this.finish();
       return;
     }
@@ -656,14 +679,22 @@ class Runner {
           if (err === 0) {
             s.nodeid = readU64(b, s.reply + OutHeader.SIZE + EntryOut.nodeid);
             s.fh = readU64(b, s.reply + OutHeader.SIZE + EntryOut.SIZE);
-            this.queueForget(s.nodeid);
             s.step = 1;
           } else {
-            s.step = 2; // a leftover from an earlier run: unlink it, then create again
+            s.nodeid = 0;
+            s.step = 3; // a leftover from an earlier run: look it up, unlink it, create again
           }
         } else if (s.step === 1) {
           s.step = 2;
+        } else if (s.step === 3) {
+          s.nodeid = err === 0 ? readU64(b, s.reply + OutHeader.SIZE + EntryOut.nodeid) : 0;
+          s.step = err === 0 ? 2 : 0;
         } else {
+          // Forget the node only now, as the kernel would once the dentry is gone: the C
+          // virtiofsd resolves UNLINK's name through its inode table and answers EIO for a
+          // name whose node was already forgotten.
+          if (s.nodeid !== 0) this.queueForget(s.nodeid);
+          s.nodeid = 0;
           s.step = 0;
         }
         break;

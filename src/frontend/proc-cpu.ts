@@ -81,3 +81,24 @@ export function totalCpuMicros(pids: readonly number[]): number {
   for (const pid of pids) sum += processCpuMicros(pid) ?? 0;
   return sum;
 }
+
+/**
+ * Sums CPU time over a set of processes, remembering each one's last reading: a daemon that
+ * exits (or dies) mid-run still counts what it used up to its last sample.
+ */
+export class CpuMeter {
+  private readonly last = new Map<number, number>();
+
+  constructor(readonly pids: readonly number[]) {}
+
+  /** Total µs now (last known value for processes that are gone). */
+  sample(): number {
+    let sum = 0;
+    for (const pid of this.pids) {
+      const v = processCpuMicros(pid);
+      if (v !== undefined) this.last.set(pid, v);
+      sum += this.last.get(pid) ?? 0;
+    }
+    return sum;
+  }
+}

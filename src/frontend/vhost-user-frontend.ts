@@ -19,6 +19,8 @@ import {
 } from '../vhost/protocol.js';
 import { GuestRam, RAM_GPA, RAM_UVA } from './guest-ram.js';
 import { DriverQueue } from './driver-queue.js';
+import { BackendChannel, DaxWindow } from './backend-channel.js';
+
 
 const EAGAIN = 11;
 const REPLY_TIMEOUT_MS = 10_000;
@@ -34,6 +36,12 @@ export interface FrontendOptions {
   eventIdx?: boolean;
   /** Negotiate VIRTIO_RING_F_INDIRECT_DESC if the back-end offers it (default true). */
   indirectDesc?: boolean;
+  /**
+   * Open the back-end request channel (BACKEND_REQ, BACKEND_SEND_FD) if offered, serving
+   * FS_MAP / FS_UNMAP / FS_IO / SHMEM_MAP / SHMEM_UNMAP into a DAX window of this many bytes
+   * (with SHMEM negotiated, the back-end's GET_SHMEM_CONFIG region 0 size wins).
+   */
+  daxWindowSize?: number;
 }
 
 export class VhostUserFrontend {
@@ -42,6 +50,8 @@ export class VhostUserFrontend {
   readonly queues: DriverQueue[] = [];
   features = 0n;
   protocolFeatures = 0n;
+  /** The back-end request channel, when negotiated (`daxWindowSize`). */
+  backend: BackendChannel | undefined;
   private readonly recvHeader = Buffer.alloc(HEADER_SIZE);
   private readonly fdsOut = new Int32Array(9);
 
@@ -72,7 +82,9 @@ export class VhostUserFrontend {
     this.features = offered & want;
     if ((this.features & Feature.PROTOCOL_FEATURES) !== 0n) {
       const proto = this.requestU64(Req.GET_PROTOCOL_FEATURES);
-      this.protocolFeatures = proto & (ProtocolFeature.MQ | ProtocolFeature.REPLY_ACK | ProtocolFeature.CONFIGURE_MEM_SLOTS);
+      let want = ProtocolFeature.MQ | ProtocolFeature.REPLY_ACK | ProtocolFeature.CONFIGURE_MEM_SLOTS;
+      if (opts.daxWindowSize !== undefined) want |= ProtocolFeature.BACKEND_REQ | ProtocolFeature.BACKEND_SEND_FD | ProtocolFeature.SHMEM;
+      this.protocolFeatures = proto & want;
       this.send(Req.SET_PROTOCOL_FEATURES, u64Payload(this.protocolFeatures));
     }
     const requestQueues = opts.requestQueues ?? 1;
@@ -81,6 +93,17 @@ export class VhostUserFrontend {
       if (max < 1 + requestQueues) throw new Error(`back-end supports ${max} queues, need ${1 + requestQueues}`);
     }
     this.sendChecked(Req.SET_OWNER, Buffer.alloc(0));
+    if (opts.daxWindowSize !== undefined && (this.protocolFeatures & ProtocolFeature.BACKEND_REQ) !== 0n) {
+      let size = opts.daxWindowSize;
+      if ((this.protocolFeatures & ProtocolFeature.SHMEM) !== 0n) {
+        const sizes = this.getShmemConfig();
+        if (sizes.length > 0 && sizes[0] > 0n) size = Number(sizes[0]);
+      }
+      this.backend = new BackendChannel(new DaxWindow(size), this.ram);
+      this.sendChecked(Req.SET_BACKEND_REQ_FD, Buffer.alloc(0), [this.backend.backendFd]);
+      native.closeFd(this.backend.backendFd);
+      this.backend.start();
+    }
     this.sendChecked(Req.SET_FEATURES, u64Payload(this.features));
     this.setMemTable();
     const size = opts.queueSize ?? 256;
@@ -106,13 +129,24 @@ export class VhostUserFrontend {
   }
 
   private setMemTable(): void {
-    const p = Buffer.alloc(8 + 32 * 8);
+    // struct vhost_user_memory { u32 nregions; u32 padding; region[nregions] } — exactly as many
+    // regions as announced (rust-vmm refuses a payload padded to 8 regions).
+    const p = Buffer.alloc(8 + 32);
     p.writeUInt32LE(1, 0);
     p.writeBigUInt64LE(RAM_GPA, 8);
     p.writeBigUInt64LE(BigInt(this.ram.size), 16);
     p.writeBigUInt64LE(RAM_UVA, 24);
     p.writeBigUInt64LE(0n, 32);
     this.sendChecked(Req.SET_MEM_TABLE, p, [this.ram.fd]);
+  }
+
+  /** GET_SHMEM_CONFIG (44): {u32 nregions, u32 pad, u64 sizes[256]} → the region sizes. */
+  getShmemConfig(): bigint[] {
+    this.send(Req.GET_SHMEM_CONFIG, Buffer.alloc(0));
+    const reply = this.receiveReply(Req.GET_SHMEM_CONFIG);
+    if (reply.length < 8) throw new Error(`GET_SHMEM_CONFIG: reply of ${reply.length} bytes`);
+    const n = Math.min(reply.readUInt32LE(0), 256, Math.floor((reply.length - 8) / 8));
+    return Array.from({ length: n }, (_, i) => reply.readBigUInt64LE(8 + 8 * i));
   }
 
   /** GET_VRING_BASE: stops the ring in the back-end and returns its next avail index. */
@@ -201,6 +235,7 @@ export class VhostUserFrontend {
   }
 
   close(): void {
+    this.backend?.close();
     for (const q of this.queues) q.close();
     native.closeFd(this.fd);
     this.ram.close();

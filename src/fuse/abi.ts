@@ -10,8 +10,11 @@
 
 /** Version negotiation (fuse.h "Version negotiation"). */
 export const FUSE_KERNEL_VERSION = 7;
-/** The minor we answer with; the kernel uses min(its minor, ours). */
-export const FUSE_KERNEL_MINOR_VERSION = 38;
+/**
+ * The minor we answer with; the kernel uses min(its minor, ours). 7.39 adds FUSE_STATX (sent only
+ * for fields beyond the basic stats, e.g. btime) and nothing a 7.38 server must do differently.
+ */
+export const FUSE_KERNEL_MINOR_VERSION = 39;
 /** Oldest minor we accept (the Rust virtiofsd's floor too). */
 export const FUSE_MIN_MINOR_VERSION = 27;
 export const FUSE_ROOT_ID = 1;
@@ -171,6 +174,15 @@ export const FUSE_OPEN_KILL_SUIDGID = 1 << 0;
 /** fuse_attr.flags */
 export const FUSE_ATTR_SUBMOUNT = 1 << 0;
 export const FUSE_ATTR_DAX = 1 << 1;
+/** fuse_lk_in.lk_flags: the lock is a flock(2) lock, not a POSIX one. */
+export const FUSE_LK_FLOCK = 1 << 0;
+/** fuse_setxattr_in.setxattr_flags (with FUSE_SETXATTR_EXT): clear SGID when setting an ACL. */
+export const FUSE_SETXATTR_ACL_KILL_SGID = 1 << 0;
+/** The largest lock offset (OFFSET_MAX): an `end` of this value means "to the end of the file". */
+export const OFFSET_MAX = 0x7fff_ffff_ffff_ffffn;
+/** XATTR_NAME_MAX and XATTR_SIZE_MAX (include/uapi/linux/limits.h). */
+export const XATTR_NAME_MAX = 255;
+export const XATTR_SIZE_MAX = 65536;
 
 /** renameat2(2) flags carried by fuse_rename2_in.flags */
 export const RENAME_NOREPLACE = 1 << 0;
@@ -361,6 +373,84 @@ export const FsyncIn = { fh: 0, fsyncFlags: 8, padding: 12, SIZE: 16 } as const;
 export const AccessIn = { mask: 0, padding: 4, SIZE: 8 } as const;
 /** struct fuse_interrupt_in { u64 unique; };                          // 8 bytes */
 export const InterruptIn = { unique: 0, SIZE: 8 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Extended attributes
+
+/**
+ * struct fuse_setxattr_in {          // 16 bytes with FUSE_SETXATTR_EXT, else 8
+ *   u32 size; u32 flags;             // value size; XATTR_CREATE / XATTR_REPLACE
+ *   u32 setxattr_flags; u32 padding; // FUSE_SETXATTR_ACL_KILL_SGID
+ * };                                 // then "name\0" and `size` bytes of value
+ */
+export const SetxattrIn = { size: 0, flags: 4, setxattrFlags: 8, padding: 12, COMPAT_SIZE: 8, SIZE: 16 } as const;
+/** struct fuse_getxattr_in { u32 size; u32 padding; };  // 8 bytes (GETXATTR: then "name\0"; LISTXATTR) */
+export const GetxattrIn = { size: 0, padding: 4, SIZE: 8 } as const;
+/** struct fuse_getxattr_out { u32 size; u32 padding; }; // 8 bytes: the answer to a size query (size 0) */
+export const GetxattrOut = { size: 0, padding: 4, SIZE: 8 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Locks
+
+/** struct fuse_file_lock { u64 start; u64 end; u32 type; u32 pid; };  // 24 bytes; end inclusive */
+export const FileLock = { start: 0, end: 8, type: 16, pid: 20, SIZE: 24 } as const;
+/**
+ * struct fuse_lk_in {                // 48 bytes (GETLK, SETLK, SETLKW)
+ *   u64 fh; u64 owner; struct fuse_file_lock lk; u32 lk_flags; u32 padding;
+ * };
+ */
+export const LkIn = { fh: 0, owner: 8, lk: 16, lkFlags: 40, padding: 44, SIZE: 48 } as const;
+/** struct fuse_lk_out { struct fuse_file_lock lk; };                 // 24 bytes */
+export const LkOut = { lk: 0, SIZE: 24 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Data operations on open files
+
+/** struct fuse_fallocate_in { u64 fh; u64 offset; u64 length; u32 mode; u32 padding; };  // 32 bytes */
+export const FallocateIn = { fh: 0, offset: 8, length: 16, mode: 24, padding: 28, SIZE: 32 } as const;
+/** struct fuse_lseek_in { u64 fh; u64 offset; u32 whence; u32 padding; };  // 24 bytes */
+export const LseekIn = { fh: 0, offset: 8, whence: 16, padding: 20, SIZE: 24 } as const;
+/** struct fuse_lseek_out { u64 offset; };                              // 8 bytes */
+export const LseekOut = { offset: 0, SIZE: 8 } as const;
+/**
+ * struct fuse_copy_file_range_in {   // 56 bytes; reply: fuse_write_out
+ *   u64 fh_in; u64 off_in; u64 nodeid_out; u64 fh_out; u64 off_out; u64 len; u64 flags;
+ * };
+ */
+export const CopyFileRangeIn = { fhIn: 0, offIn: 8, nodeidOut: 16, fhOut: 24, offOut: 32, len: 40, flags: 48, SIZE: 56 } as const;
+/** struct fuse_syncfs_in { u64 padding; };                            // 8 bytes */
+export const SyncfsIn = { padding: 0, SIZE: 8 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// STATX (7.39)
+
+/** struct fuse_statx_in { u32 getattr_flags; u32 reserved; u64 fh; u32 sx_flags; u32 sx_mask; };  // 24 bytes */
+export const StatxIn = { getattrFlags: 0, reserved: 4, fh: 8, sxFlags: 16, sxMask: 20, SIZE: 24 } as const;
+/**
+ * struct fuse_statx_out {            // 288 bytes
+ *   u64 attr_valid; u32 attr_valid_nsec; u32 flags; u64 spare[2];
+ *   struct fuse_statx stat;          // 256 bytes; its first 144 bytes are laid out as the
+ * };                                 // kernel's struct statx (mask ... dev_minor), then spare
+ */
+export const StatxOut = { attrValid: 0, attrValidNsec: 8, flags: 12, spare: 16, stat: 32, SIZE: 288 } as const;
+/** Bytes of struct fuse_statx that mirror struct statx (everything up to dev_minor). */
+export const FUSE_STATX_USED = 144;
+export const FUSE_STATX_SIZE = 256;
+
+// ---------------------------------------------------------------------------------------------
+// Request extensions (7.38: fuse_in_header.total_extlen; before that, SECURITY_CTX appended its
+// block after the name(s) the same way)
+
+/**
+ * struct fuse_ext_header { u32 size; u32 type; };  // size includes the header; 8-byte aligned
+ * Types 0..31 are a struct fuse_secctx_header { u32 size; u32 nr_secctx; } (type = nr_secctx),
+ * each context being struct fuse_secctx { u32 size; u32 padding; } + "name\0" + value[size].
+ * FUSE_EXT_GROUPS: struct fuse_supp_groups { u32 nr_groups; u32 groups[]; }.
+ */
+export const ExtHeader = { size: 0, type: 4, SIZE: 8 } as const;
+export const Secctx = { size: 0, padding: 4, SIZE: 8 } as const;
+export const FUSE_MAX_NR_SECCTX = 31;
+export const FUSE_EXT_GROUPS = 32;
 
 /**
  * struct fuse_kstatfs {              // 80 bytes; struct fuse_statfs_out is exactly this

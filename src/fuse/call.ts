@@ -2,7 +2,7 @@
  * One FUSE request on its way through the core: the decoded fuse_in_header, the request bytes,
  * and the exactly-once reply plumbing. It is also the RequestContext the file system sees.
  */
-import type { RequestContext } from '../filesystem/filesystem.js';
+import type { RequestContext, SecurityContext } from '../filesystem/filesystem.js';
 import type { FuseRequest } from './transport.js';
 import { E } from '../filesystem/errors.js';
 import { InHeader, OutHeader } from './abi.js';
@@ -33,6 +33,8 @@ export interface CallHost {
 
 const TWO_32 = 0x1_0000_0000;
 
+function noop(): void {}
+
 export class FuseCall implements RequestContext {
   readonly uid: number;
   readonly gid: number;
@@ -53,7 +55,11 @@ export class FuseCall implements RequestContext {
   readonly argsLen: number;
   /** Answered (reply or noReply) already. */
   done = false;
+  /** Request extensions (CREATE, MKNOD, MKDIR, SYMLINK, TMPFILE), set by the handler. */
+  supplementaryGroups: readonly number[] | undefined = undefined;
+  securityContext: SecurityContext | undefined = undefined;
   private intr = false;
+  private intrListeners: (() => void)[] | undefined = undefined;
 
   constructor(
     private readonly host: CallHost,
@@ -82,8 +88,33 @@ export class FuseCall implements RequestContext {
     return this.intr;
   }
 
+  /** RequestContext.onInterrupt: `listener` runs once, when (or if already) interrupted. */
+  onInterrupt(listener: () => void): () => void {
+    if (this.intr) {
+      listener();
+      return noop;
+    }
+    (this.intrListeners ??= []).push(listener);
+    return () => {
+      const l = this.intrListeners;
+      const i = l === undefined ? -1 : l.indexOf(listener);
+      if (i >= 0) l!.splice(i, 1);
+    };
+  }
+
   markInterrupted(): void {
+    if (this.intr) return;
     this.intr = true;
+    const listeners = this.intrListeners;
+    this.intrListeners = undefined;
+    if (listeners === undefined || this.done) return;
+    for (const l of listeners) {
+      try {
+        l();
+      } catch (err) {
+        this.host.logger.warn({ err }, 'interrupt listener threw');
+      }
+    }
   }
 
   /** fuse_in_header.unique as a number (exact below 2^53; kernels count up from 1). */
@@ -99,6 +130,16 @@ export class FuseCall implements RequestContext {
   /** A bounds-checked reader over the argument bytes present in `buf`. */
   args(): ByteReader {
     return new ByteReader(this.buf, this.argsOff, this.argsAvail);
+  }
+
+  /**
+   * A reader over the request extensions (the total_extlen × 8 bytes after the arguments), as
+   * far as they are present in `buf`.
+   */
+  extensions(): ByteReader {
+    const end = this.headerOff + Math.min(this.staged, this.req.totalLength);
+    const from = Math.min(end, this.argsOff + Math.max(0, this.argsLen));
+    return new ByteReader(this.buf, from, end - from);
   }
 
   /** Room for a reply payload after the out header, per the guest's buffers. */

@@ -11,13 +11,24 @@
  * INIT, DESTROY, FORGET, BATCH_FORGET and INTERRUPT change session state or never reply; the
  * server handles those itself.
  */
-import type { Entry, FileSystem, ZeroCopyReader, ZeroCopyWriter } from '../filesystem/filesystem.js';
+import type { FileSystem, ZeroCopyReader, ZeroCopyWriter } from '../filesystem/filesystem.js';
 import { E, ErrnoError } from '../filesystem/errors.js';
 import type { FuseRequest } from './transport.js';
 import type { FuseCall, Logger } from './call.js';
 import {
   AccessIn,
   AttrOut,
+  CopyFileRangeIn,
+  FallocateIn,
+  GetxattrIn,
+  LkIn,
+  LkOut,
+  LseekIn,
+  LseekOut,
+  SetxattrIn,
+  StatxIn,
+  StatxOut,
+  SyncfsIn,
   CreateIn,
   EntryOut,
   FlushIn,
@@ -46,12 +57,17 @@ import {
 } from './abi.js';
 import { DecodeError, readU64Number } from './codec.js';
 import { DirentEncoder, type DirentEncoderHooks } from './dirents.js';
+import { abandonCreate, replyEntry } from './entries.js';
+import { readCreateExtensions } from './extensions.js';
+import * as ext from './handlers-ext.js';
 import { readName, readSymlinkTarget } from './names.js';
 import { encodeAttrOut, encodeEntryOut, encodeOpenOut, encodeStatfsOut, encodeWriteOut } from './reply.js';
 
 /** What handlers need from the server. */
 export interface Core {
   readonly fs: FileSystem;
+  /** The INIT flags of the session (0 before INIT). */
+  readonly sessionFlags: bigint;
   /** Cap for READ and READDIR sizes (besides the guest's reply buffer). */
   readonly maxRead: number;
   /** Largest WRITE payload accepted (what INIT announced as max_write). */
@@ -73,25 +89,6 @@ export interface OpSpec {
   /** Whether the handler reads the whole request from `buf` (false: WRITE, data via transport). */
   readonly wholeRequest: boolean;
   readonly run: (core: Core, c: FuseCall) => Promise<void>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reply helpers
-
-function dropEntry(core: Core, entry: Entry | undefined): void {
-  if (entry && Number.isSafeInteger(entry.nodeid) && entry.nodeid > 0) core.forgetQuietly(entry.nodeid, 1n);
-}
-
-/** fuse_entry_out reply. If it cannot be sent, the lookup reference taken for it is dropped. */
-function replyEntry(core: Core, c: FuseCall, entry: Entry): void {
-  const b = c.small(EntryOut.SIZE);
-  try {
-    encodeEntryOut(b, OutHeader.SIZE, entry);
-  } catch (err) {
-    dropEntry(core, entry);
-    throw err;
-  }
-  if (!c.send(b, EntryOut.SIZE)) dropEntry(core, entry);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,18 +216,18 @@ async function readlink(core: Core, c: FuseCall): Promise<void> {
 }
 
 async function symlink(core: Core, c: FuseCall): Promise<void> {
-  const r = c.args(); // "name\0target\0"
+  const r = c.args(); // "name\0target\0", extensions
   const name = readName(r);
   const target = readSymlinkTarget(r);
-  r.end();
+  readCreateExtensions(r, c.extensions(), core.sessionFlags, c);
   replyEntry(core, c, await core.fs.symlink(c, c.nodeid, name, target));
 }
 
 async function mknod(core: Core, c: FuseCall): Promise<void> {
-  const r = c.args(); // fuse_mknod_in, "name\0"
+  const r = c.args(); // fuse_mknod_in, "name\0", extensions
   const off = r.struct(MknodIn.SIZE, 'fuse_mknod_in');
   const name = readName(r);
-  r.end();
+  readCreateExtensions(r, c.extensions(), core.sessionFlags, c);
   const b = c.buf;
   replyEntry(
     core,
@@ -240,10 +237,10 @@ async function mknod(core: Core, c: FuseCall): Promise<void> {
 }
 
 async function mkdir(core: Core, c: FuseCall): Promise<void> {
-  const r = c.args(); // fuse_mkdir_in, "name\0"
+  const r = c.args(); // fuse_mkdir_in, "name\0", extensions
   const off = r.struct(MkdirIn.SIZE, 'fuse_mkdir_in');
   const name = readName(r);
-  r.end();
+  readCreateExtensions(r, c.extensions(), core.sessionFlags, c);
   const b = c.buf;
   replyEntry(core, c, await core.fs.mkdir(c, c.nodeid, name, b.readUInt32LE(off + MkdirIn.mode), b.readUInt32LE(off + MkdirIn.umask)));
 }
@@ -298,7 +295,7 @@ async function link(core: Core, c: FuseCall): Promise<void> {
 async function open(core: Core, c: FuseCall): Promise<void> {
   const off = c.args().struct(OpenIn.SIZE, 'fuse_open_in');
   // The guest's open(2) flags go through untouched; the file system strips O_CREAT etc.
-  const reply = await core.fs.open(c, c.nodeid, c.buf.readUInt32LE(off + OpenIn.flags));
+  const reply = await core.fs.open(c, c.nodeid, c.buf.readUInt32LE(off + OpenIn.flags), c.buf.readUInt32LE(off + OpenIn.openFlags));
   const b = c.small(OpenOut.SIZE);
   encodeOpenOut(b, OutHeader.SIZE, reply);
   c.send(b, OpenOut.SIZE);
@@ -313,13 +310,21 @@ async function opendir(core: Core, c: FuseCall): Promise<void> {
 }
 
 async function create(core: Core, c: FuseCall): Promise<void> {
-  const r = c.args(); // fuse_create_in, "name\0"
+  const r = c.args(); // fuse_create_in, "name\0", extensions
   const off = r.struct(CreateIn.SIZE, 'fuse_create_in');
   const name = readName(r);
-  r.end();
+  readCreateExtensions(r, c.extensions(), core.sessionFlags, c);
   const b = c.buf;
   const flags = b.readUInt32LE(off + CreateIn.flags);
-  const reply = await core.fs.create(c, c.nodeid, name, b.readUInt32LE(off + CreateIn.mode), flags, b.readUInt32LE(off + CreateIn.umask));
+  const reply = await core.fs.create(
+    c,
+    c.nodeid,
+    name,
+    b.readUInt32LE(off + CreateIn.mode),
+    flags,
+    b.readUInt32LE(off + CreateIn.umask),
+    b.readUInt32LE(off + CreateIn.openFlags),
+  );
   // fuse_entry_out followed by fuse_open_out.
   const out = c.small(EntryOut.SIZE + OpenOut.SIZE);
   try {
@@ -330,14 +335,6 @@ async function create(core: Core, c: FuseCall): Promise<void> {
     throw err;
   }
   if (!c.send(out, EntryOut.SIZE + OpenOut.SIZE)) abandonCreate(core, c, reply.entry, reply.fh);
-}
-
-/** The guest never saw a CREATE result: release its handle and drop its lookup reference. */
-function abandonCreate(core: Core, c: FuseCall, entry: Entry, fh: number): void {
-  if (Number.isSafeInteger(fh) && fh >= 0 && Number.isSafeInteger(entry?.nodeid)) {
-    core.fs.release(c, entry.nodeid, fh, 0).catch((err: unknown) => core.logger.warn({ err }, 'release of an abandoned CREATE failed'));
-  }
-  dropEntry(core, entry);
 }
 
 async function read(core: Core, c: FuseCall): Promise<void> {
@@ -382,7 +379,15 @@ async function flush(core: Core, c: FuseCall): Promise<void> {
 
 async function release(core: Core, c: FuseCall): Promise<void> {
   const off = c.args().struct(ReleaseIn.SIZE, 'fuse_release_in');
-  await core.fs.release(c, c.nodeid, readU64Number(c.buf, off + ReleaseIn.fh), c.buf.readUInt32LE(off + ReleaseIn.flags));
+  const b = c.buf;
+  await core.fs.release(
+    c,
+    c.nodeid,
+    readU64Number(b, off + ReleaseIn.fh),
+    b.readUInt32LE(off + ReleaseIn.flags),
+    b.readUInt32LE(off + ReleaseIn.releaseFlags),
+    b.readBigUInt64LE(off + ReleaseIn.lockOwner),
+  );
   c.ok();
 }
 
@@ -500,6 +505,19 @@ def(Opcode.RELEASEDIR, 'releasedir', ReleaseIn.SIZE, 0, releasedir);
 def(Opcode.FSYNCDIR, 'fsyncdir', FsyncIn.SIZE, 0, fsyncdir);
 def(Opcode.STATFS, 'statfs', 0, StatfsOut.SIZE, statfs);
 def(Opcode.ACCESS, 'access', AccessIn.SIZE, 0, access);
+def(Opcode.SETXATTR, 'setxattr', SetxattrIn.COMPAT_SIZE, 0, ext.setxattr);
+def(Opcode.GETXATTR, 'getxattr', GetxattrIn.SIZE, VARIABLE, ext.getxattr);
+def(Opcode.LISTXATTR, 'listxattr', GetxattrIn.SIZE, VARIABLE, ext.listxattr);
+def(Opcode.REMOVEXATTR, 'removexattr', 0, 0, ext.removexattr);
+def(Opcode.GETLK, 'getlk', LkIn.SIZE, LkOut.SIZE, ext.getlk);
+def(Opcode.SETLK, 'setlk', LkIn.SIZE, 0, ext.setlk);
+def(Opcode.SETLKW, 'setlk', LkIn.SIZE, 0, ext.setlkw);
+def(Opcode.FALLOCATE, 'fallocate', FallocateIn.SIZE, 0, ext.fallocate);
+def(Opcode.LSEEK, 'lseek', LseekIn.SIZE, LseekOut.SIZE, ext.lseek);
+def(Opcode.COPY_FILE_RANGE, 'copyFileRange', CopyFileRangeIn.SIZE, WriteOut.SIZE, ext.copyFileRange);
+def(Opcode.SYNCFS, 'syncfs', SyncfsIn.SIZE, 0, ext.syncfs);
+def(Opcode.TMPFILE, 'tmpfile', CreateIn.SIZE, EntryOut.SIZE + OpenOut.SIZE, ext.tmpfile);
+def(Opcode.STATX, 'statx', StatxIn.SIZE, StatxOut.SIZE, ext.statx);
 
 /** Opcode-indexed; undefined = not served here (ENOSYS, or handled by the server itself). */
 export const OPS: readonly (OpSpec | undefined)[] = table;

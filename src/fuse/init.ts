@@ -6,7 +6,7 @@
  * - major < 7             → EPROTO
  * - major > 7             → reply with just our major/minor and wait for a 7.x INIT
  * - major 7, minor < 27   → EPROTO (the oldest minor we handle)
- * - major 7, minor ≥ 27   → accept; we answer minor 38 and both sides use min(guest, 38)
+ * - major 7, minor ≥ 27   → accept; we answer minor 39 and both sides use min(guest, 39)
  */
 import { E } from '../filesystem/errors.js';
 import { FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_MINOR_VERSION, InitFlag, InitIn, InitOut } from './abi.js';
@@ -59,20 +59,27 @@ export function decodeInitIn(r: ByteReader): InitRequest {
  * - SUBMOUNTS (only with announceSubmounts): FUSE_ATTR_SUBMOUNT in attr.flags makes the guest
  *   auto-mount host mount points as separate superblocks (Kata's --announce-submounts).
  *
+ * Offered so that the file system can accept them (FileSystem.init() vetoes what its
+ * configuration does not enable; the passthrough's defaults veto all of these):
+ * - POSIX_LOCKS, FLOCK_LOCKS: GETLK/SETLK/SETLKW (--posix-lock / -o posix_lock, -o flock).
+ * - WRITEBACK_CACHE (--writeback): the guest caches writes; the file system opens O_WRONLY files
+ *   O_RDWR and drops O_APPEND (the guest sends the right offsets).
+ * - POSIX_ACL, DONT_MASK, SETXATTR_EXT (--posix-acl): the guest enforces ACLs, leaves the umask
+ *   to us (a default ACL overrides it), and says when setting an ACL must clear SGID.
+ * - HANDLE_KILLPRIV_V2 (--killpriv-v2): the file system clears suid/sgid on write, truncate,
+ *   chown and O_TRUNC as the flags in those requests say.
+ * - SECURITY_CTX (--security-label), CREATE_SUPP_GROUP (always accepted): request extensions
+ *   of the creating opcodes (extensions.ts).
+ * - DIRECT_IO_ALLOW_MMAP (--allow-mmap): shared mmap of files opened with FOPEN_DIRECT_IO.
+ *
  * Not offered:
  * - EXPORT_SUPPORT: would make the guest LOOKUP "." and ".." (NFS re-export of the share); we
  *   refuse those names (names.ts) and do not support open-by-handle from the guest.
- * - POSIX_LOCKS, FLOCK_LOCKS: no GETLK/SETLK/SETLKW yet (they answer ENOSYS, and without these
- *   bits the guest keeps locks local, which is what --no-posix-lock means).
- * - WRITEBACK_CACHE: needs O_WRONLY→O_RDWR promotion and O_APPEND handling in the passthrough.
- * - DONT_MASK, POSIX_ACL, SETXATTR_EXT: ACL support is not implemented (the guest applies umask).
- * - HANDLE_KILLPRIV(_V2): the host kernel clears suid/sgid when we write as the caller; the
- *   passthrough does not implement the V2 protocol.
+ * - HANDLE_KILLPRIV (v1): V2 carries the caller's CAP_FSETID per request; v1 does not.
  * - MAP_ALIGNMENT, HAS_INODE_DAX: no DAX window yet (SETUPMAPPING answers ENOSYS).
- * - SECURITY_CTX, CREATE_SUPP_GROUP: both add request extensions we do not parse.
  * - CACHE_SYMLINKS, NO_OPEN(DIR)_SUPPORT, EXPLICIT_INVAL_DATA, ABORT_ERROR, HAS_IOCTL_DIR,
- *   SPLICE_*, HAS_EXPIRE_ONLY, DIRECT_IO_ALLOW_MMAP: cache policies or features we do not
- *   implement (yet); offering them would change guest behaviour we have not tested.
+ *   SPLICE_*, HAS_EXPIRE_ONLY: cache policies or features we do not implement (yet); offering
+ *   them would change guest behaviour we have not tested.
  */
 export const SUPPORTED_INIT_FLAGS: bigint =
   InitFlag.ASYNC_READ |
@@ -84,7 +91,17 @@ export const SUPPORTED_INIT_FLAGS: bigint =
   InitFlag.ASYNC_DIO |
   InitFlag.ATOMIC_O_TRUNC |
   InitFlag.MAX_PAGES |
-  InitFlag.INIT_EXT;
+  InitFlag.INIT_EXT |
+  InitFlag.POSIX_LOCKS |
+  InitFlag.FLOCK_LOCKS |
+  InitFlag.WRITEBACK_CACHE |
+  InitFlag.POSIX_ACL |
+  InitFlag.DONT_MASK |
+  InitFlag.SETXATTR_EXT |
+  InitFlag.HANDLE_KILLPRIV_V2 |
+  InitFlag.SECURITY_CTX |
+  InitFlag.CREATE_SUPP_GROUP |
+  InitFlag.DIRECT_IO_ALLOW_MMAP;
 
 export interface InitConfig {
   announceSubmounts: boolean;

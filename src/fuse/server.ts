@@ -74,9 +74,10 @@ const MIB = 1024 * 1024;
 const PAGE_SIZE = 4096;
 /**
  * Largest non-WRITE request we copy when the transport staged only a prefix. The largest
- * legitimate one is SYMLINK: 40 + 256 + 4096 bytes.
+ * legitimate one is SETXATTR: 40 + 16 + 256 + 65536 bytes (then SYMLINK: 40 + 256 + 4096, plus
+ * a security-context extension).
  */
-const MAX_COPIED_REQUEST = 16 * 1024;
+const MAX_COPIED_REQUEST = 70 * 1024;
 /** INTERRUPTs remembered for requests not seen yet (the kernel may send them first). */
 const MAX_PENDING_INTERRUPTS = 1024;
 /** Shared reply scratch: fixed replies are ≤ 144 bytes; READLINK targets ≤ 4095. */
@@ -136,8 +137,12 @@ export class FuseServer implements FuseRequestHandler {
       },
       completed: (call, errno, err) => this.completed(call, errno, err),
     };
+    const server = this;
     this.core = {
       fs,
+      get sessionFlags(): bigint {
+        return server.state === 'up' && server.sessionInfo !== undefined ? server.sessionInfo.flags : 0n;
+      },
       maxRead: this.maxRead,
       maxWrite: this.maxWrite,
       logger: this.logger,
@@ -289,9 +294,18 @@ export class FuseServer implements FuseRequestHandler {
         return this.batchForget(c);
       case Opcode.INTERRUPT:
         return this.interrupt(c);
+      case Opcode.NOTIFY_REPLY:
+        return c.noReply();
     }
 
     if (this.state !== 'up') return c.error(E.EIO);
+    // Deliberate answers for opcodes no file system serves here:
+    // - IOCTL: ENOTTY, what ioctl(2) says for a request the file does not support. A virtio-fs
+    //   guest only sends restricted ioctls; none of them (FS_IOC_GETFLAGS, FICLONE, ...) is worth
+    //   running in the host file system as root on the guest's behalf.
+    // - BMAP (fuseblk only), POLL (the guest then treats files as always ready), SETUPMAPPING /
+    //   REMOVEMAPPING (DAX, not offered): ENOSYS, which also stops the guest from asking again.
+    if (opcode === Opcode.IOCTL) return c.error(E.ENOTTY);
     const spec = opcode < OPCODE_TABLE_SIZE ? OPS[opcode] : undefined;
     if (spec === undefined) return c.error(E.ENOSYS);
     if (typeof (this.fs as unknown as Record<string, unknown>)[spec.method] !== 'function') return c.error(E.ENOSYS);
@@ -523,6 +537,10 @@ export class FuseServer implements FuseRequestHandler {
   }
 }
 
+/**
+ * Requests the guest never waits a reply for. NOTIFY_REPLY answers a FUSE_NOTIFY_RETRIEVE of
+ * ours (we send none): the kernel sends it as a no-reply request, so it is dropped and counted.
+ */
 function isNoReply(opcode: number): boolean {
-  return opcode === Opcode.FORGET || opcode === Opcode.BATCH_FORGET || opcode === Opcode.INTERRUPT;
+  return opcode === Opcode.FORGET || opcode === Opcode.BATCH_FORGET || opcode === Opcode.INTERRUPT || opcode === Opcode.NOTIFY_REPLY;
 }

@@ -15,21 +15,21 @@ type Off = number | bigint;
 
 /** Every native syscall export, one line each. */
 export interface SyscallAddon {
-  sys_openat2(dirfd: number, name: Name, flags: number, mode: number, resolve: number, uid: number, gid: number, cb?: SysCallback): R;
+  sys_openat2(dirfd: number, name: Name, flags: number, mode: number, resolve: number, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
   sys_reopen(procSelfFd: number, fd: number, flags: number, cb?: SysCallback): R;
   sys_statx(dirfd: number, name: Name | null, flags: number, out: Buffer, cb?: SysCallback): R;
   sys_fchmodat(dirfd: number, name: Name | null, mode: number, cb?: SysCallback): R;
   sys_fchownat(dirfd: number, name: Name | null, uid: number, gid: number, flags: number, cb?: SysCallback): R;
   sys_utimensat(dirfd: number, name: Name | null, aSec: number, aNsec: number, mSec: number, mNsec: number, flags: number, cb?: SysCallback): R;
   sys_ftruncate(fd: number, length: Off, cb?: SysCallback): R;
-  sys_mknodat(dirfd: number, name: Name, mode: number, rdev: number, uid: number, gid: number, cb?: SysCallback): R;
-  sys_mkdirat(dirfd: number, name: Name, mode: number, uid: number, gid: number, cb?: SysCallback): R;
-  sys_symlinkat(target: Name, dirfd: number, name: Name, uid: number, gid: number, cb?: SysCallback): R;
+  sys_mknodat(dirfd: number, name: Name, mode: number, rdev: number, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
+  sys_mkdirat(dirfd: number, name: Name, mode: number, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
+  sys_symlinkat(target: Name, dirfd: number, name: Name, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
   sys_unlinkat(dirfd: number, name: Name, flags: number, cb?: SysCallback): R;
   sys_renameat2(oldDirfd: number, oldName: Name, newDirfd: number, newName: Name, flags: number, cb?: SysCallback): R;
   sys_linkat(oldDirfd: number, oldName: Name | null, newDirfd: number, newName: Name, flags: number, cb?: SysCallback): R;
   sys_readlinkat(dirfd: number, name: Name | null, out: Buffer, cb?: SysCallback): R;
-  sys_faccessat(dirfd: number, name: Name | null, mode: number, flags: number, uid: number, gid: number, cb?: SysCallback): R;
+  sys_faccessat(dirfd: number, name: Name | null, mode: number, flags: number, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
   sys_getdents64(fd: number, out: Buffer, cb?: SysCallback): R;
   sys_lseek(fd: number, offset: Off, whence: number, cb?: SysCallback): R;
   sys_fsync(fd: number, datasync: boolean, cb?: SysCallback): R;
@@ -38,6 +38,24 @@ export interface SyscallAddon {
   sys_dup(fd: number, cb?: SysCallback): R;
   sys_pread(fd: number, buf: Uint8Array, off: number, len: number, position: Off, cb?: SysCallback): R;
   sys_pwrite(fd: number, buf: Uint8Array, off: number, len: number, position: Off, cb?: SysCallback): R;
+  /** `how`: XATTR_VIA_FD (fd is an I/O fd), _REOPEN (O_PATH fd of a file/dir), _PATH (O_PATH fd of anything). */
+  sys_getxattr(procSelfFd: number, fd: number, how: number, name: Name, out: Buffer | null, cb?: SysCallback): R;
+  sys_listxattr(procSelfFd: number, fd: number, how: number, out: Buffer | null, cb?: SysCallback): R;
+  sys_setxattr(procSelfFd: number, fd: number, how: number, name: Name, value: Uint8Array, flags: number, cb?: SysCallback): R;
+  sys_removexattr(procSelfFd: number, fd: number, how: number, name: Name, cb?: SysCallback): R;
+  sys_fallocate(fd: number, mode: number, offset: Off, length: Off, cb?: SysCallback): R;
+  sys_copy_file_range(fdIn: number, offIn: Off, fdOut: number, offOut: Off, len: Off, flags: number, cb?: SysCallback): R;
+  sys_syncfs(fd: number, cb?: SysCallback): R;
+  sys_ofd_lock(fd: number, cmd: number, type: number, start: Off, len: Off, out: Buffer | null, cb?: SysCallback): R;
+  sys_flock(fd: number, op: number, cb?: SysCallback): R;
+  sys_name_to_handle_at(fd: number, out: Buffer, cb?: SysCallback): R;
+  sys_open_by_handle_at(mountFd: number, handle: Uint8Array, flags: number, cb?: SysCallback): R;
+  sys_statx_raw(dirfd: number, name: Name | null, flags: number, mask: number, out: Buffer, cb?: SysCallback): R;
+  /** A blocking lock wait on its own thread (kind 0: OFD lock of type `arg`; 1: flock(fd, arg)). Id > 0, or -errno. */
+  sys_lock_wait(fd: number, kind: number, arg: number, start: Off, len: Off, cb: SysCallback): number;
+  /** 0 when the wait was signalled to end with -EINTR, -ESRCH when it is over. */
+  sys_lock_cancel(id: number): number;
+  sys_lock_waiters(): number;
   sys_constants: SysConstants;
   getPoolSize(): number;
   setPoolSize(n: number): void;
@@ -57,6 +75,14 @@ export interface SysConstants {
   readonly RENAME_NOREPLACE: number; readonly RENAME_EXCHANGE: number; readonly RENAME_WHITEOUT: number;
   readonly SEEK_SET: number; readonly SEEK_CUR: number; readonly SEEK_END: number; readonly SEEK_DATA: number; readonly SEEK_HOLE: number;
   readonly STAT_RECORD_SIZE: number; readonly STATVFS_SIZE: number;
+  readonly F_RDLCK: number; readonly F_WRLCK: number; readonly F_UNLCK: number;
+  readonly F_OFD_GETLK: number; readonly F_OFD_SETLK: number;
+  readonly LOCK_SH: number; readonly LOCK_EX: number; readonly LOCK_UN: number; readonly LOCK_NB: number;
+  readonly XATTR_CREATE: number; readonly XATTR_REPLACE: number;
+  readonly FALLOC_FL_KEEP_SIZE: number; readonly FALLOC_FL_PUNCH_HOLE: number; readonly FALLOC_FL_COLLAPSE_RANGE: number;
+  readonly FALLOC_FL_ZERO_RANGE: number; readonly FALLOC_FL_INSERT_RANGE: number; readonly FALLOC_FL_UNSHARE_RANGE: number;
+  readonly XATTR_VIA_FD: number; readonly XATTR_VIA_REOPEN: number; readonly XATTR_VIA_PATH: number;
+  readonly KERNEL_STATX_SIZE: number; readonly MAX_HANDLE_SZ: number;
 }
 
 export const sys = addon as SyscallAddon;
@@ -74,10 +100,10 @@ export type SysResult = number | Promise<number>;
 // Each wrapper runs the call inline (no allocation) when the pool is empty; otherwise it costs one
 // promise and its executor. If the native side ran the job inline after all, it returned the
 // number instead of calling back: settle with it.
-export function openat2(dirfd: number, name: Name, flags: number, mode: number, resolve: number, uid = -1, gid = -1): SysResult {
-  if (!usePool()) return sys.sys_openat2(dirfd, name, flags, mode, resolve, uid, gid)!;
+export function openat2(dirfd: number, name: Name, flags: number, mode: number, resolve: number, uid = -1, gid = -1, supp = -1): SysResult {
+  if (!usePool()) return sys.sys_openat2(dirfd, name, flags, mode, resolve, uid, gid, supp)!;
   return new Promise((res) => {
-    const r = sys.sys_openat2(dirfd, name, flags, mode, resolve, uid, gid, res);
+    const r = sys.sys_openat2(dirfd, name, flags, mode, resolve, uid, gid, supp, res);
     if (r !== undefined) res(r);
   });
 }
@@ -123,24 +149,24 @@ export function ftruncate(fd: number, length: Off): SysResult {
     if (r !== undefined) res(r);
   });
 }
-export function mknodat(dirfd: number, name: Name, mode: number, rdev: number, uid = -1, gid = -1): SysResult {
-  if (!usePool()) return sys.sys_mknodat(dirfd, name, mode, rdev, uid, gid)!;
+export function mknodat(dirfd: number, name: Name, mode: number, rdev: number, uid = -1, gid = -1, supp = -1): SysResult {
+  if (!usePool()) return sys.sys_mknodat(dirfd, name, mode, rdev, uid, gid, supp)!;
   return new Promise((res) => {
-    const r = sys.sys_mknodat(dirfd, name, mode, rdev, uid, gid, res);
+    const r = sys.sys_mknodat(dirfd, name, mode, rdev, uid, gid, supp, res);
     if (r !== undefined) res(r);
   });
 }
-export function mkdirat(dirfd: number, name: Name, mode: number, uid = -1, gid = -1): SysResult {
-  if (!usePool()) return sys.sys_mkdirat(dirfd, name, mode, uid, gid)!;
+export function mkdirat(dirfd: number, name: Name, mode: number, uid = -1, gid = -1, supp = -1): SysResult {
+  if (!usePool()) return sys.sys_mkdirat(dirfd, name, mode, uid, gid, supp)!;
   return new Promise((res) => {
-    const r = sys.sys_mkdirat(dirfd, name, mode, uid, gid, res);
+    const r = sys.sys_mkdirat(dirfd, name, mode, uid, gid, supp, res);
     if (r !== undefined) res(r);
   });
 }
-export function symlinkat(target: Name, dirfd: number, name: Name, uid = -1, gid = -1): SysResult {
-  if (!usePool()) return sys.sys_symlinkat(target, dirfd, name, uid, gid)!;
+export function symlinkat(target: Name, dirfd: number, name: Name, uid = -1, gid = -1, supp = -1): SysResult {
+  if (!usePool()) return sys.sys_symlinkat(target, dirfd, name, uid, gid, supp)!;
   return new Promise((res) => {
-    const r = sys.sys_symlinkat(target, dirfd, name, uid, gid, res);
+    const r = sys.sys_symlinkat(target, dirfd, name, uid, gid, supp, res);
     if (r !== undefined) res(r);
   });
 }
@@ -172,10 +198,10 @@ export function readlinkat(dirfd: number, name: Name | null, out: Buffer): SysRe
     if (r !== undefined) res(r);
   });
 }
-export function faccessat(dirfd: number, name: Name | null, mode: number, flags: number, uid = -1, gid = -1): SysResult {
-  if (!usePool()) return sys.sys_faccessat(dirfd, name, mode, flags, uid, gid)!;
+export function faccessat(dirfd: number, name: Name | null, mode: number, flags: number, uid = -1, gid = -1, supp = -1): SysResult {
+  if (!usePool()) return sys.sys_faccessat(dirfd, name, mode, flags, uid, gid, supp)!;
   return new Promise((res) => {
-    const r = sys.sys_faccessat(dirfd, name, mode, flags, uid, gid, res);
+    const r = sys.sys_faccessat(dirfd, name, mode, flags, uid, gid, supp, res);
     if (r !== undefined) res(r);
   });
 }
@@ -234,4 +260,51 @@ export function pwrite(fd: number, buf: Uint8Array, off: number, len: number, po
     const r = sys.sys_pwrite(fd, buf, off, len, position, res);
     if (r !== undefined) res(r);
   });
+}
+
+// The less frequent calls share one wrapper (a small argument array per call is fine here).
+type Rest = (number | bigint | boolean | Uint8Array | Buffer | null)[];
+function viaPool(fn: (...args: never[]) => R, args: Rest): SysResult {
+  const f = fn as unknown as (...a: unknown[]) => R;
+  if (!usePool()) return f(...args)!;
+  return new Promise((res) => {
+    const r = f(...args, res);
+    if (r !== undefined) res(r);
+  });
+}
+export function getxattr(procSelfFd: number, fd: number, how: number, name: Name, out: Buffer | null): SysResult {
+  return viaPool(sys.sys_getxattr, [procSelfFd, fd, how, name, out]);
+}
+export function listxattr(procSelfFd: number, fd: number, how: number, out: Buffer | null): SysResult {
+  return viaPool(sys.sys_listxattr, [procSelfFd, fd, how, out]);
+}
+export function setxattr(procSelfFd: number, fd: number, how: number, name: Name, value: Uint8Array, flags: number): SysResult {
+  return viaPool(sys.sys_setxattr, [procSelfFd, fd, how, name, value, flags]);
+}
+export function removexattr(procSelfFd: number, fd: number, how: number, name: Name): SysResult {
+  return viaPool(sys.sys_removexattr, [procSelfFd, fd, how, name]);
+}
+export function fallocate(fd: number, mode: number, offset: Off, length: Off): SysResult {
+  return viaPool(sys.sys_fallocate, [fd, mode, offset, length]);
+}
+export function copyFileRange(fdIn: number, offIn: Off, fdOut: number, offOut: Off, len: Off, flags: number): SysResult {
+  return viaPool(sys.sys_copy_file_range, [fdIn, offIn, fdOut, offOut, len, flags]);
+}
+export function syncfs(fd: number): SysResult {
+  return viaPool(sys.sys_syncfs, [fd]);
+}
+export function ofdLock(fd: number, cmd: number, type: number, start: Off, len: Off, out: Buffer | null): SysResult {
+  return viaPool(sys.sys_ofd_lock, [fd, cmd, type, start, len, out]);
+}
+export function flock(fd: number, op: number): SysResult {
+  return viaPool(sys.sys_flock, [fd, op]);
+}
+export function nameToHandleAt(fd: number, out: Buffer): SysResult {
+  return viaPool(sys.sys_name_to_handle_at, [fd, out]);
+}
+export function openByHandleAt(mountFd: number, handle: Uint8Array, flags: number): SysResult {
+  return viaPool(sys.sys_open_by_handle_at, [mountFd, handle, flags]);
+}
+export function statxRaw(dirfd: number, name: Name | null, flags: number, mask: number, out: Buffer): SysResult {
+  return viaPool(sys.sys_statx_raw, [dirfd, name, flags, mask, out]);
 }

@@ -32,18 +32,36 @@ export function checkSymlinkTarget(target: Buffer): void {
 }
 
 /** open(2) flags a guest may pass through to the host; everything else is dropped. */
-const PASSED_THROUGH =
-  C.O_ACCMODE | C.O_APPEND | C.O_NONBLOCK | C.O_SYNC | C.O_DSYNC | C.O_NOATIME | C.O_TRUNC | C.O_DIRECTORY;
+const PASSED_THROUGH = C.O_ACCMODE | C.O_APPEND | C.O_NONBLOCK | C.O_SYNC | C.O_DSYNC | C.O_TRUNC | C.O_DIRECTORY;
+
+export interface OpenFlagPolicy {
+  /** --allow-direct-io: keep O_DIRECT. */
+  allowDirectIo: boolean;
+  /** --preserve-noatime: keep O_NOATIME. */
+  preserveNoatime: boolean;
+  /** FUSE_WRITEBACK_CACHE negotiated: O_WRONLY becomes O_RDWR, O_APPEND is dropped. */
+  writeback: boolean;
+}
 
 /**
  * The guest's OPEN/CREATE flags reduced to what we honour: O_CREAT, O_EXCL, O_NOCTTY,
  * O_TMPFILE, O_PATH, O_NOFOLLOW, O_ASYNC, O_CLOEXEC and unknown bits are stripped (we add
- * O_CLOEXEC ourselves). O_DIRECT is kept only with `allowDirectIo`: the transport reads and
- * writes at guest buffer addresses after the FUSE header, which O_DIRECT's alignment rules
- * would turn into EINVAL (the Rust virtiofsd drops it by default too).
+ * O_CLOEXEC ourselves).
+ * - O_DIRECT only with allowDirectIo: the transport reads and writes at guest buffer addresses
+ *   after the FUSE header, which O_DIRECT's alignment rules may turn into EINVAL (the Rust
+ *   virtiofsd drops it by default too).
+ * - O_NOATIME only with preserveNoatime (the Rust virtiofsd's default: it fails with EPERM for
+ *   a daemon that is not the owner and lacks CAP_FOWNER).
+ * - With the writeback cache the guest reads pages of files it opened write-only and computes
+ *   append offsets itself: O_WRONLY → O_RDWR, O_APPEND dropped (as virtiofsd does).
  */
-export function openFlags(guestFlags: number, allowDirectIo: boolean): number {
-  return guestFlags & (PASSED_THROUGH | (allowDirectIo ? C.O_DIRECT : 0));
+export function openFlags(guestFlags: number, p: OpenFlagPolicy): number {
+  let f = guestFlags & (PASSED_THROUGH | (p.allowDirectIo ? C.O_DIRECT : 0) | (p.preserveNoatime ? C.O_NOATIME : 0));
+  if (p.writeback) {
+    if ((f & C.O_ACCMODE) === C.O_WRONLY) f = (f & ~C.O_ACCMODE) | C.O_RDWR;
+    f &= ~C.O_APPEND;
+  }
+  return f;
 }
 
 /** The guest's uid/gid become fsuid/fsgid: they must be real ids (not (u32)-1). */

@@ -1,5 +1,7 @@
 /**
- * The passthrough's inodes: guest node ids ↔ host inodes, each holding one O_PATH descriptor.
+ * The passthrough's inodes: guest node ids ↔ host inodes, each holding one O_PATH descriptor —
+ * or, with --inode-file-handles, a file handle (name_to_handle_at) that is opened
+ * (open_by_handle_at, O_PATH) only while an operation uses the inode.
  *
  * - Keyed by the host identity (st_dev, st_ino, mnt_id), read from a StatRecord as u32 halves:
  *   no BigInt, no string keys. Entries with the same hash are chained through `next`.
@@ -9,9 +11,14 @@
  *   number could be reused by an unrelated open.
  * - Node id 1 is the root (the share); it is never evicted.
  * - Node ids are never reused within a table's life.
+ * - Handle-backed inodes: `fd` is valid while pinned (acquire() opens it, synchronously and on
+ *   the calling thread: open_by_handle_at on a local file system costs about what a lookup
+ *   does), and is closed when the last pin goes. open_by_handle_at needs a descriptor on the
+ *   same mount: the table keeps one per mount id (mountFdFor).
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
 import { StatField, type StatRecord } from '../filesystem/filesystem.js';
+import { C, sys } from '../native/syscalls.js';
 
 export const ROOT_ID = 1;
 
@@ -27,12 +34,17 @@ export class InodeData {
   /** False once evicted; the fd is then closed when `pins` drops to 0. */
   live = true;
   next: InodeData | undefined = undefined;
-  /** "<fd>" as bytes, for calls through /proc/self/fd (built on first use). */
+  /** With a file handle: the handle (struct file_handle) and a descriptor on its mount. */
+  handle: Buffer | undefined = undefined;
+  mountFd = -1;
+  /** "<fd>" as bytes, for calls through /proc/self/fd (built on first use, per fd). */
   private procNameBytes: Buffer | undefined = undefined;
+  private procNameFd = -1;
 
   constructor(
     readonly nodeid: number,
-    readonly fd: number,
+    /** The O_PATH descriptor; for handle-backed inodes only while pinned (-1 otherwise). */
+    public fd: number,
     /** File type bits (S_IFMT) — an inode's type never changes. */
     readonly type: number,
     readonly devLo: number,
@@ -44,7 +56,16 @@ export class InodeData {
   ) {}
 
   get procName(): Buffer {
-    return (this.procNameBytes ??= Buffer.from(String(this.fd)));
+    if (this.procNameBytes === undefined || this.procNameFd !== this.fd) {
+      this.procNameBytes = Buffer.from(String(this.fd));
+      this.procNameFd = this.fd;
+    }
+    return this.procNameBytes;
+  }
+
+  /** The host's mount id (low 32 bits suffice: mount ids are small). */
+  get mountId(): number {
+    return this.mntLo;
   }
 
   get isDir(): boolean {
@@ -84,11 +105,31 @@ function matches(d: InodeData, rec: StatRecord): boolean {
 export class InodeTable {
   private readonly byId = new Map<number, InodeData>();
   private readonly byKey = new Map<number, InodeData>();
+  /** Mount id → a descriptor on that mount, for open_by_handle_at. */
+  private readonly mountFds = new Map<number, number>();
   private nextId = ROOT_ID + 1;
   private rootData: InodeData | undefined;
 
-  /** `closeFd` closes an evicted inode's descriptor (errors are the callee's to log). */
-  constructor(private readonly closeFd: (fd: number) => void) {}
+  /**
+   * `closeFd` closes an evicted inode's descriptor (errors are the callee's to log);
+   * `evicted` hears about every inode leaving the table (the lock table closes its files).
+   */
+  constructor(
+    private readonly closeFd: (fd: number) => void,
+    private readonly evicted?: (d: InodeData) => void,
+  ) {}
+
+  /** Inodes held by file handle (tests, metrics). */
+  get handleBacked(): number {
+    let n = 0;
+    for (const d of this.byId.values()) if (d.handle !== undefined) n++;
+    return n;
+  }
+
+  /** Every live inode (SYNCFS looks for one per file system). */
+  values(): IterableIterator<InodeData> {
+    return this.byId.values();
+  }
 
   get size(): number {
     return this.byId.size;
@@ -112,16 +153,62 @@ export class InodeTable {
     return this.byId.get(nodeid);
   }
 
-  /** Looks `nodeid` up and pins it for the duration of an operation; ESTALE if unknown. */
+  /**
+   * Looks `nodeid` up and pins it for the duration of an operation; ESTALE if unknown. A
+   * handle-backed inode gets its O_PATH descriptor here (the handle's errno if that fails:
+   * ESTALE when the file is gone).
+   */
   acquire(nodeid: number): InodeData {
     const d = this.byId.get(nodeid);
     if (d === undefined) throw new ErrnoError(E.ESTALE, `unknown node id ${nodeid}`);
+    if (d.pins === 0 && d.handle !== undefined && d.fd < 0) {
+      const fd = sys.sys_open_by_handle_at(d.mountFd, d.handle, C.O_PATH | C.O_NOFOLLOW)!;
+      if (fd < 0) throw new ErrnoError(-fd, 'open_by_handle_at');
+      d.fd = fd;
+    }
     d.pins++;
     return d;
   }
 
   release(d: InodeData): void {
-    if (--d.pins === 0 && !d.live) this.closeFd(d.fd);
+    if (--d.pins !== 0) return;
+    if (!d.live) {
+      if (d.fd >= 0) this.closeFd(d.fd);
+    } else if (d.handle !== undefined && d.fd >= 0) {
+      this.closeFd(d.fd);
+      d.fd = -1;
+    }
+  }
+
+  /**
+   * A descriptor on the mount `rec` lives on, for open_by_handle_at: the one registered for its
+   * mount id, else a duplicate of `fd` (an O_PATH descriptor of that inode) registered now.
+   * -errno when it cannot be had.
+   */
+  mountFdFor(rec: StatRecord, fd: number): number {
+    const mnt = rec.readUInt32LE(StatField.mntId);
+    const known = this.mountFds.get(mnt);
+    if (known !== undefined) return known;
+    const dup = sys.sys_dup(fd)!;
+    if (dup >= 0) this.mountFds.set(mnt, dup);
+    return dup;
+  }
+
+  /**
+   * Like adopt(), for an inode known by file handle: +1 reference on the existing entry, or a
+   * new handle-backed entry (no descriptor until acquired).
+   */
+  adoptHandle(handle: Buffer, mountFd: number, rec: StatRecord): InodeData {
+    const existing = this.find(rec);
+    if (existing !== undefined) {
+      existing.refcount++;
+      return existing;
+    }
+    const d = this.make(this.nextId++, -1, rec);
+    d.handle = handle;
+    d.mountFd = mountFd;
+    this.insert(d, rec);
+    return d;
   }
 
   /**
@@ -178,6 +265,8 @@ export class InodeTable {
   closeAll(): void {
     for (const d of [...this.byId.values()]) this.evict(d);
     this.rootData = undefined;
+    for (const fd of this.mountFds.values()) this.closeFd(fd);
+    this.mountFds.clear();
   }
 
   private make(nodeid: number, fd: number, rec: StatRecord): InodeData {
@@ -218,6 +307,7 @@ export class InodeTable {
       break;
     }
     d.next = undefined;
-    if (d.pins === 0) this.closeFd(d.fd);
+    this.evicted?.(d);
+    if (d.pins === 0 && d.fd >= 0) this.closeFd(d.fd);
   }
 }

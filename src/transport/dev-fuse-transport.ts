@@ -191,6 +191,7 @@ export class DevFuseTransport {
 
   private pause(): void {
     this.stats.pauses++;
+    if (this.log.isLevelEnabled('debug')) this.log.debug(`/dev/fuse: all ${this.maxLargeInFlight} large buffers in flight; pausing reads`);
     this.unwatch();
   }
 

@@ -179,6 +179,13 @@ export interface RunGuestOptions {
   extraFiles?: Record<string, string | Buffer>;
   /** Called with each chunk of console output (also enabled by env GUEST_VERBOSE=1). */
   onOutput?: (chunk: string) => void;
+  /** QEMU binary or wrapper to run (default: env QEMU or qemu-system-x86_64), e.g. the sid wrapper. */
+  qemu?: string;
+  /**
+   * Replaces the default `-device vhost-user-fs-pci,chardev=c,tag=TAG,queue-size=1024` pair
+   * (the chardev is always `c`), e.g. `['-device', 'vhost-user-test-device-pci,chardev=c,...']`.
+   */
+  deviceArgs?: string[];
   /** Write the console to this file as well (default: $GUEST_LOG_DIR/<tag>-<time>.log if set). */
   logFile?: string;
 }
@@ -238,7 +245,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<GuestResult> {
     '-nographic', '-no-reboot', '-nic', 'none',
     '-kernel', image.kernel, '-initrd', initrd, '-append', append.join(' '),
     '-chardev', `socket,id=c,path=${opts.socketPath}`,
-    '-device', `vhost-user-fs-pci,chardev=c,tag=${opts.tag},queue-size=1024`,
+    ...(opts.deviceArgs ?? ['-device', `vhost-user-fs-pci,chardev=c,tag=${opts.tag},queue-size=1024`]),
     '-object', `memory-backend-memfd,id=m,size=${memMiB}M,share=on`, '-numa', 'node,memdev=m',
     ...(opts.extraQemuArgs ?? []),
   ];
@@ -250,8 +257,9 @@ export async function runGuest(opts: RunGuestOptions): Promise<GuestResult> {
       : undefined);
   const verbose = process.env.GUEST_VERBOSE === '1';
 
+  const qemu = opts.qemu ?? QEMU;
   const start = Date.now();
-  const child = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const onData = (d: Buffer) => {
     const s = d.toString().replace(/\r/g, '');
@@ -268,7 +276,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<GuestResult> {
   }, opts.timeoutMs ?? 8 * 60_000);
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('error', (e) => {
-      output += `\n[run-guest] failed to start ${QEMU}: ${e.message}\n`;
+      output += `\n[run-guest] failed to start ${qemu}: ${e.message}\n`;
       resolve({ code: null, signal: null });
     });
     child.on('close', (c, s) => resolve({ code: c, signal: s }));
@@ -278,7 +286,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<GuestResult> {
   if (timedOut) output += `\n[run-guest] timed out after ${opts.timeoutMs ?? 8 * 60_000} ms, QEMU killed\n`;
   if (logFile) {
     await fsp.mkdir(path.dirname(logFile), { recursive: true });
-    await fsp.writeFile(logFile, `${QEMU} ${args.join(' ')}\n\n${output}`);
+    await fsp.writeFile(logFile, `${qemu} ${args.join(' ')}\n\n${output}`);
   }
 
   let rc: number | null = null;

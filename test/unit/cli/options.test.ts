@@ -65,8 +65,8 @@ describe('real invocations', () => {
       announceSubmounts: true,
       logLevel: 'info',
       syslog: true,
-      sandbox: 'none',
-      seccomp: 'none',
+      sandbox: 'namespace',
+      seccomp: 'kill',
     });
     expect(warnings).toEqual([]);
   });
@@ -88,8 +88,8 @@ describe('real invocations', () => {
       announceSubmounts: true,
       logLevel: 'info',
       syslog: true,
-      sandbox: 'none',
-      seccomp: 'none',
+      sandbox: 'namespace',
+      seccomp: 'kill',
     });
     expect(warnings.join('\n')).toMatch(/-f has no effect/);
     expect(warnings.join('\n')).toMatch(/-o options are deprecated/);
@@ -106,8 +106,8 @@ describe('real invocations', () => {
       announceSubmounts: true,
       logLevel: 'info',
       syslog: false,
-      sandbox: 'none',
-      seccomp: 'none',
+      sandbox: 'namespace',
+      seccomp: 'kill',
     });
   });
 
@@ -147,8 +147,8 @@ describe('defaults', () => {
       announceSubmounts: true,
       logLevel: 'info',
       syslog: false,
-      sandbox: 'none',
-      seccomp: 'none',
+      sandbox: 'namespace',
+      seccomp: 'kill',
     });
   });
 
@@ -247,8 +247,29 @@ describe('each supported option', () => {
     expect(run(base()).config.syslog).toBe(false);
   });
 
-  it('--sandbox none and --seccomp none are accepted (and are the defaults)', () => {
+  it('--sandbox namespace and --seccomp kill are the defaults, as in virtiofsd', () => {
+    expect(run(base()).config).toMatchObject({ sandbox: 'namespace', seccomp: 'kill' });
     expect(run([...base(), '--sandbox', 'none', '--seccomp', 'none']).config).toMatchObject({ sandbox: 'none', seccomp: 'none' });
+  });
+
+  it('--sandbox namespace|chroot|none and --seccomp kill|log|trap|none', () => {
+    for (const mode of ['namespace', 'chroot', 'none'] as const) {
+      expect(run([...base(), '--sandbox', mode]).config.sandbox).toBe(mode);
+      expect(run([...base(), `--sandbox=${mode}`]).config.sandbox).toBe(mode);
+    }
+    for (const action of ['kill', 'log', 'trap', 'none'] as const) {
+      expect(run([...base(), '--seccomp', action]).config.seccomp).toBe(action);
+    }
+  });
+
+  it('--modcaps: +name:-name, any case, with or without CAP_; kept as given', () => {
+    expect(run([...base(), '--modcaps', '+sys_admin:-chown']).config.modcaps).toBe('+sys_admin:-chown');
+    expect(run([...base(), '--modcaps=+CAP_SYS_ADMIN']).config.modcaps).toBe('+CAP_SYS_ADMIN');
+    expect(run(base()).config.modcaps).toBeUndefined();
+    usageError([...base(), '--modcaps', 'sys_admin'], /invalid value 'sys_admin' for --modcaps: 'sys_admin': expected '\+' or '-'/);
+    usageError([...base(), '--modcaps', '+bogus'], /invalid value '\+bogus' for --modcaps: unknown capability 'bogus'/);
+    usageError([...base(), '--modcaps', '+chown::-fowner'], /empty item/);
+    usageError([...base(), '--modcaps='], /option --modcaps requires a value/);
   });
 
   it('no-op spellings of our defaults are accepted', () => {
@@ -320,8 +341,10 @@ describe('legacy -o options', () => {
     expect(run(['--fd=3', '-o', `source=${share}`, '--shared-dir', file]).config.sharedDir).toBe(share);
   });
 
-  it('sandbox=none is accepted', () => {
-    expect(run([...base(), '-o', 'sandbox=none']).config.sandbox).toBe('none');
+  it('sandbox=namespace|chroot|none and modcaps= are accepted', () => {
+    for (const mode of ['namespace', 'chroot', 'none']) expect(run([...base(), '-o', `sandbox=${mode}`]).config.sandbox).toBe(mode);
+    expect(run([...base(), '-o', 'modcaps=+sys_admin']).config.modcaps).toBe('+sys_admin');
+    expect(run([...base(), '--modcaps=-chown', '-o', 'modcaps=+sys_admin']).config.modcaps).toBe('+sys_admin');
   });
 
   it('no-op words are accepted', () => {
@@ -344,16 +367,11 @@ describe('legacy -o options', () => {
     for (const item of [
       'xattr', 'posix_acl', 'security_label', 'writeback', 'allow_direct_io', 'killpriv_v2', 'no_readdirplus',
       'flock', 'posix_lock', 'allow_root', 'norace', 'dax', 'dax=always',
-      'xattrmap=:map::user.virtiofs.:', 'modcaps=+sys_admin', 'timeout=5', 'max_idle_threads=4',
+      'xattrmap=:map::user.virtiofs.:', 'timeout=5', 'max_idle_threads=4',
     ]) {
       const key = item.split('=')[0];
       usageError([...base(), '-o', item], new RegExp(`-o ${key} is not supported yet by virtiofsd-ts`));
     }
-  });
-
-  it('sandbox=namespace|chroot are not implemented', () => {
-    usageError([...base(), '-o', 'sandbox=namespace'], /-o sandbox=namespace is not implemented yet in this version \(only 'none' is\); see README/);
-    usageError([...base(), '-o', 'sandbox=chroot'], /-o sandbox=chroot is not implemented yet/);
   });
 
   it('unknown and malformed items', () => {
@@ -386,7 +404,6 @@ describe('refused options (recognised, not implemented yet)', () => {
     ['translate-gid', 'squash-guest:0:100:4294967295'],
     ['uid-map', ':0:1000:1:'],
     ['gid-map', ':0:1000:1:'],
-    ['modcaps', '+sys_admin:-chown'],
     ['rlimit-nofile', '1000000'],
     ['tag', 'myfs'],
     ['migration-mode', 'find-paths'],
@@ -405,20 +422,6 @@ describe('refused options (recognised, not implemented yet)', () => {
     usageError([...base(), '--dax'], /--dax is not supported yet/);
     usageError([...base(), '--dax-window-size=1G'], /--dax-window-size is not supported yet/);
     usageError([...base(), '--migration-whatever'], /--migration-whatever is not supported yet/);
-  });
-
-  it('--sandbox namespace|chroot', () => {
-    for (const mode of ['namespace', 'chroot']) {
-      const line = usageError([...base(), '--sandbox', mode], /not implemented/);
-      expect(line).toBe(`virtiofsd-ts: --sandbox=${mode} is not implemented yet in this version (only 'none' is); see README\n`);
-      usageError([...base(), `--sandbox=${mode}`], new RegExp(`--sandbox=${mode} is not implemented yet`));
-    }
-  });
-
-  it('--seccomp kill|log|trap', () => {
-    for (const action of ['kill', 'log', 'trap']) {
-      usageError([...base(), '--seccomp', action], new RegExp(`--seccomp=${action} is not implemented yet in this version \\(only 'none' is\\)`));
-    }
   });
 
   it('--inode-file-handles other than never', () => {

@@ -1,0 +1,286 @@
+/**
+ * State and helpers every part of the passthrough shares: the inode and handle tables, the
+ * /proc/self/fd descriptor, what the session negotiated, the id translation, and the few
+ * operations several FUSE requests build on (lookup of one name, attributes, opening an inode,
+ * clearing privileges). passthrough.ts, create.ts, xattr.ts, locks.ts and file-ops.ts use it.
+ */
+import { E, ErrnoError } from '../filesystem/errors.js';
+import { STAT_RECORD_SIZE, StatField, type Entry, type OpenReply, type RequestContext } from '../filesystem/filesystem.js';
+import * as sys from '../native/syscalls.js';
+import { C } from '../native/syscalls.js';
+import { cachePolicy, type CachePolicy } from './cache-policy.js';
+import { checkIds } from './guest-input.js';
+import { HandleTable } from './handle-table.js';
+import { InodeTable, S_IFDIR, S_IFMT, S_IFREG, type InodeData } from './inode-table.js';
+import type { PassthroughLogger, Settings } from './options.js';
+
+/** fuse_attr.flags */
+export const FUSE_ATTR_SUBMOUNT = 1 << 0;
+
+export const LOOKUP_FLAGS = C.O_PATH | C.O_NOFOLLOW;
+export const BENEATH = C.RESOLVE_BENEATH | C.RESOLVE_NO_SYMLINKS | C.RESOLVE_NO_MAGICLINKS;
+
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+const S_IXGRP = 0o010;
+/** Room for struct file_handle plus the mount id (sys_name_to_handle_at's layout). */
+const HANDLE_BUF = 16 + 128;
+
+/** Throws the errno of a failed raw result (< 0); returns the result otherwise. */
+export function check(r: number, syscall: string): number {
+  if (r < 0) throw new ErrnoError(-r, syscall);
+  return r;
+}
+
+/** The host identity a request runs with: translated uid, gid, and supplementary group or -1. */
+export interface HostIds {
+  uid: number;
+  gid: number;
+  supp: number;
+}
+
+export class PtCore {
+  readonly policy: CachePolicy;
+  readonly inodes: InodeTable;
+  readonly handles: HandleTable;
+  procSelfFd = -1;
+  /** While closing the file system: close descriptors inline, so they are gone on return. */
+  closeInline = false;
+  /** What the current session negotiated (set by init()). */
+  submounts = false;
+  writeback = false;
+  posixAcl = false;
+  killprivV2 = false;
+  securityLabel = false;
+  /** Hook for inode eviction (the lock table's). */
+  onEvict: ((d: InodeData) => void) | undefined = undefined;
+  /** Every host mount the guest reached: mount id → [O_PATH fd of a dir or file on it, isDir]. */
+  private readonly seenMounts = new Map<number, [number, boolean]>();
+
+  constructor(
+    readonly s: Settings,
+    readonly log: PassthroughLogger,
+  ) {
+    this.policy = cachePolicy(s.cache);
+    const closeFd = (fd: number): void => this.closeQuietly(fd);
+    this.inodes = new InodeTable(closeFd, (d) => this.onEvict?.(d));
+    this.handles = new HandleTable(closeFd);
+  }
+
+  // ---- credentials --------------------------------------------------------------------
+
+  /** The caller's identity on the host (--translate-*; EPERM for a forbidden id). */
+  hostIds(ctx: RequestContext): HostIds {
+    checkIds(ctx);
+    const groups = ctx.supplementaryGroups;
+    return {
+      uid: this.s.uidMap.toHost(ctx.uid),
+      gid: this.s.gidMap.toHost(ctx.gid),
+      supp: groups !== undefined && groups.length > 0 ? this.s.gidMap.toHost(groups[0]) : -1,
+    };
+  }
+
+  /** A host attribute record as the guest must see it: uid/gid translated in place. */
+  mapAttr(attr: Buffer): Buffer {
+    if (this.s.uidMap.identity && this.s.gidMap.identity) return attr;
+    attr.writeUInt32LE(this.s.uidMap.toGuest(attr.readUInt32LE(StatField.uid)), StatField.uid);
+    attr.writeUInt32LE(this.s.gidMap.toGuest(attr.readUInt32LE(StatField.gid)), StatField.gid);
+    return attr;
+  }
+
+  // ---- inodes -------------------------------------------------------------------------
+
+  /** Attributes of a pinned inode, as the guest sees them. */
+  async stat(d: InodeData): Promise<Buffer> {
+    const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
+    check(await sys.statx(d.fd, null, C.AT_SYMLINK_NOFOLLOW, attr), 'statx');
+    return this.mapAttr(attr);
+  }
+
+  entry(nodeid: number, attr: Buffer): Entry {
+    return { nodeid, generation: 0, attr, entryTimeout: this.policy.entryTimeout, attrTimeout: this.policy.attrTimeout };
+  }
+
+  /**
+   * One lookup of `name` in the (pinned) directory `parent`: +1 reference on the result. The
+   * part after the last await is synchronous, so the table cannot change between finding an
+   * existing inode and taking the reference.
+   */
+  async lookupIn(parent: InodeData, name: Buffer): Promise<Entry> {
+    const fd = check(await sys.openat2(parent.fd, name, LOOKUP_FLAGS, 0, BENEATH), 'openat2');
+    return this.adoptFd(parent, fd);
+  }
+
+  /**
+   * Takes an O_PATH descriptor `fd` of an inode found in `parent` into the table (+1 lookup
+   * reference; the table owns or closes `fd` in every case). Same rule as lookupIn: nothing but
+   * synchronous code after the last await.
+   */
+  async adoptFd(parent: InodeData, fd: number): Promise<Entry> {
+    const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
+    const r = await sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, attr);
+    if (r < 0) {
+      this.closeQuietly(fd);
+      throw new ErrnoError(-r, 'statx');
+    }
+    if (this.submounts && (attr.readUInt32LE(StatField.mode) & S_IFMT) === S_IFDIR && !parent.sameDevice(attr)) {
+      attr.writeUInt32LE(FUSE_ATTR_SUBMOUNT, StatField.flags);
+    }
+    this.noteMount(attr, fd);
+    let handle: Buffer | undefined;
+    if (this.s.inodeFileHandles !== 'never' && this.inodes.find(attr) === undefined) {
+      handle = await this.fileHandle(fd);
+    }
+    let d: InodeData;
+    if (handle !== undefined) {
+      const mountFd = this.inodes.mountFdFor(attr, fd);
+      if (mountFd < 0) {
+        this.closeQuietly(fd);
+        throw new ErrnoError(-mountFd, 'dup');
+      }
+      d = this.inodes.adoptHandle(handle, mountFd, attr);
+      this.closeQuietly(fd);
+    } else {
+      d = this.inodes.adopt(fd, attr);
+    }
+    return this.entry(d.nodeid, this.mapAttr(attr));
+  }
+
+  /**
+   * The file handle of `fd` (--inode-file-handles), or undefined to keep the descriptor:
+   * `prefer` falls back where the file system has no handles; `mandatory` fails the lookup.
+   */
+  private async fileHandle(fd: number): Promise<Buffer | undefined> {
+    const buf = Buffer.allocUnsafe(HANDLE_BUF);
+    const n = await sys.nameToHandleAt(fd, buf);
+    if (n >= 0) return Buffer.from(buf.subarray(8, 8 + n));
+    if (this.s.inodeFileHandles === 'mandatory') {
+      this.closeQuietly(fd);
+      throw new ErrnoError(-n, 'name_to_handle_at (--inode-file-handles=mandatory)');
+    }
+    return undefined;
+  }
+
+  /** Checks that file handles work for the share (start-up); `prefer` falls back to never. */
+  async probeFileHandles(rootFd: number): Promise<void> {
+    if (this.s.inodeFileHandles === 'never') return;
+    const buf = Buffer.allocUnsafe(HANDLE_BUF);
+    const n = await sys.nameToHandleAt(rootFd, buf);
+    let err = n < 0 ? -n : 0;
+    if (err === 0) {
+      const fd = await sys.openByHandleAt(rootFd, buf.subarray(8, 8 + n), C.O_PATH);
+      if (fd < 0) err = -fd;
+      else this.closeQuietly(fd);
+    }
+    if (err === 0) return;
+    if (this.s.inodeFileHandles === 'mandatory') {
+      throw new ErrnoError(err, `--inode-file-handles=mandatory: file handles do not work for ${this.s.root}`);
+    }
+    this.log.warn({ errno: err }, 'file handles do not work for the shared directory; using O_PATH descriptors');
+    this.s.inodeFileHandles = 'never';
+  }
+
+  // ---- opening ------------------------------------------------------------------------
+
+  /** A new I/O descriptor for a pinned inode (through /proc/self/fd). */
+  async reopen(d: InodeData, flags: number): Promise<number> {
+    return check(await sys.reopen(this.procSelfFd, d.fd, flags), 'open');
+  }
+
+  /** An I/O descriptor for a (pinned) regular file or directory, registered as a handle. */
+  async openInode(d: InodeData, flags: number): Promise<OpenReply> {
+    if (!d.isOpenable) throw new ErrnoError(E.EBADF, 'not a regular file or directory');
+    const fd = await this.reopen(d, flags);
+    const h = this.handles.add(d.nodeid, fd, d.isDir);
+    return { fh: h.fh, openFlags: d.isDir ? this.policy.dirOpenFlags : this.fileOpenFlags };
+  }
+
+  /** FOPEN_* for files (the cache policy's). */
+  get fileOpenFlags(): number {
+    return this.policy.fileOpenFlags;
+  }
+
+  // ---- privileges ---------------------------------------------------------------------
+
+  /**
+   * Clears what the VFS clears when a caller without CAP_FSETID writes or truncates (kernel
+   * should_remove_suid): S_ISUID always, S_ISGID when the group may execute. `fd` is an I/O
+   * descriptor, or with `inode` an O_PATH one (then changed through /proc/self/fd).
+   */
+  async killSuidSgid(fd: number, inode?: InodeData): Promise<void> {
+    const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
+    check(await sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, attr), 'statx');
+    const mode = attr.readUInt32LE(StatField.mode);
+    if ((mode & S_IFMT) !== S_IFREG) return;
+    let kill = mode & S_ISUID;
+    if ((mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) kill |= S_ISGID;
+    if (kill === 0) return;
+    const newMode = mode & 0o7777 & ~kill;
+    const r = inode !== undefined ? await sys.fchmodat(this.procSelfFd, inode.procName, newMode) : await sys.fchmodat(fd, null, newMode);
+    check(r, 'fchmod');
+  }
+
+  /** Clears S_ISGID alone (setting an access ACL, FUSE_SETXATTR_ACL_KILL_SGID). */
+  async killSgid(d: InodeData): Promise<void> {
+    const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
+    check(await sys.statx(d.fd, null, C.AT_SYMLINK_NOFOLLOW, attr), 'statx');
+    const mode = attr.readUInt32LE(StatField.mode);
+    if ((mode & S_ISGID) === 0) return;
+    check(await sys.fchmodat(this.procSelfFd, d.procName, mode & 0o7777 & ~S_ISGID), 'fchmod');
+  }
+
+  /** How the *xattr calls reach a pinned inode (its O_PATH descriptor; see syscalls_ext.h). */
+  xattrHow(d: InodeData): number {
+    return d.isOpenable ? C.XATTR_VIA_REOPEN : C.XATTR_VIA_PATH;
+  }
+
+  /**
+   * With --xattrmap remapping security.capability, the host kernel no longer removes the
+   * guest's file capability on write, truncate or chown: we do (CVE-2021-20263). `fd` is an I/O
+   * descriptor, or with `inode` that inode's O_PATH descriptor.
+   */
+  async dropCapability(fd: number, inode?: InodeData): Promise<void> {
+    const name = this.s.capabilityXattr;
+    if (name === undefined) return;
+    const how = inode === undefined ? C.XATTR_VIA_FD : this.xattrHow(inode);
+    const r = await sys.removexattr(this.procSelfFd, fd, how, name);
+    if (r < 0 && r !== -E.ENODATA && r !== -E.EOPNOTSUPP) throw new ErrnoError(-r, 'removexattr');
+  }
+
+  // ---- mounts -------------------------------------------------------------------------
+
+  /** Remembers the mount of a directory or regular file (SYNCFS without submounts). */
+  noteMount(attr: Buffer, fd: number): void {
+    const mnt = attr.readUInt32LE(StatField.mntId);
+    if (this.seenMounts.has(mnt)) return;
+    const type = attr.readUInt32LE(StatField.mode) & S_IFMT;
+    if (type !== S_IFDIR && type !== S_IFREG) return;
+    const dup = sys.sys.sys_dup(fd)!;
+    if (dup >= 0) this.seenMounts.set(mnt, [dup, type === S_IFDIR]);
+  }
+
+  mounts(): IterableIterator<[number, boolean]> {
+    return this.seenMounts.values();
+  }
+
+  forgetMounts(): void {
+    for (const [fd] of this.seenMounts.values()) this.closeQuietly(fd);
+    this.seenMounts.clear();
+  }
+
+  // ---- descriptors --------------------------------------------------------------------
+
+  closeQuietly(fd: number): void {
+    const r = this.closeInline ? sys.sys.sys_close(fd)! : sys.close(fd);
+    if (typeof r === 'number') {
+      if (r < 0) this.log.warn({ fd, errno: -r }, 'close failed');
+    } else {
+      r.then(
+        (n) => {
+          if (n < 0) this.log.warn({ fd, errno: -n }, 'close failed');
+        },
+        () => {},
+      );
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The outer stage of `--sandbox=namespace` (see stage.ts and docs/sandbox.md): create the
+ * listening socket while its path is still reachable, then replace this Node process with the
+ * small C supervisor (native/supervisor.c), which clones the serving daemon into new mount, pid
+ * and net namespaces and waits for it. Only one Node heap ever stays resident.
+ */
+import { existsSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DaemonConfig } from '../cli/config.js';
+import { openListener } from '../daemon/daemon.js';
+import { errnoName } from '../filesystem/errors.js';
+import { native } from '../native/binding.js';
+import { sandbox } from '../native/sandbox.js';
+import { STAGE_ENV, encodeStage } from './stage.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const packageRoot = join(here, '..', '..');
+
+/** Where vfs-supervisor is: $VIRTIOFSD_TS_SUPERVISOR, else next to the addon build. */
+export function supervisorPath(): string {
+  const override = process.env.VIRTIOFSD_TS_SUPERVISOR;
+  if (override) return override;
+  for (const flavour of ['Release', 'Debug']) {
+    const candidate = join(packageRoot, 'build', flavour, 'vfs-supervisor');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`vfs-supervisor not built: run "npm run build:native" in ${packageRoot} (or use --sandbox=none)`);
+}
+
+/** The daemon's entry script, re-run by the supervisor's child. */
+export const DAEMON_SCRIPT = join(here, '..', 'cli', 'virtiofsd.js');
+
+/** The supervisor's command line (exported for tests). */
+export function supervisorArgv(config: DaemonConfig, argv: readonly string[]): string[] {
+  const out = [supervisorPath()];
+  if (config.socketPath !== undefined) out.push('--unlink', config.socketPath);
+  out.push('--', process.execPath, ...process.execArgv, DAEMON_SCRIPT, ...argv);
+  return out;
+}
+
+/**
+ * Creates (or checks) the listening socket, then execs the supervisor. Returns only by
+ * throwing. `argv` (the original arguments) is passed along for `ps` only: the inner stage takes
+ * its configuration from the environment.
+ */
+export function execIntoSandbox(config: DaemonConfig, warnings: readonly string[], argv: readonly string[]): never {
+  const listenFd = openListener(config);
+  const inner: DaemonConfig = { ...config, fd: listenFd };
+  delete inner.socketPath;
+  delete inner.socketGroup;
+  delete inner.socketGid;
+  const args = supervisorArgv(config, argv);
+  const env = { ...process.env, [STAGE_ENV]: encodeStage(inner, warnings) };
+  const envList = Object.entries(env)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  // Node marks stdio close-on-exec at start-up: the supervisor and the daemon need them.
+  let r = 0;
+  for (const fd of [0, 1, 2, listenFd]) if (r === 0) r = sandbox.sandboxClearCloexec(fd);
+  if (r === 0) r = sandbox.sandboxExec(args[0], args, envList);
+  // Still here: nothing was started. Leave no socket of ours behind.
+  if (config.socketPath !== undefined) {
+    native.closeFd(listenFd);
+    try {
+      unlinkSync(config.socketPath);
+    } catch {
+      /* already gone */
+    }
+  }
+  throw new Error(`cannot start the sandbox supervisor ${args[0]}: ${errnoName(-r)}`);
+}

@@ -1,0 +1,152 @@
+/**
+ * DevFuseTransport in this process (no CLI): a real mount served by a FuseServer + PassthroughFs
+ * whose transport has a single large buffer, so parallel 1 MiB writes make it pause and resume
+ * reading; FUSE_INTERRUPT arriving over /dev/fuse; the end of the session when the mount goes.
+ *
+ * Everything touching the mount runs in child processes: this process is the daemon, and a
+ * synchronous call on the mount from here would wait for itself.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devFuse } from '../../../src/native/dev-fuse.js';
+import { native } from '../../../src/native/binding.js';
+import { FuseServer } from '../../../src/fuse/server.js';
+import { PassthroughFs } from '../../../src/passthrough/passthrough.js';
+import { DevFuseTransport } from '../../../src/transport/dev-fuse-transport.js';
+import type { FuseRequest, FuseRequestHandler } from '../../../src/fuse/transport.js';
+import { silentLogger } from '../../../src/daemon/log.js';
+import { canMount, isMounted } from './helpers.js';
+
+const FUSE_LOOKUP = 1;
+
+let work: string;
+let share: string;
+let mnt: string;
+let fd = -1;
+let server: FuseServer;
+let transport: DevFuseTransport;
+let ended: Promise<number>;
+/** LOOKUPs of this name are held back by `slowMs` before the core sees them. */
+let slowName = '';
+let slowMs = 0;
+
+/** Runs a bash script in a child process; resolves with its exit status and output. */
+function bash(script: string, cwd: string, onSpawn?: (pid: number) => void): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', script], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (status) => resolve({ status, out }));
+    if (child.pid !== undefined) onSpawn?.(child.pid);
+  });
+}
+
+beforeAll(async () => {
+  if (!canMount) return;
+  work = mkdtempSync(join(tmpdir(), 'vfs-devfuse-'));
+  share = join(work, 'share');
+  mnt = join(work, 'mnt');
+  mkdirSync(share);
+  mkdirSync(mnt);
+  native.setPoolSize(2);
+  const fs = await PassthroughFs.create({ root: share, cache: 'auto', announceSubmounts: false });
+  server = new FuseServer(fs, {});
+  const core = server;
+  const handler: FuseRequestHandler = {
+    handle(req: FuseRequest): void {
+      const b = req.input;
+      const o = req.inputOffset;
+      if (slowMs > 0 && b.readUInt32LE(o + 4) === FUSE_LOOKUP && b.toString('latin1', o + 40, o + req.inputLength - 1) === slowName) {
+        setTimeout(() => core.handle(req), slowMs);
+        return;
+      }
+      core.handle(req);
+    },
+  };
+  fd = devFuse.devFuseOpen();
+  const K = devFuse.devFuseConstants;
+  devFuse.fuseMount(share, mnt, 'fuse.virtiofsd-ts', K.MS_NOSUID | K.MS_NODEV, `fd=${fd},rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions`);
+  let initDone!: () => void;
+  const init = new Promise<void>((r) => (initDone = r));
+  ended = new Promise<number>((resolve) => {
+    transport = new DevFuseTransport({ fd, handler, log: silentLogger, maxLargeInFlight: 1, onInit: initDone, onEnd: resolve });
+  });
+  transport.start();
+  await init;
+});
+
+afterAll(async () => {
+  if (!canMount) return;
+  if (isMounted(mnt)) await bash(`umount -l ${mnt}`, '/');
+  transport.stop();
+  native.closeFd(fd);
+  await server.reset();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe.skipIf(!canMount)('DevFuseTransport', () => {
+  it('answers INIT and sizes its buffers for max_write', () => {
+    expect(server.initialized).toBe(true);
+    expect(transport.readBufferSize).toBeGreaterThanOrEqual(80 + server.maxWrite);
+    expect(transport.replyCapacity).toBe(16 + server.maxRead);
+  });
+
+  it('parallel 1 MiB writes with one large buffer: reading pauses, resumes, and every byte lands', async () => {
+    const pausesBefore = transport.stats.pauses;
+    const writers = [0, 1, 2, 3].map((i) =>
+      bash(`python3 -c 'import random,sys; sys.stdout.buffer.write(random.Random(${i}).randbytes(24 << 20))' | dd of=w${i} bs=1M iflag=fullblock status=none`, mnt),
+    );
+    for (const r of await Promise.all(writers)) expect(r.status, r.out).toBe(0);
+    expect(transport.stats.pauses).toBeGreaterThan(pausesBefore);
+    for (let i = 0; i < 4; i++) {
+      const want = await bash(`python3 -c 'import random,sys; sys.stdout.buffer.write(random.Random(${i}).randbytes(24 << 20))' | sha256sum`, '/');
+      const got = createHash('sha256').update(readFileSync(join(share, `w${i}`))).digest('hex');
+      expect(want.out.split(' ')[0]).toBe(got);
+    }
+    // And read back through the mount (READ replies: pread into a reply buffer + writev).
+    const back = await bash('sync; echo 1 > /proc/sys/vm/drop_caches; sha256sum w0 w1 w2 w3', mnt);
+    expect(back.status, back.out).toBe(0);
+    for (let i = 0; i < 4; i++) {
+      expect(back.out).toContain(`${createHash('sha256').update(readFileSync(join(share, `w${i}`))).digest('hex')}  w${i}`);
+    }
+    expect(transport.stats.failedReplies).toBe(0);
+  });
+
+  it('a signal to a process waiting on a request reaches the core as FUSE_INTERRUPT; serving goes on', async () => {
+    slowName = 'slow-name';
+    slowMs = 700;
+    const before = server.stats.interrupts;
+    let pid = 0;
+    const waiting = bash(
+      `trap 'echo got-usr1' USR1; python3 -c 'import os, signal
+signal.signal(signal.SIGUSR1, lambda *a: None)
+try:
+    os.stat("slow-name")
+except OSError as e:
+    print("stat", e.errno)'`,
+      mnt,
+      (p) => (pid = p),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    // Signal the python process (the child of bash).
+    await bash(`pkill -USR1 -P ${pid} python3 || true`, '/');
+    const r = await waiting;
+    slowMs = 0;
+    expect(r.out).toMatch(/stat (2|4)\b/); // ENOENT once answered, or EINTR if the core gave up early
+    expect(server.stats.interrupts).toBeGreaterThan(before);
+    const after = await bash('printf ok > after && cat after', mnt);
+    expect(after.out).toBe('ok');
+  });
+
+  it('ends with ENODEV when the mount point is unmounted', async () => {
+    const r = await bash(`umount ${mnt}`, '/');
+    expect(r.status, r.out).toBe(0);
+    expect(await ended).toBe(19);
+    expect(transport.isRunning).toBe(false);
+  });
+});
