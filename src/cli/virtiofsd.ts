@@ -6,6 +6,7 @@
 // whatever runDaemon returns. Imports stay light: the daemon (and through it the native addon)
 // is loaded only once the command line is known to be good.
 
+import './early-signals.js'; // first: see the file
 import { parseCommandLine, PROGRAM } from './options.js';
 import { takeInnerStage } from '../sandbox/stage.js';
 

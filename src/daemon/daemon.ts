@@ -11,6 +11,7 @@ import { PassthroughFs } from '../passthrough/passthrough.js';
 import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
 import type { Logger } from './log.js';
+import { statsSnapshot } from './stats-dump.js';
 import { runHostMount } from './host-mount.js';
 import { enterSandbox, lockDown } from '../sandbox/sandbox.js';
 import type { SandboxStage } from '../sandbox/stage.js';
@@ -85,6 +86,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       process.on(sig, () => finish(0, `${sig} received, exiting`));
     }
     process.on('SIGHUP', () => log.info('SIGHUP ignored'));
+    process.on('SIGUSR1', () => log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats() }) }, 'statistics'));
 
     const device = new VirtioFsDevice({
       requestQueues: REQUEST_QUEUES,
