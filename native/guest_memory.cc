@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -71,7 +72,10 @@ int GuestMemoryState::AddRegion(int fd, uint64_t gpa, uint64_t size, uint64_t uv
   // A region larger than its file would raise SIGBUS on first touch: refuse it up front.
   struct stat st;
   if (fstat(fd, &st) < 0) return -errno;
-  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < mmap_offset + size) return -EINVAL;
+  // (DAX mappings of a file's last range end at the next page boundary, past EOF.)
+  uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint64_t file_pages = (static_cast<uint64_t>(st.st_size) + page - 1) / page * page;
+  if (S_ISREG(st.st_mode) && file_pages < mmap_offset + size) return -EINVAL;
   // The fd's mapping starts at file offset 0; the region starts mmap_offset bytes in. Map the
   // whole span so that mmap's page-aligned offset requirement never bites.
   size_t map_len = static_cast<size_t>(mmap_offset + size);

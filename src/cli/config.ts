@@ -51,7 +51,7 @@ export interface DaemonConfig {
   /** `--tag`: the mount tag answered through GET_CONFIG (only generic front-ends ask). */
   tag?: string;
   /** `--dax-window`: bytes of the DAX window (declared as shared memory region 0). */
-  daxWindow?: bigint;
+  daxWindow?: number;
   /** `--dax`: protocol choice; 'never' when no window is configured. */
   dax?: DaxMode;
 }

@@ -341,7 +341,7 @@ function checkModcaps(value: string, what: string): string {
 
 /** `--socket-group`: a numeric gid, or a name looked up in /etc/group (no NSS: Node has no getgrnam). */
 /** --dax-window: bytes with an optional K/M/G suffix; a power of two of at least 2 MiB. */
-function parseDaxWindow(text: string): bigint {
+function parseDaxWindow(text: string): number {
   const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
   if (m === null) fail(`invalid value '${text}' for --dax-window: expected a size like 256M`);
   const shift = { '': 0n, K: 10n, M: 20n, G: 30n }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
@@ -349,7 +349,7 @@ function parseDaxWindow(text: string): bigint {
   if (bytes < 2n << 20n || (bytes & (bytes - 1n)) !== 0n || bytes > 1n << 40n) {
     fail(`--dax-window must be a power of two between 2M and 1T, not ${text}`);
   }
-  return bytes;
+  return Number(bytes); // ≤ 2^40: exact, and plain JSON for the sandbox's re-exec
 }
 
 function resolveGroup(group: string, groupFile: string): number {

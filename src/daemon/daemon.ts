@@ -94,7 +94,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       log,
       onReset: () => server.reset(),
       tag: config.tag,
-      daxWindow: config.daxWindow,
+      daxWindow: config.daxWindow === undefined ? undefined : BigInt(config.daxWindow),
     });
 
     process.stderr.write(`${READY_LINE}\n`);

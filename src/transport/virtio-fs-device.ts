@@ -47,7 +47,10 @@ export class VirtioFsDevice implements VhostUserDevice {
 
   constructor(private readonly options: VirtioFsDeviceOptions) {
     this.maxQueues = 1 + options.requestQueues;
-    this.config = options.tag !== undefined ? virtioFsConfig(options.tag, options.requestQueues) : undefined;
+    // The config space tells a generic front-end's guest how many request queues to use. The
+    // guest refuses the device if that exceeds the queues the VMM created (num_vqs - 1), which
+    // we cannot know: announce one, which every front-end provides.
+    this.config = options.tag !== undefined ? virtioFsConfig(options.tag, 1) : undefined;
     this.shmemRegions = options.daxWindow !== undefined ? [options.daxWindow] : [];
   }
 

@@ -16,6 +16,8 @@
  * daemon does not accept `--tag` / `--dax-window`.
  *
  * Knobs: DAX_WINDOW (default 64M), DAX_SET_MIB (total active set per fio job, default 256),
+ * DAX_DAEMON_ARGS (extra daemon arguments, space-separated, e.g. "--log-level debug"),
+ * DAX_NUM_VQS (the test device's num_vqs, default 2 = hiprio + 1 request queue),
  * GUEST_VERBOSE=1 streams the console, GUEST_LOG_DIR=dir keeps console logs,
  * QEMU_TRACE='vhost_user*' adds `-trace` to QEMU (its log goes to the console output).
  */
@@ -58,6 +60,9 @@ const DAX_WINDOW = process.env.DAX_WINDOW ?? '64M';
 const DAX_SET_MIB = Number(process.env.DAX_SET_MIB ?? 256);
 const DAX_FILES = 4;
 const TRACE_ARGS = process.env.QEMU_TRACE ? ['-trace', process.env.QEMU_TRACE] : [];
+/** Virtqueues of the test device: 1 hiprio + N request queues; must match the num_request_queues the daemon answers in GET_CONFIG. */
+const DAX_NUM_VQS = Number(process.env.DAX_NUM_VQS ?? 2);
+const EXTRA_DAEMON_ARGS = (process.env.DAX_DAEMON_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 let sid: QemuSid | undefined;
 let sidError: Error | undefined;
@@ -165,13 +170,13 @@ describe('e2e guest under QEMU 11.1 (Debian sid)', () => {
       daemon = await startDaemon('ts', {
         socketPath: scratch.socketPath,
         sharedDir: scratch.sharedDir,
-        extraArgs: ['--tag', 'myfs', '--dax-window', DAX_WINDOW],
+        extraArgs: ['--tag', 'myfs', '--dax-window', DAX_WINDOW, ...EXTRA_DAEMON_ARGS],
       });
       const result = await runGuest({
         qemu: sid!.wrapper,
         socketPath: scratch.socketPath,
         tag: 'myfs',
-        deviceArgs: daxDeviceArgs(),
+        deviceArgs: daxDeviceArgs({ numVqs: DAX_NUM_VQS }),
         mountOpts: 'dax=always',
         testScript: daxGuestScript({ files: DAX_FILES, totalMiB: DAX_SET_MIB }),
         extraQemuArgs: TRACE_ARGS,
@@ -179,6 +184,12 @@ describe('e2e guest under QEMU 11.1 (Debian sid)', () => {
       });
       const times = result.output.split('\n').filter((l) => l.startsWith('DAX-TIME')).join('; ');
       console.log(`[e2e-qemu11] virtiofsd-ts DAX: guest ${result.passed ? 'PASS' : 'FAIL'} in ${(result.durationMs / 1000).toFixed(1)} s (${times})`);
+      if (/probe of virtio\d+ failed with error -22/.test(result.output)) {
+        console.error(
+          `[e2e-qemu11] the guest's virtio-fs probe failed with -EINVAL: the num_request_queues the daemon answers in ` +
+            `GET_CONFIG must be num_vqs - 1 = ${DAX_NUM_VQS - 1} (the test device has num_vqs=${DAX_NUM_VQS}; set DAX_NUM_VQS to match)`,
+        );
+      }
       const cacheLen = parseCacheLen(result.output);
       expect(cacheLen, `the guest logged no DAX window ("Cache len")\n${explain(result, daemon)}`).toBeDefined();
       expect(cacheLen, 'the guest\'s DAX window is not the size given by --dax-window').toBe(BigInt(windowBytes));

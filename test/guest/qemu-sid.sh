@@ -19,9 +19,10 @@
 #   run-qemu   the wrapper: `run-qemu ARGS...` = chroot'ed qemu-system-x86_64 ARGS...
 #   stamp      QEMU version line, written last (its presence = ready)
 #
-# Wrapper binds: /proc, /sys, /dev (recursive), plus the directory of every existing
-# absolute path found in the arguments (e.g. -kernel FILE, -initrd FILE, path=SOCK,
-# -D LOG) and every directory listed in env QEMU_SID_BIND (colon-separated).
+# Wrapper binds: /proc, /sys, /dev (recursive), a private tmpfs on the chroot's /tmp, then
+# the directory holding every absolute path found in the arguments whose directory exists
+# (e.g. -kernel FILE, -initrd FILE, path=SOCK, -D LOG) and every directory listed in env
+# QEMU_SID_BIND (colon-separated), parents before children.
 #
 # Env:
 #   QEMU_SID_DIR      cache directory (default <repo>/.cache/qemu-sid)
@@ -86,8 +87,9 @@ dirs=()
 add() {  # add PATH: bind the directory holding PATH (or PATH itself if a directory)
     local p=$1 d
     case "$p" in /*) ;; *) return 0 ;; esac
-    [ -e "$p" ] || return 0
-    if [ -d "$p" ]; then d=$p; else d=$(dirname "$p"); fi
+    if [ -d "$p" ]; then d=$p
+    elif [ -e "$p" ] || [ -d "$(dirname "$p")" ]; then d=$(dirname "$p")  # e.g. a server socket not made yet
+    else return 0; fi
     d=$(realpath -e "$d" 2>/dev/null) || return 0
     case "$d" in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*|"$HERE"|"$HERE"/*) return 0 ;; esac
     dirs+=("$d")

@@ -9,12 +9,16 @@
  *                           DAX window (shared memory region 0) is declared by the backend
  *  - plainFsDeviceArgs()    the ordinary `vhost-user-fs-pci` pair (no DAX window in QEMU 11.1)
  *  - parseCacheLen()        the window size the guest kernel logged (`virtiofs virtio0: Cache len: 0x...`)
+ *  - daxGuestScript()       the guest's /test.sh for the DAX test (fio psync + mmap, verify on)
+ *  - seedDaxShare(), checkDaxShare()   host side of that test: seed files, then compare checksums
  *
- * QEMU 11.1 facts this relies on (see the report in docs / DESIGN §3, §5): the test device takes
+ * QEMU 11.1 facts this relies on (DESIGN §3, §5; measured with QEMU 11.1.3): the test device takes
  * `virtio-id`, `num_vqs`, `config_size`, `vq_size` (default 64); its virtio feature bits are
  * exactly the backend's GET_FEATURES; the config space comes from the backend's GET_CONFIG
  * (virtio-fs: tag[36] + le32 num_request_queues = 40 bytes) and the shared memory regions from
- * GET_SHMEM_CONFIG (protocol feature SHMEM = bit 22).
+ * GET_SHMEM_CONFIG (protocol feature SHMEM = bit 22). The config's num_request_queues must be
+ * num_vqs - 1, or the guest's probe fails with -EINVAL. The window size must be a page multiple
+ * (else QEMU refuses the device) and a power of two (else QEMU aborts: pci_register_bar assertion).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -123,9 +127,10 @@ export function plainFsDeviceArgs(tag: string, queueSize = 1024): string[] {
 }
 
 /**
- * The DAX window size the guest driver found, from its `virtiofs virtio0: Cache len: 0x10000000
- * @ 0x...` line (fs/virtio_fs.c, printed at dev_dbg/dev_info level; the guest script copies
- * dmesg to the console). Undefined when the line is absent.
+ * The DAX window size the guest driver found, from its `virtiofs virtio0: Cache len: 0x4000000
+ * @ 0xf8000000` line (fs/virtio_fs.c, dev_notice: not on a `quiet` console, so the guest script
+ * copies dmesg to the console). Without a window it logs `virtio_fs_setup_dax: No cache
+ * capability` instead. Undefined when the line is absent.
  */
 export function parseCacheLen(output: string): bigint | undefined {
   const m = /virtio\d+: Cache len: (0x[0-9a-fA-F]+|\d+)/.exec(output);
@@ -147,6 +152,8 @@ export interface DaxGuestScriptOptions {
   totalMiB?: number;
   /** Fail unless the guest found a DAX window and /mnt is mounted dax=always (default true). */
   requireDax?: boolean;
+  /** fio block size (default 128k): with random offsets most I/Os then miss a window that is smaller than the set. */
+  blockSize?: string;
 }
 
 /**
@@ -156,7 +163,7 @@ export interface DaxGuestScriptOptions {
  * `GUEST-TEST: dax checks passed`; leaves dax/sums.txt (sha256 of every file it wrote: dax/guest.bin
  * and the fio files dax/dax-psync.0.N, dax/dax-mmap.0.N) for the host to compare.
  *
- * fio runs twice over `files` files totalling `totalMiB` (random 64 KiB writes, then crc32c
+ * fio runs twice over `files` files totalling `totalMiB` (random `blockSize` writes, then crc32c
  * verification reads): once with --ioengine=psync (read/write through the DAX window in the
  * kernel) and once with --ioengine=mmap (page faults on the window mapped into user space).
  */
@@ -164,8 +171,19 @@ export function daxGuestScript(opts: DaxGuestScriptOptions = {}): string {
   const files = opts.files ?? 4;
   const perFile = Math.max(2, Math.floor((opts.totalMiB ?? 256) / files));
   const requireDax = opts.requireDax ?? true;
+  const bs = opts.blockSize ?? '128k';
   return `set -eu
-fail() { echo "CHECK-FAIL: $*"; dmesg | tail -n 40 | sed 's/^/DAX-DMESG-TAIL /'; exit 1; }
+STEP=start
+REPORTED=0
+fail() { echo "CHECK-FAIL: [$STEP] $*"; REPORTED=1; dmesg | grep -iE 'virtio|fuse|dax|warn|bug|error|fail' | tail -n 30 | sed 's/^/DAX-DMESG-TAIL /'; exit 1; }
+on_exit() {
+    rc=$?
+    if [ "$rc" -ne 0 ] && [ "$REPORTED" = 0 ]; then
+        echo "CHECK-FAIL: [$STEP] a command failed (exit status $rc), see the lines above"
+        dmesg | grep -iE 'virtio|fuse|dax|warn|bug|error|fail' | tail -n 30 | sed 's/^/DAX-DMESG-TAIL /'
+    fi
+}
+trap on_exit EXIT
 M=/mnt
 D=$M/dax
 dmesg | grep -i -E 'virtio|fuse|dax' | sed 's/^/DAX-DMESG /' || true
@@ -176,8 +194,9 @@ if [ ${requireDax ? 1 : 0} = 1 ]; then
 fi
 
 # a host-made file, read through the window (read() and a sequential mmap read)
-want=$(cat $M/seed/pattern.sha256)
-got=$(sha256sum $M/seed/pattern.bin | cut -d' ' -f1)
+STEP=read-host-file
+want=$(cat $M/seed/pattern.sha256) || fail "cat $M/seed/pattern.sha256"
+got=$(sha256sum $M/seed/pattern.bin | cut -d' ' -f1) || fail "sha256sum $M/seed/pattern.bin"
 [ "$want" = "$got" ] || fail "host file read through DAX: sha256 $got, want $want"
 fio --name=seed-mmap-read --filename=$M/seed/pattern.bin --ioengine=mmap --rw=read --bs=1m \\
     --readonly --output-format=normal > /tmp/seed.out 2>&1 || { cat /tmp/seed.out; fail "fio mmap read of the host file"; }
@@ -185,15 +204,17 @@ grep -q 'err= 0' /tmp/seed.out || { cat /tmp/seed.out; fail "fio mmap read of th
 echo "DAX-CHECK host file read through the window: ok"
 
 # a guest-made file, written through the window (the host checks its bytes)
+STEP=write-guest-file
 mkdir -p $D
 dd if=/dev/urandom of=$D/guest.bin bs=1M count=5 2>/dev/null || fail "dd to $D/guest.bin"
 sync
 
 run_fio() {
     name=$1; shift
+    STEP=fio-$name
     t0=$(cut -d' ' -f1 /proc/uptime)
     if ! fio --name="$name" --directory="$D" --nrfiles=${files} --filesize=${perFile}m --size=${perFile * files}m \\
-        --file_service_type=random --bs=64k --verify=crc32c --do_verify=1 --verify_fatal=1 \\
+        --file_service_type=random --bs=${bs} --verify=crc32c --do_verify=1 --verify_fatal=1 \\
         --output-format=normal "$@" > /tmp/fio-$name.out 2>&1; then
         cat /tmp/fio-$name.out
         fail "fio $name exited non-zero"
@@ -210,6 +231,7 @@ run_fio() {
 run_fio dax-psync --ioengine=psync --rw=randwrite --end_fsync=1
 run_fio dax-mmap --ioengine=mmap --rw=randwrite
 
+STEP=checksums
 cd $D
 sha256sum guest.bin dax-*.* > sums.txt
 sync

@@ -72,7 +72,7 @@ describe('device description', () => {
     expect(r.payload.length).toBe(52);
     expect(r.payload.subarray(12, 16).toString()).toBe('myfs');
     expect(r.payload[16]).toBe(0);
-    expect(r.payload.readUInt32LE(12 + 36)).toBe(2);
+    expect(r.payload.readUInt32LE(12 + 36)).toBe(1);
     // The config space is read-only.
     send(Req.SET_CONFIG, req, FLAG_NEED_REPLY);
     expect((await reply()).payload.readBigUInt64LE(0)).not.toBe(0n);
