@@ -147,6 +147,8 @@
   X(sigaltstack)               \
   X(socket)                    \
   X(getsockopt)                \
+  X(getsockname)               \
+  X(getpeername)               \
   X(sync_file_range)           \
   X(syncfs)                    \
   X(tgkill)                    \

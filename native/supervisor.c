@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
@@ -96,6 +97,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   char** child_argv = argv + i + 1;
+
+  /* CVE-2022-0358: no supplementary groups, here or (inherited) in the child. */
+  if (getgroups(0, NULL) > 0 && setgroups(0, NULL) < 0 && errno != EPERM) {
+    say("cannot drop supplementary groups: ", strerror(errno), NULL);
+    return 1;
+  }
 
   sigset_t watched, old;
   sigemptyset(&watched);

@@ -386,8 +386,8 @@ function checkSharedDir(dir: string, cwd: string): string {
 }
 
 /**
- * `--mount MNT`: an existing directory, canonical, and not the share or inside it — the
- * daemon's own look-ups below the share would then enter its own mount and wait for itself.
+ * `--mount MNT`: an existing directory, canonical, and neither inside the share nor containing
+ * it — either way the daemon's own look-ups could enter its own mount and wait for itself.
  * (Whether it is empty is checked right before mounting: see src/daemon/host-mount.ts.)
  */
 function checkMountPoint(dir: string, sharedDir: string, cwd: string): string {
@@ -402,9 +402,11 @@ function checkMountPoint(dir: string, sharedDir: string, cwd: string): string {
     if (code === 'ENOTCONN') fail(`mount point '${dir}' is a dead FUSE mount: unmount it first (umount '${dir}')`);
     fail(`mount point '${dir}': ${(e as Error).message}`);
   }
-  if (real === sharedDir || real.startsWith(sharedDir === '/' ? '/' : `${sharedDir}/`)) {
-    fail(`mount point '${dir}' is inside the shared directory (the daemon would serve its own mount)`);
-  }
+  const within = (inner: string, outer: string): boolean => inner === outer || inner.startsWith(outer === '/' ? '/' : `${outer}/`);
+  if (within(real, sharedDir)) fail(`mount point '${dir}' is inside the shared directory (the daemon would serve its own mount)`);
+  // Mounted over, the share's own path would lead into the mount: anything that resolves a path
+  // below the share (mount points, /proc/self/mountinfo entries) would wait for itself.
+  if (within(sharedDir, real)) fail(`the shared directory is inside mount point '${dir}' (the mount would hide it)`);
   return real;
 }
 

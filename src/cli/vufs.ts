@@ -21,6 +21,7 @@ const USAGE = `Usage:
       --queues N           request queues (default 1)
       --queue-size N       descriptors per queue (default 1024)
       --no-event-idx       do not negotiate VIRTIO_RING_F_EVENT_IDX
+      --coalesce N         interrupt after N+1 completions (EVENT_IDX; default qd/4; 0 = like Linux)
       --daemon-pid PID     daemon process(es) to charge CPU to (repeatable; default: found by socket path)
       --json               one JSON object on stdout
   vufs fuzz --socket S [--requests N] [--seed K] [options]
@@ -66,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       queues: { type: 'string' },
       'queue-size': { type: 'string' },
       'no-event-idx': { type: 'boolean' },
+      coalesce: { type: 'string' },
       'daemon-pid': { type: 'string', multiple: true },
       json: { type: 'boolean' },
       seed: { type: 'string' },
@@ -102,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
       queues: intArg(values.queues, 'queues'),
       queueSize: intArg(values['queue-size'], 'queue-size'),
       eventIdx: values['no-event-idx'] === true ? false : undefined,
+      coalesce: intArg(values.coalesce, 'coalesce'),
       daemonPids,
       seed: intArg(values.seed, 'seed'),
       log: json ? undefined : (m) => process.stderr.write(`vufs: ${m}\n`),

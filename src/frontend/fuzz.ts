@@ -492,8 +492,12 @@ class Fuzzer {
   private async afterBatch(cases: FuzzCase[]): Promise<boolean> {
     this.r.batches++;
     if (this.r.batches % 64 === 0) this.cpu.sample(); // keeps a recent reading should the daemon die
-    if (!this.fe.isConnected()) {
-      this.dead(cases, 'the back-end closed the vhost-user socket');
+    const why = this.fe.checkConnection();
+    while (this.fe.unexpected.length > 0) {
+      this.record({ index: cases[0].index, cls: 'probe', kind: 'unexpected-message', detail: `back-end sent on the main channel after cases ${cases[0].index}..${cases[cases.length - 1].index}: ${this.fe.unexpected.shift()}` });
+    }
+    if (why !== '') {
+      this.dead(cases, why);
       return false;
     }
     const needFixture = cases.some((c) => c.forgets || c.resetsSession) || this.r.batches % 64 === 0;

@@ -195,8 +195,32 @@ export class VhostUserFrontend {
    * readable socket with nothing outstanding means it hung up (or is sending garbage).
    */
   isConnected(): boolean {
-    return native.pollReadable(this.fd, 0) === 0;
+    return this.checkConnection() === '';
   }
+
+  /**
+   * '' while connected; otherwise why not. Readable data the back-end sent unprompted is read
+   * and reported (it is a protocol violation, but not a hang-up), so a caller can tell a
+   * misbehaving daemon from a dead one.
+   */
+  checkConnection(): string {
+    const r = native.pollReadable(this.fd, 0);
+    if (r === 0) return '';
+    if (r < 0) return `poll failed: errno ${-r}`;
+    const buf = Buffer.alloc(4096);
+    native.setBlocking(this.fd, false);
+    const n = native.socketRecv(this.fd, buf, 0, buf.length, this.fdsOut);
+    native.setBlocking(this.fd, true);
+    for (let i = 0; i < Math.max(0, this.fdsOut[0]); i++) native.closeFd(this.fdsOut[1 + i]);
+    if (n === 0) return 'the back-end closed the vhost-user socket';
+    if (n === -EAGAIN) return '';
+    if (n < 0) return `recv failed: errno ${-n}`;
+    this.unexpected.push(buf.subarray(0, n).toString('hex').slice(0, 96));
+    return '';
+  }
+
+  /** Bytes the back-end sent on the main channel without being asked (hex, first 48 bytes each). */
+  readonly unexpected: string[] = [];
 
   get indirectDesc(): boolean {
     return (this.features & Feature.RING_INDIRECT_DESC) !== 0n;

@@ -13,7 +13,7 @@ const VUFS_BIN = join(REPO, 'dist', 'cli', 'vufs.js');
 
 /** The JSON fields bench/README.md documents (all of them, nothing else). */
 const FIELDS = [
-  'workload', 'qd', 'queues', 'block_size', 'seconds', 'requests', 'ops_per_s', 'bytes', 'mb_per_s',
+  'workload', 'qd', 'queues', 'coalesce', 'block_size', 'seconds', 'requests', 'ops_per_s', 'bytes', 'mb_per_s',
   'mean_us', 'p50_us', 'p90_us', 'p99_us', 'max_us', 'errors', 'error_sample', 'cpu_us_per_op',
   'frontend_cpu_us', 'daemon_cpu_us_per_op', 'daemon_cpu_us', 'daemon_pids', 'kicks_per_op',
   'interrupts_per_op', 'max_write',

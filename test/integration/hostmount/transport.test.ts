@@ -34,16 +34,25 @@ let ended: Promise<number>;
 let slowName = '';
 let slowMs = 0;
 
-/** Runs a bash script in a child process; resolves with its exit status and output. */
-function bash(script: string, cwd: string, onSpawn?: (pid: number) => void): Promise<{ status: number | null; out: string }> {
+/**
+ * Runs a program in a child process; resolves with its exit status and output. Its working
+ * directory is never the mount: Node's spawn() waits synchronously for the child's exec, and a
+ * child entering the mount before exec would wait for this very process.
+ */
+function exec(file: string, args: string[], onSpawn?: (pid: number) => void): Promise<{ status: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', script], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (status) => resolve({ status, out }));
     if (child.pid !== undefined) onSpawn?.(child.pid);
   });
+}
+
+/** Runs a bash script in directory `cwd` (entered by the script itself). */
+function bash(script: string, cwd: string): Promise<{ status: number | null; out: string }> {
+  return exec('bash', ['-c', `cd ${JSON.stringify(cwd)} && ${script}`]);
 }
 
 beforeAll(async () => {
@@ -122,19 +131,21 @@ describe.skipIf(!canMount)('DevFuseTransport', () => {
     slowMs = 700;
     const before = server.stats.interrupts;
     let pid = 0;
-    const waiting = bash(
-      `trap 'echo got-usr1' USR1; python3 -c 'import os, signal
+    const waiting = exec(
+      'python3',
+      [
+        '-c',
+        `import os, signal
 signal.signal(signal.SIGUSR1, lambda *a: None)
 try:
-    os.stat("slow-name")
+    os.stat(${JSON.stringify(join(mnt, 'slow-name'))})
 except OSError as e:
-    print("stat", e.errno)'`,
-      mnt,
+    print("stat", e.errno)`,
+      ],
       (p) => (pid = p),
     );
     await new Promise((r) => setTimeout(r, 300));
-    // Signal the python process (the child of bash).
-    await bash(`pkill -USR1 -P ${pid} python3 || true`, '/');
+    process.kill(pid, 'SIGUSR1');
     const r = await waiting;
     slowMs = 0;
     expect(r.out).toMatch(/stat (2|4)\b/); // ENOENT once answered, or EINTR if the core gave up early

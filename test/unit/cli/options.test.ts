@@ -492,7 +492,7 @@ describe('usage errors', () => {
   });
 
   it('where to listen: exactly one of --socket-path / --fd', () => {
-    usageError(['--shared-dir', share], /missing --socket-path PATH or --fd N; see --help/);
+    usageError(['--shared-dir', share], /missing --socket-path PATH or --fd N \(or --mount MNT\); see --help/);
     usageError(['--socket-path=/tmp/s', '--fd=3', '--shared-dir', share], /--socket-path and --fd cannot be used together/);
   });
 
@@ -572,5 +572,49 @@ describe('--help, --version, --print-capabilities', () => {
     expect(JSON.parse(result.stdout!)).toEqual({ type: 'fs', features: ['separate-options'] });
     expect(capabilities().features).not.toContain('migrate-precopy');
     expect(parse(['--print-capabilities', '--fd=3', `--shared-dir=${share}`])).toEqual(result);
+  });
+});
+
+describe('--mount (host mount through /dev/fuse)', () => {
+  let mnt: string;
+  beforeAll(() => {
+    mnt = join(root, 'mnt');
+    mkdirSync(mnt);
+  });
+
+  it('replaces --socket-path/--fd; the mount point is made absolute and canonical', () => {
+    const { config } = run(['--shared-dir', share, '--mount', mnt]);
+    expect(config).toMatchObject({ mount: mnt, sharedDir: share, cache: 'auto', threadPoolSize: 0 });
+    expect(config.socketPath).toBeUndefined();
+    expect(config.fd).toBeUndefined();
+    expect(run([`--shared-dir=${share}`, '--mount=mnt']).config.mount).toBe(mnt); // relative to cwd
+    symlinkSync(mnt, join(root, 'mnt-link'));
+    expect(run(['--shared-dir', share, '--mount', join(root, 'mnt-link')]).config.mount).toBe(mnt);
+    expect(run(['--shared-dir', share, '--mount', mnt, '--cache=never', '--thread-pool-size=2']).config).toMatchObject({ mount: mnt, cache: 'never', threadPoolSize: 2 });
+  });
+
+  it('cannot be combined with a socket', () => {
+    usageError(['--shared-dir', share, '--mount', mnt, '--socket-path=/tmp/s'], /--mount cannot be used with --socket-path/);
+    usageError(['--shared-dir', share, '--mount', mnt, '--fd=3'], /--mount cannot be used with --fd/);
+    usageError(['--shared-dir', share, '--mount', mnt, '--socket-group=kvm'], /--socket-group cannot be used with --mount/);
+  });
+
+  it('the mount point must be an existing directory outside the share', () => {
+    usageError(['--shared-dir', share, '--mount', join(root, 'nope')], /mount point '.*nope' does not exist/);
+    usageError(['--shared-dir', share, '--mount', file], /mount point '.*file' is not a directory/);
+    usageError(['--shared-dir', share, '--mount', share], /is inside the shared directory/);
+    mkdirSync(join(share, 'inner'), { recursive: true });
+    usageError(['--shared-dir', share, '--mount', join(share, 'inner')], /is inside the shared directory/);
+    usageError(['--shared-dir', share, '--mount='], /option --mount requires a value/);
+    usageError(['--shared-dir', share, '--mount', root], /the shared directory is inside mount point/);
+    // A sibling whose name merely starts with the share's is fine.
+    mkdirSync(`${share}-sibling`);
+    expect(run(['--shared-dir', share, '--mount', `${share}-sibling`]).config.mount).toBe(`${share}-sibling`);
+  });
+
+  it('is listed by --help', () => {
+    const result = parse(['--help']);
+    expect(result.kind === 'exit' && result.stdout).toMatch(/--mount MNT/);
+    expect(result.kind === 'exit' && result.stdout).toMatch(/^Usage: virtiofsd-ts --shared-dir DIR \(--socket-path PATH \| --fd N \| --mount MNT\)/);
   });
 });
