@@ -132,7 +132,9 @@ bool SplitQueue::AddDescriptor(const VringDesc& d, Chain* chain, bool* seen_writ
     *why = "descriptor address outside guest memory";
     return false;
   }
-  if (list->size() > kMaxSegments) {
+  // Count both directions: a chain longer than IOV_MAX segments in total is not one the
+  // virtio-fs driver builds, and the spec forbids chains longer than the queue.
+  if (chain->readable.size() + chain->writable.size() > kMaxSegments) {
     *why = "chain has more than 1024 segments";
     return false;
   }
