@@ -38,6 +38,8 @@ export class VirtqueueTransport {
   private flushScheduled = false;
   private readonly flushCallback = (): void => this.flush();
   readonly stats: QueueStats = { requests: 0, batches: 0 };
+  /** No worker threads: chain I/O completes inside the native call. */
+  readonly inline = native.getPoolSize() === 0;
 
   constructor(
     readonly index: number,
@@ -220,12 +222,17 @@ class VirtqueueRequest implements FuseRequest {
 
   writeInputToFile(fd: number, from: number, len: number, offset: bigint): Promise<number> {
     if (!this.live) return Promise.reject(new ErrnoError(116 /* ESTALE */, 'queue stopped'));
-    return settle((cb) => this.transport.queue.pwriteFrom(this.head, fd, from, len, offset, cb));
+    const q = this.transport.queue;
+    // Without worker threads the call is synchronous: skip the callback and its closure.
+    if (this.transport.inline) return settled(q.pwriteFrom(this.head, fd, from, len, offset) as number);
+    return new Promise((resolve, reject) => q.pwriteFrom(this.head, fd, from, len, offset, (r) => (r < 0 ? reject(new ErrnoError(-r)) : resolve(r))));
   }
 
   readFileIntoReply(fd: number, replyOffset: number, len: number, offset: bigint): Promise<number> {
     if (!this.live) return Promise.reject(new ErrnoError(116 /* ESTALE */, 'queue stopped'));
-    return settle((cb) => this.transport.queue.preadInto(this.head, fd, replyOffset, len, offset, cb));
+    const q = this.transport.queue;
+    if (this.transport.inline) return settled(q.preadInto(this.head, fd, replyOffset, len, offset) as number);
+    return new Promise((resolve, reject) => q.preadInto(this.head, fd, replyOffset, len, offset, (r) => (r < 0 ? reject(new ErrnoError(-r)) : resolve(r))));
   }
 
   reply(buf: Buffer, off: number, len: number, total: number): void {
@@ -250,17 +257,7 @@ class VirtqueueRequest implements FuseRequest {
 
 const EMPTY = Buffer.alloc(0);
 
-/**
- * Runs a native chain-I/O call that either returns its result inline (no pool) or later
- * through the callback (pool), and turns -errno into an ErrnoError.
- */
-function settle(call: (cb: (r: number) => void) => number | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const done = (r: number): void => {
-      if (r < 0) reject(new ErrnoError(-r));
-      else resolve(r);
-    };
-    const inline = call(done);
-    if (inline !== undefined) done(inline);
-  });
+/** An inline native result as a settled promise: -errno becomes an ErrnoError. */
+function settled(r: number): Promise<number> {
+  return r < 0 ? Promise.reject(new ErrnoError(-r)) : Promise.resolve(r);
 }
