@@ -66,7 +66,7 @@ Napi::Value UmountAsync(const Napi::CallbackInfo& info) {
   auto tsfn = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "umountAsync", 0, 1);
   std::thread([tsfn, target = std::move(target), flags]() mutable {
     int r = umount2(target.c_str(), flags) < 0 ? -errno : 0;
-    tsfn.BlockingCall([r](Napi::Env env, Napi::Function cb) { cb.Call({Napi::Number::New(env, r)}); });
+    tsfn.BlockingCall([r](Napi::Env cbEnv, Napi::Function cb) { cb.Call({Napi::Number::New(cbEnv, r)}); });
     tsfn.Release();
   }).detach();
   return env.Undefined();

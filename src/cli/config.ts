@@ -1,6 +1,9 @@
 // The daemon's configuration as the command line resolved it: plain data, every default filled
 // in, every value already validated (see options.ts). Nothing here does I/O.
 
+import type { IdMapRule } from '../passthrough/idmap.js';
+import type { XattrRule } from '../passthrough/xattrmap.js';
+
 /** FUSE cache policy (virtiofsd's `--cache`; the legacy value `none` is stored as `never`). */
 export type CachePolicy = 'auto' | 'always' | 'never' | 'metadata';
 
@@ -52,8 +55,43 @@ export interface DaemonConfig {
   tag?: string;
   /** `--dax-window`: bytes of the DAX window (declared as shared memory region 0). */
   daxWindow?: number;
-  /** `--dax`: protocol choice; 'never' when no window is configured. */
+  /** `--dax`: protocol choice; set only with a window (no window = no DAX). */
   dax?: DaxMode;
+
+  // File-system semantics (src/cli/fs-options.ts). Set only when given; absent = the default.
+  /** --xattr / --no-xattr / -o [no_]xattr (default false; --xattrmap, --posix-acl, --security-label imply it). */
+  xattr?: boolean;
+  /** --xattrmap rules, parsed. */
+  xattrmap?: XattrRule[];
+  /** --posix-acl / -o posix_acl (default false). */
+  posixAcl?: boolean;
+  /** --security-label / -o security_label (default false). */
+  securityLabel?: boolean;
+  /** --killpriv-v2 / --no-killpriv-v2 (default false). */
+  killprivV2?: boolean;
+  /** -o posix_lock / --posix-lock (default false: the guest keeps POSIX locks local). */
+  posixLock?: boolean;
+  /** -o flock / --flock (default false). */
+  flock?: boolean;
+  /** --inode-file-handles (default never). */
+  inodeFileHandles?: 'prefer' | 'mandatory';
+  /** --rlimit-nofile (default: min(1000000, fs.nr_open, fs.file-max - 16384)); 0 = leave it. */
+  rlimitNofile?: number;
+  /** --readonly (default false). */
+  readonly?: boolean;
+  /** --writeback / -o writeback (default false). */
+  writeback?: boolean;
+  /** false with --no-readdirplus / -o no_readdirplus (default true; never with cache=never). */
+  readdirplus?: boolean;
+  /** --allow-direct-io / -o allow_direct_io (default false). */
+  allowDirectIo?: boolean;
+  /** --allow-mmap (default false). */
+  allowMmap?: boolean;
+  /** --preserve-noatime (default false). */
+  preserveNoatime?: boolean;
+  /** --translate-uid / --translate-gid rules, in the order given. */
+  translateUid?: IdMapRule[];
+  translateGid?: IdMapRule[];
 }
 
 export type SandboxMode = 'namespace' | 'chroot' | 'none';

@@ -25,6 +25,7 @@ import yargs from 'yargs';
 import type { CachePolicy, DaemonConfig, DaxMode, LogLevel, SandboxMode, SeccompMode } from './config.js';
 import { parseModcaps } from '../sandbox/capabilities.js';
 import { capabilitiesJson } from './capabilities.js';
+import { applyFsCompat, FS_COMPAT_HELP, FS_OPTION_SPECS, fsConfig, newFsCompat, type FsCompat } from './fs-options.js';
 
 export type ParseResult =
   | {
@@ -90,14 +91,12 @@ const OPTIONS: OptionSpec[] = [
   { key: 'log-level', value: 'LEVEL', section: 'main', help: 'Log level: error, warn, info, debug, trace, off [default: info]' },
   { key: 'syslog', section: 'main', help: 'Log to syslog instead of stderr' },
   { key: 'sandbox', value: 'MODE', section: 'main', help: 'Sandbox: namespace, chroot or none (see docs/sandbox.md) [default: namespace]' },
-  { key: 'seccomp', value: 'ACTION', section: 'main', help: 'Action on a system call outside the allow-list: kill, log, trap, none [default: kill]' },
+  { key: 'seccomp', value: 'ACTION', section: 'main', help: 'Seccomp action on calls outside the allow-list: kill, log, trap, none [default: kill]' },
   { key: 'modcaps', value: 'CAPS', section: 'main', help: 'Modify the kept capabilities, e.g. +sys_admin:-chown' },
-  { key: 'no-xattr', section: 'main', help: 'Disable extended attributes (no-op: the default)' },
-  { key: 'no-killpriv-v2', section: 'main', help: 'Disable FUSE_HANDLE_KILLPRIV_V2 (no-op: the default)' },
-  { key: 'inode-file-handles', value: 'MODE', section: 'main', help: "Only 'never' (the default: O_PATH fds) is implemented yet (prefer, mandatory)" },
-  { key: 'tag', value: 'TAG', section: 'main', help: 'Mount tag answered through GET_CONFIG (for vhost-user-test-device / generic front-ends)' },
+  ...FS_OPTION_SPECS,
+  { key: 'tag', value: 'TAG', section: 'main', help: 'Mount tag answered through GET_CONFIG (generic front-ends, e.g. QEMU 11)' },
   { key: 'dax-window', value: 'SIZE', section: 'main', help: 'DAX window size (e.g. 256M; a power of two ≥ 2M): enables DAX' },
-  { key: 'dax', value: 'MODE', section: 'main', help: 'DAX protocol: auto (SHMEM if negotiated, else Kata FS_MAP), shmem, kata, never [default: auto]' },
+  { key: 'dax', value: 'MODE', section: 'main', help: 'DAX protocol: auto (SHMEM if negotiated, else Kata FS_MAP), shmem, kata, never' },
   { key: 'print-capabilities', section: 'main', help: 'Print the vhost-user backend capabilities (JSON) and exit' },
   { key: 'version', aliases: ['V'], section: 'main', help: 'Print the version and exit' },
   { key: 'help', aliases: ['h'], section: 'main', help: 'Print this help and exit' },
@@ -108,22 +107,8 @@ const OPTIONS: OptionSpec[] = [
   { key: 'o', value: 'OPT[,OPT...]', section: 'legacy', help: 'C virtiofsd options, see below (repeatable)' },
 
   // Recognised, refused: these features are not implemented at this stage.
-  { key: 'xattr', section: 'refused', help: 'Enable extended attributes' },
-  { key: 'posix-acl', section: 'refused', help: 'Enable POSIX ACLs' },
-  { key: 'security-label', section: 'refused', help: 'Enable security labels (SELinux)' },
-  { key: 'xattrmap', value: 'MAP', section: 'refused', help: 'Translate extended attribute names' },
-  { key: 'translate-uid', value: 'MAP', section: 'refused', help: 'Translate UIDs between guest and host' },
-  { key: 'translate-gid', value: 'MAP', section: 'refused', help: 'Translate GIDs between guest and host' },
   { key: 'uid-map', value: 'MAP', section: 'refused', help: 'UID map of the sandbox user namespace' },
   { key: 'gid-map', value: 'MAP', section: 'refused', help: 'GID map of the sandbox user namespace' },
-  { key: 'readonly', section: 'refused', help: 'Refuse guest writes' },
-  { key: 'writeback', section: 'refused', help: 'Enable the writeback cache' },
-  { key: 'allow-direct-io', section: 'refused', help: 'Honour O_DIRECT from the guest' },
-  { key: 'allow-mmap', section: 'refused', help: 'Allow mmap with --cache=metadata|never' },
-  { key: 'no-readdirplus', section: 'refused', help: 'Disable READDIRPLUS' },
-  { key: 'preserve-noatime', section: 'refused', help: 'Keep O_NOATIME from the guest' },
-  { key: 'killpriv-v2', section: 'refused', help: 'Enable FUSE_HANDLE_KILLPRIV_V2' },
-  { key: 'rlimit-nofile', value: 'N', section: 'refused', help: 'Set RLIMIT_NOFILE (we raise the soft limit to the hard one)' },
   { key: 'migration-mode', value: 'MODE', section: 'refused', help: 'Migration: how to transfer inodes' },
   { key: 'migration-on-error', value: 'MODE', section: 'refused', help: 'Migration: what to do on errors' },
   { key: 'migration-verify-handles', section: 'refused', help: 'Migration: verify inodes with file handles' },
@@ -422,6 +407,8 @@ interface Settings {
   debug: boolean;
   sandbox?: SandboxMode;
   modcaps?: string;
+  /** -o words of the file-system options (fs-options.ts). */
+  fs: FsCompat;
 }
 
 /** Splits one -o argument at commas; `,,` is a literal comma (libvirt escapes paths so). */
@@ -443,40 +430,17 @@ function splitCompat(arg: string): string[] {
   return items.filter((item) => item !== '');
 }
 
-// Accepted single words that request exactly what we do anyway: the C and Rust virtiofsd
-// defaults (no xattrs, no locks — the Rust virtiofsd ignores no_posix_lock/no_flock too — no
-// writeback, no O_DIRECT, no KILLPRIV_V2, no ACLs, no security labels), and `readdirplus`,
-// which only asks for the default READDIRPLUS behaviour.
-const COMPAT_NOOPS = new Set([
-  'no_xattr',
-  'no_posix_lock',
-  'no_flock',
-  'readdirplus',
-  'no_writeback',
-  'no_allow_direct_io',
-  'no_killpriv_v2',
-  'no_posix_acl',
-  'no_security_label',
-]);
+// The file-system words (xattr, posix_lock, flock, writeback, ... and their no_ forms, and
+// xattrmap=) are handled by fs-options.ts.
 
 // Recognised single words we cannot honour yet.
 const COMPAT_REFUSED = new Map<string, string | undefined>([
-  ['xattr', undefined],
-  ['posix_acl', undefined],
-  ['security_label', undefined],
-  ['writeback', undefined],
-  ['allow_direct_io', undefined],
-  ['killpriv_v2', undefined],
-  ['no_readdirplus', undefined],
-  ['flock', 'file locking is not implemented'],
-  ['posix_lock', 'file locking is not implemented'],
   ['allow_root', undefined],
   ['norace', undefined],
 ]);
 
 // Recognised key=value options we cannot honour yet.
 const COMPAT_REFUSED_KEYS = new Map<string, string | undefined>([
-  ['xattrmap', undefined],
   ['timeout', 'the cache timeouts follow --cache'],
   ['max_idle_threads', undefined],
 ]);
@@ -486,7 +450,7 @@ function applyCompat(item: string, s: Settings): void {
   if (eq < 0) {
     if (item === 'debug') s.debug = true;
     else if (item === 'announce_submounts') s.announceSubmounts = true;
-    else if (COMPAT_NOOPS.has(item)) return;
+    else if (applyFsCompat(item, s.fs, fail)) return;
     else if (COMPAT_REFUSED.has(item)) notSupported(`-o ${item}`, COMPAT_REFUSED.get(item));
     else if (item.startsWith('dax')) notSupported(`-o ${item}`);
     else fail(`unknown option -o ${item}; see --help`);
@@ -495,6 +459,7 @@ function applyCompat(item: string, s: Settings): void {
   const key = item.slice(0, eq);
   const value = item.slice(eq + 1);
   const what = `-o ${key}`;
+  if (applyFsCompat(item, s.fs, fail)) return;
   switch (key) {
     case 'source':
       s.sharedDir = nonEmpty(value, what);
@@ -561,11 +526,8 @@ export function helpText(): string {
     column('  modcaps=CAPS', 'Same as --modcaps CAPS'),
     column('  announce_submounts', 'Same as --announce-submounts'),
     column('  debug', 'Same as -d'),
-    '    Accepted, our defaults: no_xattr, no_posix_lock, no_flock, readdirplus, no_writeback,',
-    '      no_allow_direct_io, no_killpriv_v2, no_posix_acl, no_security_label',
-    '    Refused, not supported yet: xattr, xattrmap=, posix_acl, security_label, flock, posix_lock,',
-    '      writeback, allow_direct_io, killpriv_v2, no_readdirplus, timeout=,',
-    '      max_idle_threads=, allow_root, norace, dax*',
+    ...FS_COMPAT_HELP.map(([word, help]) => column(`  ${word}`, help)),
+    '    Refused, not supported yet: timeout=, max_idle_threads=, allow_root, norace, dax*',
     '',
     `Not supported yet (recognised, refused with exit code ${USAGE_ERROR}):`,
   );
@@ -613,6 +575,7 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
     announceSubmounts: true,
     logLevel: 'info',
     debug: flag(parsed, 'd'),
+    fs: newFsCompat(),
   };
 
   const sharedDir = lastString(parsed, 'shared-dir');
@@ -633,14 +596,6 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
   const seccompMode = seccomp === undefined ? undefined : parseSeccomp(seccomp);
   const modcaps = lastString(parsed, 'modcaps');
   if (modcaps !== undefined) s.modcaps = checkModcaps(modcaps, '--modcaps');
-
-  const ifh = lastString(parsed, 'inode-file-handles');
-  if (ifh !== undefined && ifh !== 'never') {
-    if (ifh === 'prefer' || ifh === 'mandatory' || ifh === 'fallback') {
-      notSupported(`--inode-file-handles=${ifh}`, "only 'never' is");
-    }
-    fail(`invalid value '${ifh}' for --inode-file-handles: expected never, prefer or mandatory`);
-  }
 
   const tag = lastString(parsed, 'tag');
   if (tag !== undefined && (Buffer.byteLength(tag) === 0 || Buffer.byteLength(tag) > 36)) fail('--tag must be 1 to 36 bytes');
@@ -691,9 +646,10 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
   if (mountText !== undefined && config.sandbox !== 'none') fail(`--sandbox=${config.sandbox} cannot be used with --mount (the mount must be visible on the host)`);
   if (mountText !== undefined && config.seccomp !== 'none') fail(`--seccomp=${config.seccomp} cannot be used with --mount (it mounts and unmounts while serving)`);
   if (s.modcaps !== undefined) config.modcaps = s.modcaps;
+  Object.assign(config, fsConfig(parsed, argv, s.fs, fail, warnings));
   if (tag !== undefined) config.tag = tag;
   if (daxWindow !== undefined) config.daxWindow = daxWindow;
-  config.dax = daxWindow === undefined ? 'never' : dax;
+  if (daxWindow !== undefined) config.dax = dax;
   if (socketPath !== undefined) {
     nonEmpty(socketPath, '--socket-path');
     const bytes = Buffer.byteLength(socketPath);

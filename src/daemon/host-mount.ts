@@ -15,7 +15,7 @@ import type { DaemonConfig } from '../cli/config.js';
 import { native } from '../native/binding.js';
 import { devFuse } from '../native/dev-fuse.js';
 import { FuseServer } from '../fuse/server.js';
-import { PassthroughFs } from '../passthrough/passthrough.js';
+import { applyNofileLimit, createFileSystem } from '../passthrough/setup.js';
 import { DevFuseTransport } from '../transport/dev-fuse-transport.js';
 import type { Logger } from './log.js';
 
@@ -53,8 +53,7 @@ export async function runHostMount(config: DaemonConfig, log: Logger): Promise<n
   if (mountPoint === undefined) throw new Error('no --mount given');
   // The caller's kernel applied its umask already (no FUSE_DONT_MASK): do not apply ours again.
   process.umask(0);
-  const nofile = native.setNofileLimit(0);
-  if (nofile < 0) log.warn(`cannot raise the open-file limit: errno ${-nofile}`);
+  applyNofileLimit(config, native.setNofileLimit, log);
   native.setPoolSize(config.threadPoolSize);
 
   // Mounting over files would hide them; an empty directory is never a surprise.
@@ -62,12 +61,7 @@ export async function runHostMount(config: DaemonConfig, log: Logger): Promise<n
     throw new Error(`mount point ${mountPoint} is not empty (a mount would hide its contents); use an empty directory`);
   }
 
-  const fs = await PassthroughFs.create({
-    root: config.sharedDir,
-    cache: config.cache,
-    announceSubmounts: config.announceSubmounts,
-    logger: log,
-  });
+  const { fs, passthrough } = await createFileSystem(config, config.sharedDir, log);
   const server = new FuseServer(fs, { logger: log, announceSubmounts: config.announceSubmounts });
 
   const fd = devFuse.devFuseOpen();
@@ -75,10 +69,13 @@ export async function runHostMount(config: DaemonConfig, log: Logger): Promise<n
   try {
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
-    devFuse.fuseMount(config.sharedDir, mountPoint, FSTYPE, K.MS_NOSUID | K.MS_NODEV, mountData(fd, uid, gid));
+    // --readonly: the read-only view refuses writes anyway; MS_RDONLY makes the host kernel say
+    // EROFS up front, as for any read-only mount, and shows `ro` in mountinfo.
+    const flags = K.MS_NOSUID | K.MS_NODEV | (config.readonly === true ? K.MS_RDONLY : 0);
+    devFuse.fuseMount(config.sharedDir, mountPoint, FSTYPE, flags, mountData(fd, uid, gid));
   } catch (err) {
     native.closeFd(fd);
-    await fs.close();
+    await passthrough.close();
     const code = (err as { code?: string }).code;
     const hint = code === 'EPERM' ? ' (mounting needs root / CAP_SYS_ADMIN)' : '';
     throw new Error(`cannot mount ${mountPoint}: ${(err as Error).message}${hint}`);
@@ -95,7 +92,7 @@ export async function runHostMount(config: DaemonConfig, log: Logger): Promise<n
       if (error) log.error(why);
       else log.info(why);
       if (endTimer !== undefined) clearTimeout(endTimer);
-      transport.stop();
+      transport.close(); // before closeFd: no late reply may reach a reused descriptor number
       // Closing our only /dev/fuse descriptor aborts the connection if the kernel still has it
       // (a detached mount still in use): its users get ENOTCONN, nothing waits for us any more.
       native.closeFd(fd);

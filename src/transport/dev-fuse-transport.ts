@@ -33,6 +33,9 @@ const MIB = 1024 * 1024;
 const WRITE_HEADERS = 40 + 40;
 const OUT_HEADER = 16;
 const OPCODE_INIT = 26;
+const OPCODE_FORGET = 2;
+const OPCODE_INTERRUPT = 36;
+const OPCODE_BATCH_FORGET = 42;
 /** Requests up to this size are copied into a small slot (as the virtqueue's staging slot). */
 export const SMALL_SLOT = 8192;
 const SLOTS_PER_CHUNK = 64;
@@ -47,6 +50,7 @@ const ENODEV = 19;
 const ECONNABORTED = 103;
 const ESTALE = 116;
 const EINVAL = 22;
+const EIO = 5;
 
 export interface DevFuseTransportOptions {
   /** The /dev/fuse descriptor (non-blocking). Not closed by the transport. */
@@ -86,13 +90,16 @@ export class DevFuseTransport {
   readonly replyCapacity: number;
 
   private readonly handler: FuseRequestHandler;
-  private readonly log: Logger;
+  /** @internal */
+  readonly log: Logger;
   private readonly maxLargeInFlight: number;
   private readonly onInit: (() => void) | undefined;
   private readonly onEnd: ((errno: number) => void) | undefined;
 
   private watcher: FdWatcher | undefined;
   private running = false;
+  /** close() was called: replies are dropped (the descriptor may be closed and reused). */
+  private closed = false;
   private ended = false;
   private initAnnounced = false;
   private resumeScheduled = false;
@@ -132,6 +139,15 @@ export class DevFuseTransport {
   stop(): void {
     this.running = false;
     this.unwatch();
+  }
+
+  /**
+   * Stops reading and drops every later reply. Call it before closing the descriptor, whose
+   * number could otherwise be reused by a file a late reply would then be written to.
+   */
+  close(): void {
+    this.stop();
+    this.closed = true;
   }
 
   get isRunning(): boolean {
@@ -184,8 +200,8 @@ export class DevFuseTransport {
     try {
       this.handler.handle(req);
     } catch (err) {
-      this.log.error({ err }, 'FUSE core threw; dropping the request');
-      req.noReply();
+      this.log.error({ err }, 'FUSE core threw; answering EIO');
+      req.noReply(); // answers EIO where the opcode needs an answer (see noReply)
     }
   }
 
@@ -260,6 +276,7 @@ export class DevFuseTransport {
 
   /** @internal Writes one reply: head[off, off + len) then body[len, total). */
   write(head: Buffer, off: number, len: number, body: Buffer | undefined, total: number, opcode: number): void {
+    if (this.closed) return;
     if (total > len && body === undefined) {
       this.log.error({ len, total }, 'FUSE core bug: reply data announced but never written; truncating');
       total = len;
@@ -357,10 +374,25 @@ class DevFuseRequest implements FuseRequest {
     }
   }
 
+  /**
+   * FORGET, BATCH_FORGET and INTERRUPT: nothing to write. Any other request the core completes
+   * without a reply (a core bug; on a virtqueue, "return the buffers empty") gets EIO instead:
+   * on /dev/fuse the calling process would otherwise wait for ever.
+   */
   noReply(): void {
     if (this.done) return;
-    this.done = true;
-    if (this.pendingIo === 0) this.release();
+    const opcode = this.opcode;
+    if (opcode === OPCODE_FORGET || opcode === OPCODE_BATCH_FORGET || opcode === OPCODE_INTERRUPT || this.inputLength < 16) {
+      this.done = true;
+      if (this.pendingIo === 0) this.release();
+      return;
+    }
+    const hdr = Buffer.alloc(OUT_HEADER);
+    hdr.writeUInt32LE(OUT_HEADER, 0);
+    hdr.writeInt32LE(-EIO, 4);
+    this.input.copy(hdr, 8, this.inputOffset + 8, this.inputOffset + 16); // unique
+    this.transport.log.debug({ opcode }, '/dev/fuse: request completed without a reply; answering EIO');
+    this.reply(hdr, 0, OUT_HEADER, OUT_HEADER);
   }
 
   /** Returns the buffers; deferred while a pool job may still touch them. */

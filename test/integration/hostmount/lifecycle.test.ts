@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseCommandLine } from '../../../src/cli/options.js';
 import { canMount, DAEMON_BIN, isMounted, mountInfo, run, startHostMount, type HostMount } from './helpers.js';
 
 let current: HostMount | undefined;
@@ -105,6 +106,21 @@ describe.skipIf(!canMount)('host mount life cycle', () => {
     expect(await exited).toBe(0);
     rmSync(workDir, { recursive: true, force: true });
     current = undefined;
+  });
+});
+
+const readonlyAccepted = parseCommandLine(['--readonly', '--fd=3', '--shared-dir=/']).kind === 'run';
+
+describe.skipIf(!canMount || !readonlyAccepted)('--readonly', () => {
+  it('mounts read-only: the host kernel answers EROFS, the share is untouched', async () => {
+    current = await startHostMount({ args: ['--readonly'], prepare: (s) => writeFileSync(join(s, 'f'), 'data') });
+    const { mnt } = current;
+    expect(mountInfo(mnt)![5].split(',')).toContain('ro');
+    expect(readFileSync(join(mnt, 'f'), 'utf8')).toBe('data');
+    const r = run('set +e; echo x > g; echo "create=$?"; rm f; echo "rm=$?"; touch f; echo "touch=$?"', mnt);
+    expect(r.stdout).toBe('create=1\nrm=1\ntouch=1\n');
+    expect(r.stderr).toMatch(/Read-only file system/);
+    expect(readFileSync(join(current.share, 'f'), 'utf8')).toBe('data');
   });
 });
 

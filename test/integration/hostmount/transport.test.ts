@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,7 +92,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!canMount) return;
   if (isMounted(mnt)) await bash(`umount -l ${mnt}`, '/');
-  transport.stop();
+  transport.close();
   native.closeFd(fd);
   await server.reset();
   rmSync(work, { recursive: true, force: true });
@@ -131,12 +131,14 @@ describe.skipIf(!canMount)('DevFuseTransport', () => {
     slowMs = 700;
     const before = server.stats.interrupts;
     let pid = 0;
+    const marker = join(work, 'python-ready');
     const waiting = exec(
       'python3',
       [
         '-c',
         `import os, signal
 signal.signal(signal.SIGUSR1, lambda *a: None)
+open(${JSON.stringify(marker)}, 'w').close()
 try:
     os.stat(${JSON.stringify(join(mnt, 'slow-name'))})
 except OSError as e:
@@ -144,7 +146,9 @@ except OSError as e:
       ],
       (p) => (pid = p),
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // The marker is outside the mount: polling it cannot wait for ourselves.
+    while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200)); // the LOOKUP is now held back (700 ms)
     process.kill(pid, 'SIGUSR1');
     const r = await waiting;
     slowMs = 0;
