@@ -7,7 +7,7 @@ import { unlinkSync, chownSync } from 'node:fs';
 import type { DaemonConfig } from '../cli/config.js';
 import { native, type FdWatcher } from '../native/binding.js';
 import { FuseServer } from '../fuse/server.js';
-import { PassthroughFs } from '../passthrough/passthrough.js';
+import { applyNofileLimit, createFileSystem } from '../passthrough/setup.js';
 import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
 import type { Logger } from './log.js';
@@ -34,8 +34,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
   // The guest's umask was applied by its kernel already (we do not negotiate DONT_MASK);
   // ours must not strip permission bits a second time.
   process.umask(0);
-  const nofile = native.setNofileLimit(0);
-  if (nofile < 0) log.warn(`cannot raise the open-file limit: errno ${-nofile}`);
+  applyNofileLimit(config, native.setNofileLimit, log);
   native.setPoolSize(config.threadPoolSize);
 
   // The socket first: after chroot / pivot_root its path is out of reach (src/sandbox).
@@ -52,15 +51,9 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
   try {
     const jail = enterSandbox(config, log, stage);
     cleanupSocket = jail.unlinkSocket;
-    const fs = await PassthroughFs.create({
-      root: jail.root,
-      procSelfFd: jail.procSelfFd,
-      cache: config.cache,
-      announceSubmounts: config.announceSubmounts,
-      logger: log,
-    });
+    const { fs } = await createFileSystem(config, jail.root, log, jail.procSelfFd);
     server = new FuseServer(fs, { logger: log, announceSubmounts: config.announceSubmounts });
-    lockDown(config, log, jail);
+    lockDown({ ...config, fileHandles: config.inodeFileHandles !== undefined }, log, jail);
   } catch (error) {
     cleanupSocket();
     throw error;

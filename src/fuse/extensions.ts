@@ -67,7 +67,7 @@ function parseRecords(r: ByteReader, secctx: boolean, groups: boolean, target: E
   }
 }
 
-/** Nothing (nr 0) is represented as an empty name: "no context". */
+/** One fuse_secctx; undefined for nr 0 (no LSM in the guest computed a context). */
 function parseSecctx(r: ByteReader, nr: number): SecurityContext | undefined {
   if (nr === 0) return undefined;
   if (nr > 1) throw new DecodeError(`${nr} security contexts (at most one is supported)`);

@@ -179,6 +179,7 @@ export class FuseServer implements FuseRequestHandler {
     return this.enqueue(async () => {
       if (this.state === 'down') return;
       this.state = 'stopping';
+      this.interruptAll();
       await this.drain();
       await this.destroyFs('reset');
       this.state = 'down';
@@ -392,6 +393,7 @@ export class FuseServer implements FuseRequestHandler {
       try {
         const restart = this.state !== 'down';
         this.state = 'starting';
+        this.interruptAll();
         await this.drain();
         if (restart) await this.destroyFs('INIT of a new session');
         let mask: bigint;
@@ -428,6 +430,7 @@ export class FuseServer implements FuseRequestHandler {
     void this.enqueue(async () => {
       if (this.state !== 'up') return c.error(E.EIO);
       this.state = 'stopping';
+      this.interruptAll();
       await this.drain();
       await this.destroyFs('DESTROY');
       this.state = 'down';
@@ -440,6 +443,14 @@ export class FuseServer implements FuseRequestHandler {
     const next = this.lifecycle.then(op);
     this.lifecycle = next.catch((err: unknown) => this.logger.error({ err }, 'FUSE core bug: session transition failed'));
     return next;
+  }
+
+  /**
+   * The session is ending: every request still in flight is interrupted, so that waits which
+   * only end on FUSE_INTERRUPT (SETLKW) end now and drain() does not wait for them forever.
+   */
+  private interruptAll(): void {
+    for (const c of [...this.calls.values()]) c.markInterrupted();
   }
 
   private drain(): Promise<void> {

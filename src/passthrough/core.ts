@@ -128,16 +128,18 @@ export class PtCore {
     }
     this.noteMount(attr, fd);
     let handle: Buffer | undefined;
+    let mountFd = -1;
     if (this.s.inodeFileHandles !== 'never' && this.inodes.find(attr) === undefined) {
-      handle = await this.fileHandle(fd);
+      try {
+        mountFd = await this.mountFdFor(parent, fd, attr);
+        handle = mountFd < 0 ? undefined : await this.fileHandle(fd);
+      } catch (err) {
+        this.closeQuietly(fd);
+        throw err;
+      }
     }
     let d: InodeData;
     if (handle !== undefined) {
-      const mountFd = this.inodes.mountFdFor(attr, fd);
-      if (mountFd < 0) {
-        this.closeQuietly(fd);
-        throw new ErrnoError(-mountFd, 'dup');
-      }
       d = this.inodes.adoptHandle(handle, mountFd, attr);
       this.closeQuietly(fd);
     } else {
@@ -154,23 +156,60 @@ export class PtCore {
     const buf = Buffer.allocUnsafe(HANDLE_BUF);
     const n = await sys.nameToHandleAt(fd, buf);
     if (n >= 0) return Buffer.from(buf.subarray(8, 8 + n));
-    if (this.s.inodeFileHandles === 'mandatory') {
-      this.closeQuietly(fd);
-      throw new ErrnoError(-n, 'name_to_handle_at (--inode-file-handles=mandatory)');
-    }
+    return this.noHandle(-n, 'name_to_handle_at');
+  }
+
+  private noHandle(errno: number, what: string): undefined {
+    if (this.s.inodeFileHandles === 'mandatory') throw new ErrnoError(errno, `${what} (--inode-file-handles=mandatory)`);
     return undefined;
   }
 
-  /** Checks that file handles work for the share (start-up); `prefer` falls back to never. */
-  async probeFileHandles(rootFd: number): Promise<void> {
+  /**
+   * open_by_handle_at's mount descriptor for the mount of `attr` (an I/O descriptor: it refuses
+   * O_PATH ones): the registered one, else the parent directory reopened when it is on the same
+   * mount, else the inode itself when it is a directory or regular file (a mount root or a
+   * bind-mounted file). -1 (prefer) when there is none to be had.
+   */
+  private async mountFdFor(parent: InodeData, fd: number, attr: Buffer): Promise<number> {
+    const mnt = attr.readUInt32LE(StatField.mntId);
+    const known = this.inodes.mountFd(mnt);
+    if (known !== undefined) return known;
+    const type = attr.readUInt32LE(StatField.mode) & S_IFMT;
+    let r: number;
+    if (parent.sameDevice(attr)) r = await sys.reopen(this.procSelfFd, parent.fd, C.O_RDONLY | C.O_DIRECTORY);
+    else if (type === S_IFDIR) r = await sys.reopen(this.procSelfFd, fd, C.O_RDONLY | C.O_DIRECTORY);
+    else if (type === S_IFREG) r = await sys.reopen(this.procSelfFd, fd, C.O_RDONLY | C.O_NONBLOCK);
+    else r = -E.EOPNOTSUPP;
+    if (r < 0) return this.noHandle(-r, 'mount descriptor') ?? -1;
+    // Another lookup on this mount may have registered one meanwhile: keep that.
+    const again = this.inodes.mountFd(mnt);
+    if (again !== undefined) {
+      this.closeQuietly(r);
+      return again;
+    }
+    this.inodes.setMountFd(mnt, r);
+    return r;
+  }
+
+  /**
+   * Checks that file handles work for the share (start-up; procSelfFd must be open); `prefer`
+   * falls back to never, `mandatory` throws.
+   */
+  async probeFileHandles(rootFd: number, rootAttr: Buffer): Promise<void> {
     if (this.s.inodeFileHandles === 'never') return;
     const buf = Buffer.allocUnsafe(HANDLE_BUF);
     const n = await sys.nameToHandleAt(rootFd, buf);
     let err = n < 0 ? -n : 0;
     if (err === 0) {
-      const fd = await sys.openByHandleAt(rootFd, buf.subarray(8, 8 + n), C.O_PATH);
-      if (fd < 0) err = -fd;
-      else this.closeQuietly(fd);
+      const mountFd = await sys.reopen(this.procSelfFd, rootFd, C.O_RDONLY | C.O_DIRECTORY);
+      if (mountFd < 0) err = -mountFd;
+      else {
+        const fd = await sys.openByHandleAt(mountFd, buf.subarray(8, 8 + n), C.O_PATH);
+        if (fd < 0) err = -fd;
+        else this.closeQuietly(fd);
+        if (err === 0) this.inodes.setMountFd(rootAttr.readUInt32LE(StatField.mntId), mountFd);
+        else this.closeQuietly(mountFd);
+      }
     }
     if (err === 0) return;
     if (this.s.inodeFileHandles === 'mandatory') {

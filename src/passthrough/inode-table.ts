@@ -14,7 +14,7 @@
  * - Handle-backed inodes: `fd` is valid while pinned (acquire() opens it, synchronously and on
  *   the calling thread: open_by_handle_at on a local file system costs about what a lookup
  *   does), and is closed when the last pin goes. open_by_handle_at needs a descriptor on the
- *   same mount: the table keeps one per mount id (mountFdFor).
+ *   same mount: the table keeps one per mount id (setMountFd).
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
 import { StatField, type StatRecord } from '../filesystem/filesystem.js';
@@ -180,18 +180,16 @@ export class InodeTable {
     }
   }
 
-  /**
-   * A descriptor on the mount `rec` lives on, for open_by_handle_at: the one registered for its
-   * mount id, else a duplicate of `fd` (an O_PATH descriptor of that inode) registered now.
-   * -errno when it cannot be had.
-   */
-  mountFdFor(rec: StatRecord, fd: number): number {
-    const mnt = rec.readUInt32LE(StatField.mntId);
-    const known = this.mountFds.get(mnt);
-    if (known !== undefined) return known;
-    const dup = sys.sys_dup(fd)!;
-    if (dup >= 0) this.mountFds.set(mnt, dup);
-    return dup;
+  /** The descriptor registered for mount `mnt` (open_by_handle_at's mount_fd), if any. */
+  mountFd(mnt: number): number | undefined {
+    return this.mountFds.get(mnt);
+  }
+
+  /** Registers an I/O descriptor (not O_PATH: open_by_handle_at refuses those) on mount `mnt`. */
+  setMountFd(mnt: number, fd: number): void {
+    const old = this.mountFds.get(mnt);
+    if (old !== undefined && old !== fd) this.closeFd(old);
+    this.mountFds.set(mnt, fd);
   }
 
   /**

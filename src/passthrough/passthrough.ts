@@ -539,21 +539,22 @@ export class PassthroughFs implements FileSystem {
     const dirFlags = C.O_PATH | C.O_DIRECTORY;
     const procFd =
       this.settings.procSelfFd ?? check(await sys.openat2(C.AT_FDCWD, Buffer.from('/proc/self/fd'), dirFlags, 0, 0), 'open /proc/self/fd');
+    c.procSelfFd = procFd; // probeFileHandles reopens through it
     let rootFd = -1;
     try {
       // The root is operator configuration, not guest input: a symlinked path is fine.
       rootFd = check(await sys.openat2(C.AT_FDCWD, Buffer.from(this.settings.root), dirFlags, 0, 0), `open ${this.settings.root}`);
       const attr = Buffer.alloc(STAT_RECORD_SIZE);
       check(await sys.statx(rootFd, null, C.AT_SYMLINK_NOFOLLOW, attr), 'statx');
-      await c.probeFileHandles(rootFd);
+      await c.probeFileHandles(rootFd, attr);
       c.inodes.setRoot(rootFd, attr);
       c.noteMount(attr, rootFd);
     } catch (err) {
       c.closeQuietly(procFd);
+      c.procSelfFd = -1;
       if (rootFd >= 0) c.closeQuietly(rootFd);
       throw err;
     }
-    c.procSelfFd = procFd;
   }
 
   private async truncateInode(d: InodeData, size: bigint, kill: boolean): Promise<void> {

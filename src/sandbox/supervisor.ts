@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { DaemonConfig } from '../cli/config.js';
 import { openListener } from '../daemon/daemon.js';
 import { errnoName } from '../filesystem/errors.js';
+import { applyNofileLimit } from '../passthrough/setup.js';
 import { native } from '../native/binding.js';
 import { sandbox } from '../native/sandbox.js';
 import { STAGE_ENV, encodeStage } from './stage.js';
@@ -45,6 +46,9 @@ export function supervisorArgv(config: DaemonConfig, argv: readonly string[]): s
  * its configuration from the environment.
  */
 export function execIntoSandbox(config: DaemonConfig, warnings: readonly string[], argv: readonly string[]): never {
+  // RLIMIT_NOFILE before the clone, as virtiofsd does: the pid the starter knows shows it too.
+  // The inner stage applies it again and logs the outcome.
+  applyNofileLimit(config, native.setNofileLimit, { warn() {}, info() {} });
   const listenFd = openListener(config);
   const inner: DaemonConfig = { ...config, fd: listenFd };
   delete inner.socketPath;

@@ -3,7 +3,7 @@
 // '..', created or moved files outside the shared directory. Every name must be one path
 // component ('/'-free, not '.' or '..'), whatever the sandbox — refused with EINVAL and nothing
 // created anywhere.
-import { constants as fsc, writeFileSync } from 'node:fs';
+import { constants as fsc, existsSync, writeFileSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ describe.skipIf(!isRoot())('GHSA-2gv2-cffp-j227: names are single components, wi
       const share = daemon.shareDir;
       const outside = makeOutside(share);
       writeFileSync(join(share, 'victim'), 'v');
-      const before = { share: listTree(share), outside: listTree(outside), root: listTree('/tmp').length };
+      const before = { share: listTree(share), outside: listTree(outside), tmp: existsSync('/tmp/planted') };
       const victim = await fuse.lookup(1, 'victim');
       await fuse.mkdir(1, 'sub');
       const sub = await fuse.lookup(1, 'sub');
@@ -51,7 +51,8 @@ describe.skipIf(!isRoot())('GHSA-2gv2-cffp-j227: names are single components, wi
       }
       expect(listTree(share)).toEqual([...before.share, 'sub'].sort());
       expect(listTree(outside)).toEqual(before.outside);
-      expect(listTree('/tmp').length).toBe(before.root);
+      expect(existsSync('/tmp/planted')).toBe(before.tmp);
+      expect(existsSync(join(share, '..', 'planted'))).toBe(false);
 
       // Absolute symlink *targets* are fine: stored verbatim, never followed by the daemon.
       const l = await fuse.symlink(1, 'abs-link', '/etc/passwd');

@@ -3,7 +3,7 @@
 // a guest-controlled link: LOOKUP returns the link itself, OPEN of it fails, names are looked up
 // *beneath* a directory and a link is not a directory. With the namespace sandbox the daemon's
 // "/" is the share: even an absolute target names a path inside it.
-import { readFileSync, mkdirSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
+import { readFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { constants as fsc } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { join } from 'node:path';
@@ -60,13 +60,11 @@ describe.skipIf(!isRoot())('symlink escapes', () => {
       expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('top secret\n');
 
       if (sandbox === 'namespace') {
-        // Resolved by anything in the daemon's mount namespace, /etc/passwd is the share's.
+        // In the daemon's world "/" is the share: its /etc/passwd is the share's etc/passwd.
         mkdirSync(join(share, 'etc'));
         writeFileSync(join(share, 'etc', 'passwd'), 'inside the share\n');
         const pid = servingPid(daemon.child.pid!);
         expect(readFileSync(`/proc/${pid}/root/etc/passwd`, 'utf8')).toBe('inside the share\n');
-        const st = statSync(`/proc/${pid}/root/passwd`); // the link, followed within the daemon's root
-        expect(st.ino).toBe(statSync(join(share, 'etc', 'passwd')).ino);
       }
     });
   }

@@ -48,7 +48,8 @@ describe('negotiateInit (pure)', () => {
     [7, 31, 'accept', 31],
     [7, 37, 'accept', 37],
     [7, 38, 'accept', 38],
-    [7, 40, 'accept', 38],
+    [7, 39, 'accept', 39],
+    [7, 40, 'accept', 39],
     [8, 0, 'retry'],
     [8, 38, 'retry'],
   ];
@@ -63,23 +64,33 @@ describe('negotiateInit (pure)', () => {
     const d = negotiateInit({ major: 7, minor: 38, maxReadahead: 0, flags: DEFAULT_GUEST_FLAGS }, { announceSubmounts: false });
     if (d.kind !== 'accept') throw new Error('expected accept');
     expect(d.offered).toBe(SUPPORTED_INIT_FLAGS);
+    // Never offered: features we do not implement (the DAX ones belong to the DAX window).
+    for (const f of [
+      InitFlag.HANDLE_KILLPRIV,
+      InitFlag.MAP_ALIGNMENT,
+      InitFlag.EXPORT_SUPPORT,
+      InitFlag.SUBMOUNTS,
+      InitFlag.HAS_INODE_DAX,
+      InitFlag.CACHE_SYMLINKS,
+      InitFlag.NO_OPEN_SUPPORT,
+      InitFlag.HAS_EXPIRE_ONLY,
+    ]) {
+      expect(d.offered & f).toBe(0n);
+    }
+    // Offered so that the file system can accept them when its options say so.
     for (const f of [
       InitFlag.POSIX_LOCKS,
       InitFlag.FLOCK_LOCKS,
       InitFlag.WRITEBACK_CACHE,
       InitFlag.DONT_MASK,
       InitFlag.POSIX_ACL,
-      InitFlag.HANDLE_KILLPRIV,
       InitFlag.HANDLE_KILLPRIV_V2,
       InitFlag.SETXATTR_EXT,
-      InitFlag.MAP_ALIGNMENT,
-      InitFlag.EXPORT_SUPPORT,
-      InitFlag.SUBMOUNTS,
       InitFlag.SECURITY_CTX,
-      InitFlag.HAS_INODE_DAX,
       InitFlag.CREATE_SUPP_GROUP,
+      InitFlag.DIRECT_IO_ALLOW_MMAP,
     ]) {
-      expect(d.offered & f).toBe(0n);
+      expect(d.offered & f).toBe(f);
     }
     for (const f of [
       InitFlag.ASYNC_READ,
@@ -152,7 +163,7 @@ describe('fuse_init_out encoding', () => {
 });
 
 describe('INIT through the server', () => {
-  it('7.38: minor 38, 64-byte reply, max_write 1 MiB, max_pages 256, time_gran 1, readahead echoed', async () => {
+  it('7.38 guest: we answer 7.39, 64-byte reply, max_write 1 MiB, max_pages 256, time_gran 1, readahead echoed', async () => {
     const r = rig();
     const o = expectReply(await r.send(request({ opcode: Opcode.INIT, unique: 1 }, initIn({ readahead: 65536 }))));
     expect(o.error).toBe(0);
@@ -160,7 +171,7 @@ describe('INIT through the server', () => {
     const v = view(o.payload);
     expect(v).toMatchObject({
       major: 7,
-      minor: 38,
+      minor: 39,
       maxReadahead: 65536,
       maxWrite: 1 << 20,
       maxPages: 256,
@@ -177,11 +188,12 @@ describe('INIT through the server', () => {
   const table: Array<[major: number, minor: number, errno: number, replyMinor?: number]> = [
     [6, 38, E.EPROTO],
     [7, 26, E.EPROTO],
-    [7, 27, 0, 38],
-    [7, 31, 0, 38],
-    [7, 37, 0, 38],
-    [7, 38, 0, 38],
-    [7, 40, 0, 38],
+    [7, 27, 0, 39],
+    [7, 31, 0, 39],
+    [7, 37, 0, 39],
+    [7, 38, 0, 39],
+    [7, 39, 0, 39],
+    [7, 40, 0, 39],
   ];
   it.each(table)('%i.%i → errno %i', async (major, minor, errno) => {
     const r = rig();
@@ -191,20 +203,20 @@ describe('INIT through the server', () => {
     expect(r.server.initialized).toBe(errno === 0);
     if (errno === 0) {
       const v = view(expectReply(o).payload);
-      expect(v.minor).toBe(38);
-      expect(r.fs.session?.minor).toBe(Math.min(minor, 38));
+      expect(v.minor).toBe(39);
+      expect(r.fs.session?.minor).toBe(Math.min(minor, 39));
       if (minor < 36) expect(v.flags >> 32n).toBe(0n);
     } else {
       expect(r.fs.calls.length).toBe(0);
     }
   });
 
-  it('major 8: answers 7.38 only, stays uninitialised, and accepts the 7.x retry', async () => {
+  it('major 8: answers 7.39 only, stays uninitialised, and accepts the 7.x retry', async () => {
     const r = rig();
     const o = expectReply(await r.send(request({ opcode: Opcode.INIT }, initIn({ major: 8, minor: 0 }))));
     expect(o.error).toBe(0);
     const v = view(o.payload);
-    expect(v).toMatchObject({ major: 7, minor: 38, maxWrite: 0, flags: 0n });
+    expect(v).toMatchObject({ major: 7, minor: 39, maxWrite: 0, flags: 0n });
     expect(r.server.initialized).toBe(false);
     expect(r.fs.calls.length).toBe(0);
     const again = await r.send(request({ opcode: Opcode.INIT }, initIn()));

@@ -1,0 +1,885 @@
+#!/usr/bin/env node
+// `npm run bench`: virtiofsd-ts side by side with the Rust virtiofsd 1.14 and the C virtiofsd
+// (QEMU 7.2), against the physical limit of this host. See bench/README.md ("npm run bench").
+//
+//   node bench/run.mjs [--quick] [--only vufs,limit,guest,hostmount,rss,startup,profile]
+//                      [--rounds N] [--seconds T] [--pool N] [--sandbox default|none]
+//                      [--daemons ts,rust,c] [--out DIR] [--no-readme]
+//
+// Writes bench/results/<date>.md (+ .json and SVG plots) and prints the summary table.
+// Every daemon, QEMU and mount it starts is stopped at the end, temp dirs are removed, and a
+// peer that fails is reported in the tables, not fatal.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, openSync, closeSync, writeSync, copyFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { barChart } from './svg-bar-chart.mjs';
+import { prepareGuest, runGuestFio, GUEST_JOBS } from './guest.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..');
+const ALL_SECTIONS = ['vufs', 'limit', 'guest', 'hostmount', 'rss', 'startup', 'profile'];
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    pool: { type: 'string', default: '4' },
+    sandbox: { type: 'string', default: 'default' },
+    daemons: { type: 'string', default: 'ts,rust,c' },
+    out: { type: 'string', default: join(here, 'results') },
+    'no-readme': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opt.help) {
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.exit(0);
+}
+const quick = opt.quick;
+const sections = new Set((opt.only ?? (quick ? 'vufs,limit,hostmount,rss,startup' : ALL_SECTIONS.join(','))).split(',').filter(Boolean));
+for (const s of sections) if (!ALL_SECTIONS.includes(s)) die(`unknown section ${s} (${ALL_SECTIONS.join(', ')})`);
+const ROUNDS = Number(opt.rounds ?? (quick ? 1 : 3));
+const SECONDS = Number(opt.seconds ?? (quick ? 1 : 2));
+const POOL = Number(opt.pool);
+const POOLS = quick ? [0] : [0, POOL];
+if (!['default', 'none'].includes(opt.sandbox)) die('--sandbox must be default or none');
+const SANDBOX_NONE = opt.sandbox === 'none';
+const NPROC = os.cpus().length;
+
+function die(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
+}
+const log = (m) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length]);
+
+// ------------------------------------------------------------------------------------------
+// clean-up: every child is spawned detached (own process group) and killed with its group
+
+const live = new Set(); // ChildProcess
+const mounts = new Set();
+let work;
+function killTree(child, sig = 'SIGKILL') {
+  if (!child?.pid) return;
+  for (const p of descendants(child.pid)) try { process.kill(p, sig); } catch { /* gone */ }
+  try { process.kill(-child.pid, sig); } catch { /* gone */ }
+}
+function cleanup() {
+  for (const c of live) killTree(c);
+  live.clear();
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+  mounts.clear();
+  if (work) rmSync(work, { recursive: true, force: true });
+  work = undefined;
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { log(`${sig}: cleaning up`); cleanup(); process.exit(130); });
+
+// ------------------------------------------------------------------------------------------
+// /proc helpers: process trees and RSS
+
+function procTable() {
+  const t = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      t.set(Number(d), Number(rest[1]));
+    } catch { /* exited */ }
+  }
+  return t;
+}
+function descendants(pid) {
+  const t = procTable();
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) for (const [p, pp] of t) if (pp === out[i] && !out.includes(p)) out.push(p);
+  return out.filter((p) => t.has(p));
+}
+/** Sum of VmRSS / RssAnon / RssFile / RssShmem (KiB) over the tree of `pid`. */
+function treeRss(pid) {
+  const r = { rss: 0, anon: 0, file: 0, shmem: 0, procs: 0 };
+  for (const p of descendants(pid)) {
+    try {
+      const s = readFileSync(`/proc/${p}/status`, 'utf8');
+      const f = (k) => Number((new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s) ?? [0, 0])[1]);
+      r.rss += f('VmRSS'); r.anon += f('RssAnon'); r.file += f('RssFile'); r.shmem += f('RssShmem');
+      r.procs++;
+    } catch { /* exited */ }
+  }
+  return r;
+}
+
+// ------------------------------------------------------------------------------------------
+// daemons
+
+const TS_BIN = join(repo, 'dist/cli/virtiofsd.js');
+const VUFS_BIN = join(repo, 'dist/cli/vufs.js');
+const RUST_BIN = join(here, '.peers/rust/virtiofsd');
+const C_BIN = existsSync(join(here, '.peers/c/virtiofsd')) ? join(here, '.peers/c/virtiofsd') : '/usr/lib/qemu/virtiofsd';
+const NAMES = { ts: 'virtiofsd-ts', rust: 'Rust 1.14', c: 'C 7.2', host: 'host limit' };
+const DAEMON_KINDS = opt.daemons.split(',');
+for (const d of DAEMON_KINDS) if (!NAMES[d] || d === 'host') die(`unknown daemon ${d}`);
+const unavailable = {}; // kind -> reason
+
+function daemonArgv(kind, pool, sock, share, extraNode = []) {
+  switch (kind) {
+    case 'ts':
+      return [process.execPath, [...extraNode, TS_BIN, `--socket-path=${sock}`, `--shared-dir=${share}`, '--log-level=error',
+        `--thread-pool-size=${pool}`, ...(SANDBOX_NONE ? ['--sandbox=none', '--seccomp=none'] : [])]];
+    case 'rust':
+      return [RUST_BIN, [`--socket-path=${sock}`, `--shared-dir=${share}`, '--log-level=error', `--thread-pool-size=${pool}`,
+        ...(SANDBOX_NONE ? ['--sandbox=none', '--seccomp=none'] : [])]];
+    case 'c':
+      return [C_BIN, [`--socket-path=${sock}`, '-o', `source=${share}`, '-o', 'log_level=err', `--thread-pool-size=${pool}`,
+        ...(SANDBOX_NONE ? ['-o', 'sandbox=chroot'] : [])]];
+  }
+  throw new Error(kind);
+}
+
+let sockSeq = 0;
+/** Spawns a daemon; resolves { child, sock, spawnedAt, stderr(), exited } once its socket listens. */
+async function startDaemon(kind, pool, share, { extraNode = [], env } = {}) {
+  if (unavailable[kind]) throw new Error(unavailable[kind]);
+  const sock = join(work, `d${sockSeq++}.sock`);
+  const [cmd, args] = daemonArgv(kind, pool, sock, share, extraNode);
+  const spawnedAt = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: env ?? process.env });
+  live.add(child);
+  let err = '';
+  child.stderr.on('data', (b) => { if (err.length < 65536) err += b; });
+  let status;
+  const exited = new Promise((r) => {
+    child.on('exit', (code, sig) => { status = code ?? sig; live.delete(child); r(status); });
+    child.on('error', (e) => { err += e.message; status = 'spawn-error'; live.delete(child); r(status); });
+  });
+  const h = { kind, pool, child, sock, spawnedAt, exited, stderr: () => err, status: () => status };
+  const deadline = Date.now() + 20_000;
+  let seenAt;
+  while (Date.now() < deadline) {
+    if (status !== undefined) throw new Error(`${NAMES[kind]} exited (${status}) before listening: ${err.trim().split('\n').slice(-2).join(' | ')}`);
+    if (existsSync(sock)) {
+      seenAt ??= Date.now();
+      if (isListening(sock) || Date.now() - seenAt > 250) return h;
+    }
+    await sleep(5);
+  }
+  killTree(child);
+  throw new Error(`${NAMES[kind]} did not listen on ${sock} within 20 s`);
+}
+function isListening(sock) {
+  try {
+    return readFileSync('/proc/net/unix', 'utf8').split('\n').some((l) => l.endsWith(` ${sock}`) && l.split(/\s+/)[3] === '00010000');
+  } catch {
+    return false;
+  }
+}
+/** Waits for a daemon to exit on its own (they exit when the front-end disconnects), else kills it. */
+async function stopDaemon(h, graceMs = 5000) {
+  const r = await Promise.race([h.exited, sleep(graceMs).then(() => 'timeout')]);
+  if (r === 'timeout') {
+    killTree(h.child, 'SIGTERM');
+    const r2 = await Promise.race([h.exited, sleep(2000).then(() => 'timeout')]);
+    if (r2 === 'timeout') killTree(h.child, 'SIGKILL');
+    await h.exited;
+  }
+  rmSync(h.sock, { force: true });
+  return r;
+}
+
+/** Runs a command detached with a timeout; resolves { code, stdout, stderr }. */
+function run(cmd, args, { timeoutMs = 120_000, onSpawn } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    live.add(child);
+    onSpawn?.(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => { if (stderr.length < 65536) stderr += b; });
+    const timer = setTimeout(() => { stderr += `\n(timed out after ${timeoutMs / 1000} s)`; killTree(child); }, timeoutMs);
+    child.on('error', (e) => { stderr += e.message; });
+    child.on('close', (code, sig) => { clearTimeout(timer); live.delete(child); resolve({ code: code ?? sig, stdout, stderr }); });
+  });
+}
+
+async function vufs(sock, workload, qd, seconds, extra = [], timeoutMs = seconds * 1000 + 30_000) {
+  const r = await run(process.execPath, [VUFS_BIN, 'load', '--socket', sock, '--workload', workload, '--qd', String(qd),
+    '--seconds', String(seconds), '--json', ...extra], { timeoutMs });
+  const line = r.stdout.trim().split('\n').pop();
+  if (r.code !== 0 || !line?.startsWith('{')) throw new Error(`vufs ${workload}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  return JSON.parse(line);
+}
+
+// ------------------------------------------------------------------------------------------
+// preparation: peers, hostio, the shared directory
+
+function preparePeers() {
+  if (DAEMON_KINDS.includes('rust') && !existsSync(RUST_BIN)) {
+    log('fetching the peers (bench/fetch-peers.sh)');
+    const r = spawnSync('sh', [join(here, 'fetch-peers.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status !== 0) log(`fetch-peers.sh failed: ${(r.stderr ?? '').trim().split('\n').slice(-2).join(' | ')}`);
+  }
+  if (DAEMON_KINDS.includes('rust') && !existsSync(RUST_BIN)) unavailable.rust = 'Rust virtiofsd not available (bench/fetch-peers.sh failed)';
+  if (DAEMON_KINDS.includes('c') && !existsSync(C_BIN)) unavailable.c = `${C_BIN} missing (apt-get install qemu-system-common)`;
+  if (!existsSync(TS_BIN) || !existsSync(VUFS_BIN)) die('dist/ is missing: run `npx tsc -p tsconfig.json` (npm run bench does)');
+}
+function version(kind) {
+  if (unavailable[kind]) return 'unavailable';
+  if (kind === 'ts') return `virtiofsd-ts ${JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version} (node ${process.version})`;
+  const r = spawnSync(kind === 'rust' ? RUST_BIN : C_BIN, ['--version'], { encoding: 'utf8' });
+  return (r.stdout || r.stderr || '').trim().split('\n')[0];
+}
+
+const BUILD = join(here, '.build');
+const HOSTIO = join(BUILD, 'hostio');
+function buildHostio() {
+  const src = join(here, 'hostio.c');
+  if (existsSync(HOSTIO) && statSync(HOSTIO).mtimeMs > statSync(src).mtimeMs) return null;
+  mkdirSync(BUILD, { recursive: true });
+  const r = spawnSync('gcc', ['-O2', '-pthread', '-o', HOSTIO, src, '-lm'], { encoding: 'utf8' });
+  return r.status === 0 ? null : `gcc failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`;
+}
+async function hostio(dir, workload, threads, seconds) {
+  const r = await run(HOSTIO, [dir, workload, String(threads), String(seconds)], { timeoutMs: seconds * 1000 + 60_000 });
+  const line = r.stdout.trim().split('\n').pop();
+  if (r.code !== 0 || !line?.startsWith('{')) throw new Error(`hostio ${workload}: exit ${r.code}: ${r.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(line);
+}
+
+/** The files `vufs load --share` would make, made once for every daemon (same files, same cache). */
+function prepareShare(share) {
+  mkdirSync(share, { recursive: true, mode: 0o755 });
+  const size = 64 << 20;
+  const chunk = Buffer.alloc(1 << 20);
+  let x = 0x12345678;
+  for (let i = 0; i < chunk.length; i += 4) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; chunk.writeUInt32LE(x, i); }
+  const fd = openSync(join(share, 'vufs-data.bin'), 'w');
+  for (let off = 0; off < size; off += chunk.length) writeSync(fd, chunk, 0, chunk.length, off);
+  closeSync(fd);
+  for (const [dir, prefix, n] of [['vufs-lookup', 'f', 1000], ['vufs-readdir', 'e', 10000]]) {
+    mkdirSync(join(share, dir), { recursive: true });
+    for (let i = 0; i < n; i++) closeSync(openSync(join(share, dir, prefix + String(i).padStart(6, '0')), 'a'));
+  }
+  mkdirSync(join(share, 'vufs-create'), { recursive: true });
+}
+
+// ------------------------------------------------------------------------------------------
+// sections
+
+const WORKLOADS = [
+  { id: 'randread4k-qd1', workload: 'randread4k', qd: 1, unit: 'ops' },
+  { id: 'randread4k-qd16', workload: 'randread4k', qd: 16, unit: 'ops' },
+  { id: 'randread4k-qd64', workload: 'randread4k', qd: 64, unit: 'ops' },
+  { id: 'seqread1m', workload: 'seqread1m', qd: 16, unit: 'MB' },
+  { id: 'seqwrite1m', workload: 'seqwrite1m', qd: 16, unit: 'MB' },
+  { id: 'lookup', workload: 'lookup', qd: 16, unit: 'ops' },
+  { id: 'create', workload: 'create', qd: 16, unit: 'ops' },
+  { id: 'readdir', workload: 'readdir', qd: 16, unit: 'ops' },
+];
+const CONFIGS = DAEMON_KINDS.flatMap((kind) => POOLS.map((pool) => ({ kind, pool, key: `${kind}/${pool}` })));
+const label = (c) => (c.kind === 'host' ? NAMES.host : `${NAMES[c.kind]} p${c.pool}`);
+
+const results = {
+  meta: {}, vufs: {}, hostmount: {}, rss: {}, startup: {}, guest: {}, profile: {}, failures: [],
+};
+const fail = (where, e) => {
+  const msg = `${where}: ${e instanceof Error ? e.message : String(e)}`.replace(/\s+/g, ' ').slice(0, 400);
+  results.failures.push(msg);
+  log(`FAIL ${msg}`);
+};
+const hung = new Set(); // "<cell> <config>" that timed out once: later rounds skip them
+const push = (obj, k1, k2, v) => (((obj[k1] ??= {})[k2] ??= []).push(v));
+
+async function sectionVufs(share) {
+  const withLimit = sections.has('limit') && !results.meta.hostioError;
+  const withDaemons = sections.has('vufs');
+  const cells = [...(withDaemons ? CONFIGS : []), ...(withLimit ? [{ kind: 'host', pool: 0, key: 'host' }] : [])];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [wi, w] of WORKLOADS.entries()) {
+      for (const c of rotate(cells, round + wi)) {
+        if (c.kind === 'host') {
+          const threads = Math.min(w.qd, NPROC);
+          try {
+            const r = await hostio(share, w.workload, threads, SECONDS);
+            push(results.vufs, w.id, 'host', r);
+            log(`${w.id} host (${threads} threads) #${round}: ${r.ops_per_s} ops/s ${r.mb_per_s} MB/s`);
+          } catch (e) { fail(`limit ${w.id}`, e); push(results.vufs, w.id, 'host', { error: String(e.message) }); }
+          continue;
+        }
+        const hk = `${w.id} ${c.key}`;
+        if (hung.has(hk)) { push(results.vufs, w.id, c.key, { error: 'skipped: hung in an earlier round' }); continue; }
+        let h;
+        try {
+          h = await startDaemon(c.kind, c.pool, share);
+          const r = await vufs(h.sock, w.workload, w.qd, SECONDS);
+          r.daemon_exit = await stopDaemon(h);
+          if (r.errors > 0) fail(`vufs ${w.id} ${label(c)}`, `${r.errors} error replies (${r.error_sample})`);
+          push(results.vufs, w.id, c.key, r);
+          log(`${w.id} ${label(c)} #${round}: ${r.ops_per_s} ops/s ${r.mb_per_s} MB/s p99 ${r.p99_us} µs`);
+        } catch (e) {
+          fail(`vufs ${w.id} ${label(c)}`, e);
+          if (/timed out/.test(e.message)) hung.add(hk);
+          push(results.vufs, w.id, c.key, { error: String(e.message) });
+          if (h) await stopDaemon(h, 0);
+        }
+      }
+    }
+  }
+}
+
+async function sectionRss(share) {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of rotate(CONFIGS, round)) {
+      const r = { idle: null, lookups: null, load: null };
+      // idle (listening, no front-end yet), then 100k lookups on the same daemon: the last sample
+      await rssPhase(c, share, 'lookups', async (h) => {
+        await sleep(500);
+        r.idle = treeRss(h.child.pid);
+        let last = null;
+        const t = setInterval(() => { const x = treeRss(h.child.pid); if (x.procs) last = x; }, 50);
+        try {
+          await vufs(h.sock, 'lookup', 16, 300, ['--requests', '100000', '--warmup', '0'], 60_000);
+        } finally { clearInterval(t); }
+        r.lookups = last;
+      });
+      // under load: randread4k qd64, the maximum over the run
+      await rssPhase(c, share, 'load', async (h) => {
+        let max = null;
+        const t = setInterval(() => { const x = treeRss(h.child.pid); if (x.procs && (!max || x.rss > max.rss)) max = x; }, 50);
+        try {
+          await vufs(h.sock, 'randread4k', 64, Math.max(2, SECONDS));
+        } finally { clearInterval(t); }
+        r.load = max;
+      });
+      log(`rss ${label(c)} #${round}: idle ${r.idle?.rss} KiB, 100k lookups ${r.lookups?.rss} KiB, load ${r.load?.rss} KiB`);
+      push(results.rss, c.key, 'runs', r);
+    }
+  }
+}
+async function rssPhase(c, share, phase, body) {
+  const hk = `rss-${phase} ${c.key}`;
+  if (hung.has(hk)) return;
+  let h;
+  try {
+    h = await startDaemon(c.kind, c.pool, share);
+    await body(h);
+    await stopDaemon(h);
+  } catch (e) {
+    fail(`rss ${phase} ${label(c)}`, e);
+    if (/timed out/.test(e.message)) hung.add(hk);
+    if (h) await stopDaemon(h, 0);
+  }
+}
+
+/** Poll-connects every ms; then sends GET_FEATURES and waits for the reply. */
+async function measureStartup(kind, pool, share) {
+  const sock = join(work, `st${sockSeq++}.sock`);
+  rmSync(sock, { force: true });
+  const [cmd, args] = daemonArgv(kind, pool, sock, share);
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'ignore'], detached: true });
+  live.add(child);
+  let exited = false;
+  const exitP = new Promise((r) => child.on('exit', () => { exited = true; live.delete(child); r(); }));
+  try {
+    const deadline = Date.now() + 20_000;
+    let s;
+    while (!s) {
+      if (exited || Date.now() > deadline) throw new Error(exited ? 'daemon exited' : 'no connection within 20 s');
+      s = await new Promise((resolve) => {
+        const c = net.createConnection(sock);
+        c.once('connect', () => resolve(c));
+        c.once('error', () => { c.destroy(); resolve(null); });
+      });
+      if (!s) await sleep(1);
+    }
+    const tConnect = performance.now() - t0;
+    const hdr = Buffer.alloc(12);
+    hdr.writeUInt32LE(1, 0); // VHOST_USER_GET_FEATURES
+    hdr.writeUInt32LE(1, 4); // version 1
+    const tReply = await new Promise((resolve, reject) => {
+      let got = 0;
+      const timer = setTimeout(() => reject(new Error('no GET_FEATURES reply within 20 s')), 20_000);
+      s.on('data', (b) => { got += b.length; if (got >= 20) { clearTimeout(timer); resolve(performance.now() - t0); } });
+      s.once('error', (e) => { clearTimeout(timer); reject(e); });
+      s.write(hdr);
+    });
+    s.destroy();
+    await Promise.race([exitP, sleep(5000)]);
+    return { connect_ms: tConnect, reply_ms: tReply };
+  } finally {
+    if (!exited) { killTree(child); await exitP; }
+    rmSync(sock, { force: true });
+  }
+}
+
+async function sectionStartup(share) {
+  const reps = quick ? 3 : 3;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of rotate(CONFIGS, round)) {
+      if (unavailable[c.kind]) { push(results.startup, c.key, 'runs', { error: unavailable[c.kind] }); continue; }
+      for (let i = 0; i < reps; i++) {
+        try {
+          const r = await measureStartup(c.kind, c.pool, share);
+          push(results.startup, c.key, 'runs', r);
+        } catch (e) { fail(`startup ${label(c)}`, e); push(results.startup, c.key, 'runs', { error: String(e.message) }); }
+      }
+      const rs = results.startup[c.key].runs.slice(-reps);
+      log(`startup ${label(c)} #${round}: connect ${rs.map((r) => r.connect_ms?.toFixed(0)).join(',')} ms, reply ${rs.map((r) => r.reply_ms?.toFixed(0)).join(',')} ms`);
+    }
+  }
+}
+
+const HM_WORKLOADS = [
+  { id: 'randread4k-1t', workload: 'randread4k', threads: 1, unit: 'ops' },
+  { id: `randread4k-${NPROC}t`, workload: 'randread4k', threads: NPROC, unit: 'ops' },
+  { id: 'seqread1m', workload: 'seqread1m', threads: 1, unit: 'MB' },
+  { id: 'seqwrite1m', workload: 'seqwrite1m', threads: 1, unit: 'MB' },
+  { id: 'lookup (stat)', workload: 'lookup', threads: 1, unit: 'ops' },
+  { id: 'create', workload: 'create', threads: 1, unit: 'ops' },
+  { id: 'readdir', workload: 'readdir', threads: 1, unit: 'ops' },
+];
+const HM_TARGETS = [
+  { key: 'plain', name: 'plain directory' },
+  { key: 'ts/0', name: 'virtiofsd-ts --mount p0' },
+  ...(quick ? [] : [{ key: `ts/${POOL}`, name: `virtiofsd-ts --mount p${POOL}` }]),
+  { key: 'fuse-native', name: 'fuse-native passthrough' },
+];
+
+async function mountTarget(t, share, mnt) {
+  mkdirSync(mnt, { recursive: true });
+  const [cmd, args] = t.key === 'fuse-native'
+    ? [process.execPath, [join(here, 'fuse-native-passthrough.cjs'), share, mnt]]
+    : [process.execPath, [TS_BIN, '--shared-dir', share, '--mount', mnt, '--log-level=error', `--thread-pool-size=${t.key.split('/')[1]}`]];
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, FUSE_NATIVE_DIR: process.env.FUSE_NATIVE_DIR ?? '/tmp/fn' } });
+  live.add(child);
+  mounts.add(mnt);
+  let err = '';
+  let status;
+  child.stderr.on('data', (b) => (err += b));
+  const exited = new Promise((r) => child.on('exit', (c, s) => { status = c ?? s; live.delete(child); r(status); }));
+  const deadline = Date.now() + 20_000;
+  while (!/^Mounted /m.test(err)) {
+    if (status !== undefined) {
+      throw new Error(status === 3 ? 'fuse-native not installed (npm install fuse-native; FUSE_NATIVE_DIR=its folder)' : `exited ${status}: ${err.trim().split('\n').pop()}`);
+    }
+    if (Date.now() > deadline) { killTree(child); throw new Error('not mounted within 20 s'); }
+    await sleep(20);
+  }
+  return {
+    async stop() {
+      killTree(child, 'SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (status === undefined) killTree(child, 'SIGKILL');
+      spawnSync('umount', [mnt], { stdio: 'ignore' });
+      spawnSync('umount', ['-l', mnt], { stdio: 'ignore' });
+      mounts.delete(mnt);
+    },
+  };
+}
+
+async function sectionHostmount(share) {
+  if (results.meta.hostioError) { fail('hostmount', results.meta.hostioError); return; }
+  if (!existsSync('/dev/fuse')) { fail('hostmount', '/dev/fuse missing'); return; }
+  const secs = Math.max(1, SECONDS - 0.5);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of rotate(HM_TARGETS, round)) {
+      const mnt = join(work, `mnt-${t.key.replace('/', '-')}`);
+      let m;
+      try {
+        m = t.key === 'plain' ? null : await mountTarget(t, share, mnt);
+        const dir = t.key === 'plain' ? share : mnt;
+        for (const w of HM_WORKLOADS) {
+          try {
+            const r = await hostio(dir, w.workload, w.threads, secs);
+            push(results.hostmount, w.id, t.key, r);
+          } catch (e) { fail(`hostmount ${t.name} ${w.id}`, e); push(results.hostmount, w.id, t.key, { error: String(e.message) }); }
+        }
+        log(`hostmount ${t.name} #${round}: ${HM_WORKLOADS.map((w) => { const x = results.hostmount[w.id]?.[t.key]?.at(-1); return `${w.id} ${w.unit === 'MB' ? x?.mb_per_s : x?.ops_per_s}`; }).join(', ')}`);
+      } catch (e) {
+        fail(`hostmount ${t.name}`, e);
+        for (const w of HM_WORKLOADS) push(results.hostmount, w.id, t.key, { error: String(e.message) });
+      } finally {
+        if (m) await m.stop();
+      }
+    }
+  }
+}
+
+async function sectionGuest() {
+  let image;
+  try {
+    image = prepareGuest(repo, BUILD);
+  } catch (e) { fail('guest', e); return; }
+  const backends = [...DAEMON_KINDS, '9p'];
+  for (const b of backends) {
+    const share = join(work, `guest-${b}`);
+    mkdirSync(share, { recursive: true, mode: 0o755 });
+    let h;
+    try {
+      if (b !== '9p') h = await startDaemon(b, 0, share);
+      log(`guest fio: booting against ${b === '9p' ? 'QEMU 9p' : NAMES[b]}`);
+      const r = await runGuestFio(image, { fs: b === '9p' ? '9p' : 'virtiofs', socketPath: h?.sock, sharedDir: share,
+        runtime: quick ? 2 : 4, tmpDir: work, onChild: (c) => live.add(c) });
+      results.guest[b] = r;
+      if (r.error) fail(`guest ${b}`, r.error);
+      log(`guest ${b}: ${Object.entries(r.jobs).map(([k, v]) => `${k} ${Math.round(v.read_iops || v.write_iops)} IOPS`).join(', ')} (${r.seconds.toFixed(0)} s)`);
+    } catch (e) {
+      fail(`guest ${b}`, e);
+      results.guest[b] = { jobs: {}, meta: {}, error: String(e.message) };
+    } finally {
+      if (h) await stopDaemon(h, 5000);
+      rmSync(share, { recursive: true, force: true });
+    }
+  }
+}
+
+/** --cpu-prof of virtiofsd-ts (sandbox none, so the profile can be written) for two workloads. */
+async function sectionProfile(share) {
+  const dir = join(results.meta.outDir, `${results.meta.stamp}-profiles`);
+  mkdirSync(dir, { recursive: true });
+  for (const [w, qd] of [['randread4k', 64], ['lookup', 16]]) {
+    for (const pool of POOLS) {
+      const pdir = join(work, `prof-${w}-${pool}`);
+      mkdirSync(pdir, { recursive: true });
+      let h;
+      try {
+        h = await startDaemonRaw(['--cpu-prof', `--cpu-prof-dir=${pdir}`], pool, share);
+        const r = await vufs(h.sock, w, qd, Math.max(3, SECONDS + 1));
+        await stopDaemon(h, 10_000);
+        const files = readdirSync(pdir).filter((f) => f.endsWith('.cpuprofile'));
+        if (!files.length) throw new Error('no .cpuprofile written');
+        // the largest profile is the serving process (the supervisor's child with a sandbox)
+        const f = files.map((x) => join(pdir, x)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
+        const dest = join(dir, `${w}-qd${qd}-p${pool}.cpuprofile`);
+        copyFileSync(f, dest);
+        results.profile[`${w}-qd${qd}-p${pool}`] = { ops_per_s: r.ops_per_s, daemon_cpu_us_per_op: r.daemon_cpu_us_per_op, file: dest, top: summariseProfile(f) };
+        log(`profile ${w} qd${qd} p${pool}: ${r.ops_per_s} ops/s -> ${basename(dest)}`);
+      } catch (e) {
+        fail(`profile ${w} p${pool}`, e);
+        if (h) await stopDaemon(h, 0);
+      }
+    }
+  }
+}
+async function startDaemonRaw(nodeOpts, pool, share) {
+  // virtiofsd-ts with extra node options, --sandbox=none --seccomp=none (the profile must be writable)
+  const sock = join(work, `d${sockSeq++}.sock`);
+  const args = [...nodeOpts, TS_BIN, `--socket-path=${sock}`, `--shared-dir=${share}`, '--log-level=error',
+    `--thread-pool-size=${pool}`, '--sandbox=none', '--seccomp=none'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  live.add(child);
+  let status;
+  let err = '';
+  child.stderr.on('data', (b) => (err += b));
+  const exited = new Promise((r) => child.on('exit', (c, s) => { status = c ?? s; live.delete(child); r(status); }));
+  const deadline = Date.now() + 20_000;
+  while (!isListening(sock)) {
+    if (status !== undefined || Date.now() > deadline) { killTree(child); throw new Error(`profiled daemon did not start: ${err.trim()}`); }
+    await sleep(5);
+  }
+  return { kind: 'ts', pool, child, sock, exited, stderr: () => err };
+}
+
+/** Top self-time functions of a .cpuprofile. */
+function summariseProfile(file) {
+  const p = JSON.parse(readFileSync(file, 'utf8'));
+  const total = p.samples?.length || p.nodes.reduce((n, x) => n + (x.hitCount ?? 0), 0);
+  const self = new Map();
+  for (const n of p.nodes) {
+    const cf = n.callFrame;
+    const where = cf.url ? `${basename(cf.url)}:${cf.lineNumber + 1}` : '';
+    const key = `${cf.functionName || '(anonymous)'}${where ? ' ' + where : ''}`;
+    self.set(key, (self.get(key) ?? 0) + (n.hitCount ?? 0));
+  }
+  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([fn, hits]) => ({ fn, pct: (100 * hits) / total }));
+}
+
+// ------------------------------------------------------------------------------------------
+// report
+
+const fmt = (v, unit) => {
+  if (!Number.isFinite(v)) return '—';
+  if (unit === 'MB') return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+  return v >= 10000 ? `${(v / 1000).toFixed(1)}k` : v >= 100 ? v.toFixed(0) : v.toFixed(1);
+};
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '—');
+function cellMedian(runs, unit, field) {
+  const ok = (runs ?? []).filter((r) => !r.error);
+  return median(ok.map((r) => r[field ?? (unit === 'MB' ? 'mb_per_s' : 'ops_per_s')]));
+}
+function cellText(runs, unit) {
+  if (!runs?.length) return '—';
+  const ok = runs.filter((r) => !r.error);
+  if (!ok.length) return 'fail';
+  return fmt(cellMedian(runs, unit), unit) + (ok.length < runs.length ? ` (${ok.length}/${runs.length})` : '');
+}
+function best(w, kind, unit) {
+  const xs = POOLS.map((p) => cellMedian(results.vufs[w]?.[`${kind}/${p}`], unit)).filter(Number.isFinite);
+  return xs.length ? Math.max(...xs) : NaN;
+}
+
+function summaryTable() {
+  const cols = [...CONFIGS, ...(results.vufs[WORKLOADS[0].id]?.host ? [{ kind: 'host', key: 'host' }] : [])];
+  const head = ['workload', 'unit', ...cols.map(label), 'ts ÷ Rust', 'ts ÷ C', 'ts % of host'];
+  const rows = [head, head.map((_, i) => (i < 2 ? '---' : '---:'))];
+  for (const w of WORKLOADS) {
+    if (!results.vufs[w.id]) continue;
+    const ts = best(w.id, 'ts', w.unit);
+    const host = cellMedian(results.vufs[w.id].host, w.unit);
+    rows.push([w.id, w.unit === 'MB' ? 'MB/s' : 'ops/s', ...cols.map((c) => cellText(results.vufs[w.id][c.key], w.unit)),
+      ratio(ts, best(w.id, 'rust', w.unit)), ratio(ts, best(w.id, 'c', w.unit)),
+      Number.isFinite(ts) && host > 0 ? `${((100 * ts) / host).toFixed(0)} %` : '—']);
+  }
+  return rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+function detailTable() {
+  const rows = ['| workload | daemon | ops/s | MB/s | p50 µs | p99 µs | daemon CPU µs/op | ops/s min–max | ok runs |', '|---|---|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const w of WORKLOADS) {
+    for (const c of [...CONFIGS, { kind: 'host', key: 'host' }]) {
+      const runs = results.vufs[w.id]?.[c.key];
+      if (!runs) continue;
+      const ok = runs.filter((r) => !r.error);
+      const m = (f) => median(ok.map((r) => r[f]));
+      const ops = ok.map((r) => r.ops_per_s);
+      rows.push(`| ${w.id} | ${label(c)} | ${fmt(m('ops_per_s'))} | ${fmt(m('mb_per_s'), 'MB')} | ${fmt(m('p50_us'))} | ${fmt(m('p99_us'))} | ${c.kind === 'host' ? '—' : m('daemon_cpu_us_per_op').toFixed(2)} | ${ok.length ? `${fmt(Math.min(...ops))}–${fmt(Math.max(...ops))}` : '—'} | ${ok.length}/${runs.length} |`);
+    }
+  }
+  return rows.join('\n');
+}
+
+function rssMedian(key, phase, field = 'rss') {
+  return median((results.rss[key]?.runs ?? []).map((r) => r[phase]?.[field]).filter((x) => x != null));
+}
+function rssTable() {
+  const rows = ['| daemon | idle RSS MiB | after 100k lookups MiB | under load (randread4k qd64) MiB | idle anon MiB | load anon MiB | processes |', '|---|---:|---:|---:|---:|---:|---:|'];
+  const mib = (k) => (Number.isFinite(k) ? (k / 1024).toFixed(1) : '—');
+  for (const c of CONFIGS) {
+    if (!results.rss[c.key]) continue;
+    rows.push(`| ${label(c)} | ${mib(rssMedian(c.key, 'idle'))} | ${mib(rssMedian(c.key, 'lookups'))} | ${mib(rssMedian(c.key, 'load'))} | ${mib(rssMedian(c.key, 'idle', 'anon'))} | ${mib(rssMedian(c.key, 'load', 'anon'))} | ${rssMedian(c.key, 'load', 'procs')} |`);
+  }
+  return rows.join('\n');
+}
+function startupTable() {
+  const rows = ['| daemon | spawn → connect() ms (median) | spawn → first reply (GET_FEATURES) ms | min–max reply ms | ok |', '|---|---:|---:|---:|---:|'];
+  for (const c of CONFIGS) {
+    const runs = results.startup[c.key]?.runs;
+    if (!runs) continue;
+    const ok = runs.filter((r) => !r.error);
+    const rep = ok.map((r) => r.reply_ms);
+    rows.push(`| ${label(c)} | ${median(ok.map((r) => r.connect_ms)).toFixed(1)} | ${median(rep).toFixed(1)} | ${ok.length ? `${Math.min(...rep).toFixed(0)}–${Math.max(...rep).toFixed(0)}` : '—'} | ${ok.length}/${runs.length} |`);
+  }
+  return rows.join('\n');
+}
+function hostmountTable() {
+  const head = ['workload (hostio)', 'unit', ...HM_TARGETS.map((t) => t.name), 'ts p0 % of plain', 'ts p0 ÷ fuse-native'];
+  const rows = [head, head.map((_, i) => (i < 2 ? '---' : '---:'))];
+  for (const w of HM_WORKLOADS) {
+    const r = results.hostmount[w.id];
+    if (!r) continue;
+    const ts = cellMedian(r['ts/0'], w.unit);
+    const plain = cellMedian(r.plain, w.unit);
+    rows.push([w.id, w.unit === 'MB' ? 'MB/s' : 'ops/s', ...HM_TARGETS.map((t) => cellText(r[t.key], w.unit)),
+      plain > 0 && Number.isFinite(ts) ? `${((100 * ts) / plain).toFixed(0)} %` : '—', ratio(ts, cellMedian(r['fuse-native'], w.unit))]);
+  }
+  return rows.map((x) => `| ${x.join(' | ')} |`).join('\n');
+}
+function guestTable() {
+  const bs = Object.keys(results.guest);
+  const head = ['fio job (guest, TCG, O_DIRECT)', ...bs.map((b) => (b === '9p' ? 'QEMU 9p' : `${NAMES[b]} p0`))];
+  const rows = [head, head.map((_, i) => (i ? '---:' : '---'))];
+  for (const [job] of GUEST_JOBS) {
+    rows.push([`${job} ${job.startsWith('seq') ? 'MB/s' : 'IOPS'}`, ...bs.map((b) => {
+      const j = results.guest[b].jobs[job];
+      if (!j || j.error) return 'fail';
+      const v = job.startsWith('seq') ? j.read_mb_s + j.write_mb_s : j.read_iops + j.write_iops;
+      return fmt(v, job.startsWith('seq') ? 'MB' : 'ops');
+    })]);
+  }
+  rows.push(['create 500 files/s (sh)', ...bs.map((b) => fmt(results.guest[b].meta.create500_per_s))]);
+  return rows.map((x) => `| ${x.join(' | ')} |`).join('\n');
+}
+
+function targetsTable() {
+  const rows = ['| target (issue 7) | measured | met? |', '|---|---|---|'];
+  const r = (w, k) => best(w, 'ts', k === 'MB' ? 'MB' : 'ops') / best(w, 'rust', k === 'MB' ? 'MB' : 'ops');
+  const add = (name, v, ok, text) => rows.push(`| ${name} | ${text ?? (Number.isFinite(v) ? v.toFixed(2) : '—')} | ${Number.isFinite(v) ? (ok ? 'yes' : '**no**') : 'n/a'} |`);
+  if (results.vufs['randread4k-qd64']) add('randread4k QD64 ≥ 1.2× Rust', r('randread4k-qd64'), r('randread4k-qd64') >= 1.2);
+  if (results.vufs['randread4k-qd1']) add('randread4k QD1 ≥ 1.0× Rust', r('randread4k-qd1'), r('randread4k-qd1') >= 1.0);
+  if (results.vufs.seqread1m) {
+    add('seqread1m ≥ 1.0× Rust', r('seqread1m', 'MB'), r('seqread1m', 'MB') >= 1.0);
+    const pct = (100 * best('seqread1m', 'ts', 'MB')) / cellMedian(results.vufs.seqread1m.host, 'MB');
+    add('seqread1m ≥ 70 % of host pread', pct, pct >= 70, Number.isFinite(pct) ? `${pct.toFixed(0)} %` : '—');
+  }
+  if (results.vufs.lookup) add('lookup ≥ 1.0× Rust', r('lookup'), r('lookup') >= 1.0);
+  if (results.rss['ts/0']) {
+    const v = rssMedian('ts/0', 'idle') / 1024;
+    add('idle RSS (all processes) ≤ 45 MiB', v, v <= 45, `${v.toFixed(1)} MiB`);
+  }
+  if (results.startup['ts/0']) {
+    const ok = results.startup['ts/0'].runs.filter((x) => !x.error);
+    const v = median(ok.map((x) => x.connect_ms));
+    const v2 = median(ok.map((x) => x.reply_ms));
+    add('spawn-to-accept ≤ 100 ms', v, v <= 100, `${v.toFixed(0)} ms to connect(), ${v2.toFixed(0)} ms to the first reply`);
+  }
+  rows.push('', 'Ratios compare each daemon at its better thread-pool setting (best of the pools measured).');
+  return rows.join('\n');
+}
+
+function profileSection() {
+  const out = [];
+  for (const [k, p] of Object.entries(results.profile)) {
+    out.push(`**${k}** (${p.ops_per_s} ops/s under --cpu-prof, daemon ${p.daemon_cpu_us_per_op} µs CPU/op; \`${basename(p.file)}\`)`, '', '| self % | function |', '|---:|---|');
+    for (const t of p.top) out.push(`| ${t.pct.toFixed(1)} | \`${t.fn}\` |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function plots(outDir, stamp) {
+  const files = [];
+  const write = (name, svg) => { writeFileSync(join(outDir, `${stamp}-${name}.svg`), svg); files.push(`${stamp}-${name}.svg`); };
+  const ws = WORKLOADS.filter((w) => results.vufs[w.id]);
+  if (ws.length) {
+    const series = CONFIGS.filter((c) => c.kind !== 'rust').map((c) => ({
+      name: `${label(c)} ÷ Rust p${c.pool}`,
+      values: ws.map((w) => cellMedian(results.vufs[w.id][c.key], w.unit) / cellMedian(results.vufs[w.id][`rust/${c.pool}`], w.unit)),
+    }));
+    write('ratio-vs-rust', barChart({ title: 'vufs load: throughput relative to the Rust virtiofsd (same pool size)', yLabel: 'ratio (1 = Rust)', categories: ws.map((w) => w.id), series, refLine: 1, formatY: (y) => y.toFixed(2) }));
+    const withHost = [...CONFIGS, { kind: 'host', key: 'host' }];
+    write('pct-of-host', barChart({ title: 'vufs load: % of the host limit (pread/pwrite, stat, getdents)', yLabel: '% of host', categories: ws.map((w) => w.id),
+      series: CONFIGS.map((c) => ({ name: label(c), values: ws.map((w) => (100 * cellMedian(results.vufs[w.id][c.key], w.unit)) / cellMedian(results.vufs[w.id].host, w.unit)) })), formatY: (y) => y.toFixed(0) }));
+    void withHost;
+  }
+  if (results.vufs['randread4k-qd1']) {
+    // line chart over queue depth (src/report/svg-line-chart.ts)
+    const lc = linechart;
+    if (lc) {
+      const series = [...CONFIGS, { kind: 'host', key: 'host' }].map((c) => ({
+        name: label(c),
+        points: [1, 16, 64].map((qd) => ({ x: qd, y: cellMedian(results.vufs[`randread4k-qd${qd}`]?.[c.key], 'ops') })).filter((p) => Number.isFinite(p.y)),
+      })).filter((s) => s.points.length);
+      write('randread4k-qd', lc(series, { title: 'randread4k: requests/s by queue depth', xLabel: 'queue depth', yLabel: 'ops/s', xLog2: true, formatY: (y) => `${(y / 1000).toFixed(0)}k` }));
+    }
+  }
+  if (Object.keys(results.rss).length) {
+    const cs = CONFIGS.filter((c) => results.rss[c.key]);
+    write('rss', barChart({ title: 'RSS of all daemon processes', yLabel: 'MiB', categories: cs.map(label),
+      series: [['idle', 'idle'], ['after 100k lookups', 'lookups'], ['randread4k qd64', 'load']].map(([n, ph]) => ({ name: n, values: cs.map((c) => rssMedian(c.key, ph) / 1024) })), formatY: (y) => y.toFixed(0) }));
+  }
+  if (Object.keys(results.startup).length) {
+    const cs = CONFIGS.filter((c) => results.startup[c.key]);
+    const m = (c, f) => median(results.startup[c.key].runs.filter((r) => !r.error).map((r) => r[f]));
+    write('startup', barChart({ title: 'spawn → accepting a connection', yLabel: 'ms', categories: cs.map(label),
+      series: [{ name: 'connect()', values: cs.map((c) => m(c, 'connect_ms')) }, { name: 'first reply', values: cs.map((c) => m(c, 'reply_ms')) }], formatY: (y) => y.toFixed(0) }));
+  }
+  return files;
+}
+let linechart;
+
+function machine() {
+  const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m) ?? [])[1] ?? '?';
+  return `${NPROC} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, node ${process.version}`;
+}
+
+function writeReport() {
+  const { stamp, outDir } = results.meta;
+  const svgs = plots(outDir, stamp);
+  const md = [];
+  md.push(`# virtiofsd-ts benchmark — ${results.meta.date}`, '');
+  md.push(`Machine: ${machine()}. Load average at start ${results.meta.loadStart}, at end ${results.meta.loadEnd} (other jobs on the machine show up as noise; every cell interleaves the daemons and takes the median).`, '');
+  md.push(`Run: \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\` — ${ROUNDS} round(s), ${SECONDS} s per vufs run, thread pools ${POOLS.join(' and ')}, sandbox ${SANDBOX_NONE ? 'off (ts/Rust: --sandbox=none --seccomp=none; C: -o sandbox=chroot)' : 'each daemon\'s default (namespace + seccomp)'}, cache auto; took ${results.meta.minutes.toFixed(1)} min.`, '');
+  md.push('Daemons: ' + DAEMON_KINDS.map((k) => `${NAMES[k]} = \`${results.meta.versions[k]}\``).join('; ') + '.', '');
+  if (Object.keys(results.vufs).length) {
+    md.push('## Summary: `vufs load` (userspace front-end, no VM)', '');
+    md.push(`Median ${WORKLOADS[0].unit === 'ops' ? 'requests/s' : ''} (MB/s for seq*) over the rounds; \`pN\` = \`--thread-pool-size N\`. QD: randread4k as named, others 16. "host" = the same access pattern with plain system calls on the shared directory (bench/hostio.c, min(QD, ${NPROC}) threads). Ratios: best pool setting of each daemon.`, '');
+    md.push(summaryTable(), '');
+    md.push('### Targets', '', targetsTable(), '');
+  }
+  if (Object.keys(results.rss).length || Object.keys(results.startup).length) {
+    md.push('## Memory and start-up', '');
+    if (Object.keys(results.rss).length) md.push('RSS summed over the daemon\'s whole process tree (sandbox parents, supervisor + node child). Idle = listening, 0.5 s after start; "after 100k lookups" = last sample (50 ms period) before the front-end disconnects; load = maximum during randread4k QD64. "anon" = RssAnon (private memory; the rest is shared libraries and the guest RAM the daemon touched).', '', rssTable(), '');
+    if (Object.keys(results.startup).length) md.push('Start-up: spawn → the socket accepts a connect() (polled every 1 ms), and → the answer to VHOST_USER_GET_FEATURES.', '', startupTable(), '');
+  }
+  if (Object.keys(results.hostmount).length) md.push('## Host mount (`virtiofsd-ts --mount`) vs a fuse-native passthrough vs the plain directory', '', `bench/hostio.c on each mount point (same source directory, warm page cache; FUSE keeps its page cache with cache=auto, so cached reads mostly measure the kernel).`, '', hostmountTable(), '');
+  if (Object.keys(results.guest).length) md.push('## Guest fio (QEMU TCG, for the record)', '', 'One boot per back-end, fio in the guest with O_DIRECT on a 32 MiB file. TCG bounds these numbers (DESIGN §4). 9p: `-virtfs local,security_model=passthrough`, `trans=virtio,version=9p2000.L,msize=512000`.', '', guestTable(), '');
+  if (Object.keys(results.profile).length) md.push('## Where virtiofsd-ts spends its time (`node --cpu-prof`, top self time)', '', profileSection());
+  md.push('## Detail: `vufs load`', '', detailTable(), '');
+  if (svgs.length) md.push('## Plots', '', ...svgs.map((f) => `![${f}](${f})`), '');
+  md.push('## Failures', '', results.failures.length ? results.failures.map((f) => `- ${f}`).join('\n') : 'none', '');
+  const text = md.join('\n');
+  const mdFile = join(outDir, `${stamp}.md`);
+  writeFileSync(mdFile, text);
+  writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 1));
+  return { mdFile, text };
+}
+
+function updateReadme(mdFile) {
+  const readme = join(here, 'README.md');
+  const begin = '<!-- bench:latest:begin -->';
+  const end = '<!-- bench:latest:end -->';
+  const cur = readFileSync(readme, 'utf8');
+  if (!cur.includes(begin) || !cur.includes(end)) return;
+  const body = [begin, '', `Latest full run: [results/${basename(mdFile)}](results/${basename(mdFile)}) (${results.meta.date}).`, '', summaryTable(), '', targetsTable(), '', end].join('\n');
+  writeFileSync(readme, cur.slice(0, cur.indexOf(begin)) + body + cur.slice(cur.indexOf(end) + end.length));
+}
+
+// ------------------------------------------------------------------------------------------
+
+async function main() {
+  const t0 = Date.now();
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, '0');
+  results.meta = {
+    date: now.toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
+    stamp: `${now.getUTCFullYear()}-${pad(now.getUTCMonth() + 1)}-${pad(now.getUTCDate())}-${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${quick ? '-quick' : ''}`,
+    outDir: opt.out, loadStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    rounds: ROUNDS, seconds: SECONDS, pools: POOLS, sandbox: opt.sandbox, sections: [...sections],
+  };
+  mkdirSync(opt.out, { recursive: true });
+  preparePeers();
+  results.meta.versions = Object.fromEntries(DAEMON_KINDS.map((k) => [k, version(k)]));
+  const hostioErr = buildHostio();
+  if (hostioErr) { results.meta.hostioError = hostioErr; fail('hostio', hostioErr); }
+  try {
+    linechart = (await import(join(repo, 'dist/report/svg-line-chart.js'))).lineChart;
+  } catch { /* no line chart */ }
+  work = mkdtempSync(join(os.tmpdir(), 'vfs-bench-'));
+  const share = join(work, 'share');
+  log(`preparing ${share}`);
+  prepareShare(share);
+  log(`sections: ${[...sections].join(', ')}; ${ROUNDS} round(s) × ${SECONDS} s; pools ${POOLS.join(',')}; daemons ${DAEMON_KINDS.join(',')}`);
+
+  if (sections.has('vufs') || sections.has('limit')) await sectionVufs(share);
+  if (sections.has('rss')) await sectionRss(share);
+  if (sections.has('startup')) await sectionStartup(share);
+  if (sections.has('hostmount')) await sectionHostmount(share);
+  if (sections.has('guest')) await sectionGuest();
+  if (sections.has('profile')) await sectionProfile(share);
+
+  results.meta.loadEnd = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  results.meta.minutes = (Date.now() - t0) / 60000;
+  const { mdFile } = writeReport();
+  const full = !quick && !opt.only && !opt.rounds && !opt.seconds;
+  if (full && !opt['no-readme']) updateReadme(mdFile);
+  process.stdout.write(`\n${Object.keys(results.vufs).length ? summaryTable() + '\n\n' + targetsTable() + '\n\n' : ''}` +
+    `${Object.keys(results.rss).length ? rssTable() + '\n\n' : ''}${Object.keys(results.startup).length ? startupTable() + '\n\n' : ''}` +
+    `${results.failures.length ? `${results.failures.length} failure(s), see the report\n` : ''}report: ${mdFile} (${results.meta.minutes.toFixed(1)} min)\n`);
+}
+
+main().then(() => { cleanup(); process.exit(0); }, (e) => { log(`fatal: ${e.stack ?? e}`); cleanup(); process.exit(1); });

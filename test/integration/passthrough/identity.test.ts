@@ -1,0 +1,104 @@
+// Inode identity: the key (st_dev, st_ino, mnt_id), and --inode-file-handles=never|prefer|
+// mandatory (inodes held by file handle, opened only while in use; falling back, or not, where
+// the file system has no handles).
+import { execFileSync } from 'node:child_process';
+import * as nfs from 'node:fs';
+import { join } from 'node:path';
+import { constants as osc } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { C } from '../../../src/native/syscalls.js';
+import { FATTR } from '../../../src/passthrough/passthrough.js';
+import { BufferWriter, fdCount, makeShare, name, root, setattrReq, type Share } from './helpers.js';
+
+const E = osc.errno;
+let s: Share | undefined;
+const mounted: string[] = [];
+
+afterEach(async () => {
+  await s?.fs.close(); // our descriptors keep mounts busy
+  for (const m of mounted.splice(0).reverse()) execFileSync('umount', ['-l', m]);
+  await s?.cleanup();
+  s = undefined;
+});
+
+function tryMount(args: string[], dir: string): boolean {
+  try {
+    execFileSync('mount', [...args, dir], { stdio: 'ignore' });
+    mounted.push(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('inode key', () => {
+  it('one inode per (st_dev, st_ino, mnt_id): hard links share it, a bind mount of the same directory does not', async (t) => {
+    s = await makeShare();
+    nfs.mkdirSync(join(s.dir, 'a'));
+    nfs.writeFileSync(join(s.dir, 'a', 'x'), 'x');
+    nfs.linkSync(join(s.dir, 'a', 'x'), join(s.dir, 'a', 'y'));
+    const a = await s.fs.lookup(root, 1, name('a'));
+    const x = await s.fs.lookup(root, a.nodeid, name('x'));
+    const y = await s.fs.lookup(root, a.nodeid, name('y'));
+    expect(y.nodeid).toBe(x.nodeid);
+    nfs.mkdirSync(join(s.dir, 'b'));
+    if (!tryMount(['--bind', join(s.dir, 'a')], join(s.dir, 'b'))) t.skip();
+    const b = await s.fs.lookup(root, 1, name('b'));
+    const bx = await s.fs.lookup(root, b.nodeid, name('x'));
+    expect(bx.attr.readBigUInt64LE(0)).toBe(x.attr.readBigUInt64LE(0)); // same st_ino...
+    expect(bx.nodeid).not.toBe(x.nodeid); // ...another mount: another inode
+  });
+});
+
+describe('--inode-file-handles', () => {
+  it('mandatory: inodes hold no descriptor while unused; every operation still works', async () => {
+    s = await makeShare({ inodeFileHandles: 'mandatory' });
+    for (let i = 0; i < 50; i++) nfs.writeFileSync(join(s.dir, `f${i}`), `content ${i}`);
+    nfs.symlinkSync('f0', join(s.dir, 'ln'));
+    const before = await fdCount();
+    const entries = [];
+    for (let i = 0; i < 50; i++) entries.push(await s.fs.lookup(root, 1, name(`f${i}`)));
+    expect(await fdCount()).toBeLessThanOrEqual(before + 2); // at most a mount descriptor or two
+    expect(s.fs.moreStats.handleInodes).toBe(50);
+    const e = entries[7];
+    expect((await s.fs.getattr(root, e.nodeid, undefined)).attr.readBigUInt64LE(8)).toBe(9n);
+    const o = await s.fs.open(root, e.nodeid, C.O_RDWR);
+    const r = new BufferWriter();
+    await s.fs.read(root, e.nodeid, o.fh, 0n, 100, r);
+    expect(r.data.toString()).toBe('content 7');
+    await s.fs.release(root, e.nodeid, o.fh, 0);
+    await s.fs.setattr(root, e.nodeid, setattrReq({ valid: FATTR.MODE, mode: 0o600 }));
+    expect(nfs.statSync(join(s.dir, 'f7')).mode & 0o777).toBe(0o600);
+    const l = await s.fs.lookup(root, 1, name('ln'));
+    expect((await s.fs.readlink(root, l.nodeid)).toString()).toBe('f0');
+    await s.fs.link(root, e.nodeid, 1, name('f7-link'));
+    expect(nfs.readFileSync(join(s.dir, 'f7-link'), 'utf8')).toBe('content 7');
+    // The same file looked up again: the same inode (key, not handle bytes, decides).
+    expect((await s.fs.lookup(root, 1, name('f7-link'))).nodeid).toBe(e.nodeid);
+    // Gone from the host: ESTALE, as the guest expects for a vanished inode.
+    nfs.unlinkSync(join(s.dir, 'f9'));
+    await expect(s.fs.getattr(root, entries[9].nodeid, undefined)).rejects.toMatchObject({ errno: E.ESTALE });
+    expect(await fdCount()).toBeLessThanOrEqual(before + 2);
+    for (const x of entries) s.fs.forget(x.nodeid, 1n);
+  });
+
+  it('prefer falls back to O_PATH descriptors where handles are unsupported; mandatory refuses', async (t) => {
+    s = await makeShare({ inodeFileHandles: 'prefer' });
+    nfs.mkdirSync(join(s.dir, 'proc'));
+    if (!tryMount(['-t', 'proc', 'proc'], join(s.dir, 'proc'))) t.skip();
+    const p = await s.fs.lookup(root, 1, name('proc'));
+    const before = s.fs.moreStats.handleInodes;
+    const self = await s.fs.lookup(root, p.nodeid, name('self'));
+    expect(s.fs.moreStats.handleInodes).toBe(before); // held by descriptor
+    expect((await s.fs.getattr(root, self.nodeid, undefined)).attr.length).toBeGreaterThan(0);
+    const m = await makeShare({ inodeFileHandles: 'mandatory', root: s.dir });
+    try {
+      await expect(m.fs.lookup(root, 1, name('proc'))).rejects.toMatchObject({ errno: E.EOPNOTSUPP });
+      nfs.writeFileSync(join(s.dir, 'ok'), '');
+      expect((await m.fs.lookup(root, 1, name('ok'))).nodeid).toBeGreaterThan(1); // the share's own files still work
+    } finally {
+      await m.fs.close();
+      nfs.rmSync(m.dir, { recursive: true, force: true }); // its own (unused) temp directory
+    }
+  });
+});

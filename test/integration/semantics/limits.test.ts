@@ -1,0 +1,130 @@
+// Identity, limits and credentials options through the real daemon: --rlimit-nofile (EMFILE
+// reaches the guest as an errno, the daemon keeps serving), --readonly, --inode-file-handles,
+// --translate-uid/--translate-gid, and the INIT flags of the caching options.
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSession, type Session } from '../../helpers/daemon.js';
+import { InitFlag } from '../../../src/fuse/abi.js';
+import { errnoOf, fdsOf, GUEST_FLAGS, reinit } from './helpers.js';
+
+const E = constants.errno;
+const O_RDONLY = 0;
+const O_RDWR = 2;
+let s: Session | undefined;
+
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
+
+function populate(dir: string, n: number): void {
+  for (let i = 0; i < n; i++) writeFileSync(join(dir, `f${i}`), `${i}`);
+}
+
+describe('--rlimit-nofile', () => {
+  it('a full descriptor table is EMFILE for the guest; the daemon lives on and recovers after FORGET', async () => {
+    const share = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'vfs-nofile-'));
+    populate(share, 400);
+    s = await startSession({ shareDir: share, args: ['--rlimit-nofile=256', '--sandbox=none'] });
+    const limits = readFileSync(`/proc/${s.daemon.child.pid}/limits`, 'utf8');
+    expect(limits).toMatch(/Max open files\s+256\s+256/);
+    const got: number[] = [];
+    let emfile = 0;
+    for (let i = 0; i < 400; i++) {
+      try {
+        got.push((await s.fuse.lookup(1, `f${i}`)).nodeid);
+      } catch (e) {
+        expect((e as { errno: number }).errno).toBe(E.EMFILE);
+        emfile++;
+      }
+    }
+    expect(emfile).toBeGreaterThan(0);
+    expect((await s.fuse.statfs()).bsize).toBeGreaterThan(0); // still serving
+    await s.fuse.batchForget(got.map((n) => [n, 1] as const));
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await s.fuse.lookup(1, 'f399')).nodeid).toBeGreaterThan(1);
+    (await import('node:fs')).rmSync(share, { recursive: true, force: true });
+  });
+
+  it('defaults to min(1000000, nr_open, file-max - 16384)', async () => {
+    s = await startSession({ args: ['--sandbox=none'] });
+    const nrOpen = Number(readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+    const fileMax = Number(readFileSync('/proc/sys/fs/file-max', 'utf8'));
+    const want = Math.min(1_000_000, nrOpen, Math.max(1024, fileMax - 16384));
+    const limits = readFileSync(`/proc/${s.daemon.child.pid}/limits`, 'utf8');
+    if (/cannot set the open-file limit/.test(s.daemon.stderr())) {
+      // No CAP_SYS_RESOURCE (a container): the soft limit is raised to the hard one instead.
+      const hard = /Max open files\s+\d+\s+(\d+)/.exec(limits)![1];
+      expect(limits).toMatch(new RegExp(`Max open files\\s+${hard}\\s+${hard}`));
+    } else {
+      expect(limits).toMatch(new RegExp(`Max open files\\s+${want}\\s+${want}`));
+    }
+  });
+});
+
+describe('--inode-file-handles=mandatory', () => {
+  it('holds looked-up inodes without descriptors', async () => {
+    s = await startSession({ args: ['--inode-file-handles=mandatory', '--sandbox=none'] });
+    populate(s.daemon.shareDir, 300);
+    const pid = s.daemon.child.pid!;
+    const before = await fdsOf(pid);
+    for (let i = 0; i < 300; i++) await s.fuse.lookup(1, `f${i}`);
+    expect(await fdsOf(pid)).toBeLessThan(before + 10);
+    const e = await s.fuse.lookup(1, 'f123');
+    const { fh } = await s.fuse.open(e.nodeid, O_RDONLY);
+    expect((await s.fuse.read(e.nodeid, fh, 0, 16)).toString()).toBe('123');
+  });
+
+  it('works inside the namespace sandbox too (CAP_DAC_READ_SEARCH kept)', async () => {
+    s = await startSession({ args: ['--inode-file-handles=prefer'] });
+    populate(s.daemon.shareDir, 3);
+    const e = await s.fuse.lookup(1, 'f2');
+    const { fh } = await s.fuse.open(e.nodeid, O_RDONLY);
+    expect((await s.fuse.read(e.nodeid, fh, 0, 16)).toString()).toBe('2');
+  });
+});
+
+describe('--readonly', () => {
+  it('every change is EROFS; reading works', async () => {
+    s = await startSession({ args: ['--readonly', '--xattr'] });
+    writeFileSync(join(s.daemon.shareDir, 'f'), 'keep');
+    mkdirSync(join(s.daemon.shareDir, 'd'));
+    const f = await s.fuse.lookup(1, 'f');
+    expect(await errnoOf(s.fuse.create(1, 'new', 0o644, O_RDWR))).toBe(E.EROFS);
+    expect(await errnoOf(s.fuse.mkdir(1, 'nd'))).toBe(E.EROFS);
+    expect(await errnoOf(s.fuse.unlink(1, 'f'))).toBe(E.EROFS);
+    expect(await errnoOf(s.fuse.rmdir(1, 'd'))).toBe(E.EROFS);
+    expect(await errnoOf(s.fuse.rename(1, 'f', 1, 'g'))).toBe(E.EROFS);
+    expect(await errnoOf(s.fuse.open(f.nodeid, O_RDWR))).toBe(E.EROFS);
+    const { fh } = await s.fuse.open(f.nodeid, O_RDONLY);
+    expect((await s.fuse.read(f.nodeid, fh, 0, 10)).toString()).toBe('keep');
+    expect(readFileSync(join(s.daemon.shareDir, 'f'), 'utf8')).toBe('keep');
+  });
+});
+
+describe('--translate-uid / --translate-gid', () => {
+  it('new files belong to the mapped host ids; attributes come back in guest ids', async () => {
+    s = await startSession({ args: ['--translate-uid=map:1000:201000:1000', '--translate-gid=squash-guest:0:4242:65536', '--translate-gid=host:4242:100:1'] });
+    const { chmodSync } = await import('node:fs');
+    chmodSync(s.daemon.shareDir, 0o777);
+    s.fuse.caller = { uid: 1500, gid: 33, pid: 5 };
+    const { entry } = await s.fuse.create(1, 'mine', 0o644, O_RDWR);
+    s.fuse.caller = { uid: 0, gid: 0, pid: 1 };
+    const st = statSync(join(s.daemon.shareDir, 'mine'));
+    expect([st.uid, st.gid]).toEqual([201500, 4242]);
+    expect([entry.attr.uid, entry.attr.gid]).toEqual([1500, 100]);
+  });
+});
+
+describe('caching options in INIT', () => {
+  it('--writeback, --allow-mmap, --no-readdirplus, --killpriv-v2, --posix-acl', async () => {
+    s = await startSession({ args: ['--writeback', '--allow-mmap', '--no-readdirplus', '--killpriv-v2', '--posix-acl'] });
+    const f = await reinit(s, GUEST_FLAGS);
+    for (const b of [InitFlag.WRITEBACK_CACHE, InitFlag.DIRECT_IO_ALLOW_MMAP, InitFlag.HANDLE_KILLPRIV_V2, InitFlag.POSIX_ACL, InitFlag.DONT_MASK, InitFlag.SETXATTR_EXT]) {
+      expect(f & b).toBe(b);
+    }
+    expect(f & InitFlag.DO_READDIRPLUS).toBe(0n);
+  });
+});
