@@ -1,6 +1,7 @@
 // Watching raw file descriptors inside Node's event loop (uv_poll), plus eventfd helpers.
 // Kick eventfds and the vhost-user socket are plain fds that Node's net module cannot adopt
 // (SCM_RIGHTS, eventfd semantics), so we poll them ourselves on the JS thread.
+#include <fcntl.h>
 #include <napi.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -120,6 +121,13 @@ Napi::Value EventfdWrite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n < 0 ? -errno : 0);
 }
 
+// fdAccessMode(fd) → O_RDONLY (0) | O_WRONLY (1) | O_RDWR (2), or -errno: whether an open
+// file may back a writable DAX mapping.
+Napi::Value FdAccessMode(const Napi::CallbackInfo& info) {
+  int flags = fcntl(ArgInt32(info, 0), F_GETFL);
+  return Napi::Number::New(info.Env(), flags < 0 ? -errno : (flags & O_ACCMODE));
+}
+
 // closeFd(fd) → 0 | -errno
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
@@ -134,6 +142,7 @@ void InitFdWatch(Napi::Env env, Napi::Object exports) {
   exports.Set("eventfdRead", Napi::Function::New(env, EventfdRead, "eventfdRead"));
   exports.Set("eventfdWrite", Napi::Function::New(env, EventfdWrite, "eventfdWrite"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("fdAccessMode", Napi::Function::New(env, FdAccessMode, "fdAccessMode"));
 }
 
 }  // namespace vfs

@@ -12,7 +12,7 @@
  *   2. closes every descriptor it inherited beyond stdio (the listening socket belongs to the
  *      child: a second front-end must not queue on a socket nobody will accept on), drops its
  *      capabilities except CAP_DAC_OVERRIDE (to unlink the socket), sets no_new_privs;
- *   3. forwards SIGTERM, SIGINT and SIGHUP to the child; a child still alive 10 s after the
+ *   3. forwards SIGTERM, SIGINT, SIGHUP and SIGUSR1 to the child; a child still alive 10 s after the
  *      first SIGTERM/SIGINT gets SIGKILL (it is PID 1 of its namespace, which ignores signals it
  *      has no handler for yet, e.g. during start-up);
  *   4. when the child is gone: unlinks PATH (the socket the parent created; the child cannot,
@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   sigaddset(&watched, SIGTERM);
   sigaddset(&watched, SIGINT);
   sigaddset(&watched, SIGHUP);
+  sigaddset(&watched, SIGUSR1); /* the daemon's statistics dump; by default it would kill us */
   sigaddset(&watched, SIGCHLD);
   sigprocmask(SIG_BLOCK, &watched, &old);
 
@@ -167,7 +168,7 @@ int main(int argc, char** argv) {
     /* Forwarded every time (timeout(1) and terminals signal the whole process group too, so
      * the same signal may arrive twice); the grace period starts at the first. */
     kill((pid_t)pid, sig);
-    if (sig != SIGHUP && !forwarded) {
+    if (sig != SIGHUP && sig != SIGUSR1 && !forwarded) {
       forwarded = 1;
       deadline = time(NULL) + GRACE_SECONDS;
     }

@@ -12,12 +12,27 @@ import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
 import type { Logger } from './log.js';
 import { statsSnapshot } from './stats-dump.js';
+import { DaxManager, MAP_ALIGNMENT_LOG2, type DaxProtocol } from '../dax/dax-manager.js';
+import { withDax } from '../dax/dax-filesystem.js';
+import { ProtocolFeature } from '../vhost/protocol.js';
 import { runHostMount } from './host-mount.js';
 import { enterSandbox, lockDown } from '../sandbox/sandbox.js';
 import type { SandboxStage } from '../sandbox/stage.js';
 
 /** The readiness line Kata's runtime-rs waits for on stderr (it has no timeout). */
 export const READY_LINE = 'Waiting for vhost-user socket connection...';
+
+/**
+ * DAX mappings allowed at once with SHMEM: each is a region in our memory table, which we told
+ * the front-end holds 509 (GET_MAX_MEM_SLOTS); keep 32 for guest RAM and hot-plug.
+ */
+const MAX_DAX_SHMEM_MAPPINGS = 509 - 32;
+
+/** Which DAX message family to speak: forced by --dax, else what the front-end negotiated. */
+function daxProtocol(config: DaemonConfig, backend: VhostUserBackend | undefined): DaxProtocol {
+  if (config.dax === 'kata' || config.dax === 'shmem') return config.dax;
+  return backend !== undefined && (backend.protocolFeatures & ProtocolFeature.SHMEM) !== 0n ? 'shmem' : 'kata';
+}
 
 /** Request queues we offer; QEMU's vhost-user-fs-pci defaults to one. */
 const REQUEST_QUEUES = 8;
@@ -48,11 +63,29 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     }
   };
   let server: FuseServer;
+  let dax: DaxManager | undefined;
+  let backendForDax: VhostUserBackend | undefined;
+  const backendRef = (): VhostUserBackend | undefined => backendForDax;
   try {
     const jail = enterSandbox(config, log, stage);
     cleanupSocket = jail.unlinkSocket;
-    const { fs } = await createFileSystem(config, jail.root, log, jail.procSelfFd);
-    server = new FuseServer(fs, { logger: log, announceSubmounts: config.announceSubmounts });
+    const { fs, passthrough } = await createFileSystem(config, jail.root, log, jail.procSelfFd);
+    if (config.daxWindow !== undefined && config.dax !== 'never') {
+      dax = new DaxManager({
+        windowBytes: BigInt(config.daxWindow),
+        protocol: () => daxProtocol(config, backendRef()),
+        channel: () => backendRef()?.channel,
+        source: passthrough,
+        log,
+        // Each SHMEM mapping becomes a region of our memory table: keep room for guest RAM.
+        maxMappings: () => (daxProtocol(config, backendRef()) === 'shmem' ? MAX_DAX_SHMEM_MAPPINGS : Number.MAX_SAFE_INTEGER),
+      });
+    }
+    server = new FuseServer(dax ? withDax(fs, dax) : fs, {
+      logger: log,
+      announceSubmounts: config.announceSubmounts,
+      mapAlignment: dax ? MAP_ALIGNMENT_LOG2 : undefined,
+    });
     lockDown({ ...config, fileHandles: config.inodeFileHandles !== undefined }, log, jail);
   } catch (error) {
     cleanupSocket();
@@ -79,7 +112,13 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       process.on(sig, () => finish(0, `${sig} received, exiting`));
     }
     process.on('SIGHUP', () => log.info('SIGHUP ignored'));
-    process.on('SIGUSR1', () => log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats() }) }, 'statistics'));
+    process.on('SIGUSR1', () => {
+      try {
+        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined }) }, 'statistics');
+      } catch (err) {
+        log.warn({ err }, 'cannot gather statistics');
+      }
+    });
 
     const device = new VirtioFsDevice({
       requestQueues: REQUEST_QUEUES,
@@ -109,6 +148,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
         if (reason === undefined) finish(0, 'front-end disconnected, exiting');
         else finish(0, `closing the connection: ${reason}`, true);
       });
+      backendForDax = backend;
     });
   });
 }

@@ -28,6 +28,15 @@ export function statsSnapshot(s: StatsSources): Record<string, unknown> {
     forgets: s.fuse.forgets,
     queues: s.queues(),
     ...(s.dax ? { dax: s.dax() } : {}),
-    rssBytes: process.memoryUsage.rss(),
+    rssBytes: residentBytes(),
   };
+}
+
+/** RSS, when /proc is reachable (inside the namespace sandbox it may not be). */
+function residentBytes(): number | undefined {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return undefined;
+  }
 }

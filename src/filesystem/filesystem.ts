@@ -273,4 +273,12 @@ export interface FileSystem {
   tmpfile?(ctx: RequestContext, parent: number, mode: number, flags: number, umask: number): Promise<CreateReply>;
   /** STATX (7.39): `mask` STATX_*, `flags` AT_STATX_* sync flags. */
   statx?(ctx: RequestContext, nodeid: number, fh: number | undefined, flags: number, mask: number): Promise<StatxReply>;
+
+  /**
+   * FUSE_SETUPMAPPING (DAX): map [foffset, foffset + len) of the file open as `fh` at offset
+   * `moffset` of the DAX window; `flags` are FUSE_SETUPMAPPING_FLAG_READ / _WRITE.
+   */
+  setupmapping?(ctx: RequestContext, nodeid: number, fh: number, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void>;
+  /** FUSE_REMOVEMAPPING (DAX): unmap window ranges. */
+  removemapping?(ctx: RequestContext, ranges: { moffset: bigint; len: bigint }[]): Promise<void>;
 }

@@ -60,6 +60,8 @@ import { DirentEncoder, type DirentEncoderHooks } from './dirents.js';
 import { abandonCreate, replyEntry } from './entries.js';
 import { readCreateExtensions } from './extensions.js';
 import * as ext from './handlers-ext.js';
+import * as dax from './handlers-dax.js';
+import { RemovemappingIn, SetupmappingIn } from './handlers-dax.js';
 import { readName, readSymlinkTarget } from './names.js';
 import { encodeAttrOut, encodeEntryOut, encodeOpenOut, encodeStatfsOut, encodeWriteOut } from './reply.js';
 
@@ -518,6 +520,8 @@ def(Opcode.COPY_FILE_RANGE, 'copyFileRange', CopyFileRangeIn.SIZE, WriteOut.SIZE
 def(Opcode.SYNCFS, 'syncfs', SyncfsIn.SIZE, 0, ext.syncfs);
 def(Opcode.TMPFILE, 'tmpfile', CreateIn.SIZE, EntryOut.SIZE + OpenOut.SIZE, ext.tmpfile);
 def(Opcode.STATX, 'statx', StatxIn.SIZE, StatxOut.SIZE, ext.statx);
+def(Opcode.SETUPMAPPING, 'setupmapping', SetupmappingIn.SIZE, 0, dax.setupmapping);
+def(Opcode.REMOVEMAPPING, 'removemapping', RemovemappingIn.SIZE, 0, dax.removemapping);
 
 /** Opcode-indexed; undefined = not served here (ENOSYS, or handled by the server itself). */
 export const OPS: readonly (OpSpec | undefined)[] = table;

@@ -76,7 +76,8 @@ export function decodeInitIn(r: ByteReader): InitRequest {
  * - EXPORT_SUPPORT: would make the guest LOOKUP "." and ".." (NFS re-export of the share); we
  *   refuse those names (names.ts) and do not support open-by-handle from the guest.
  * - HANDLE_KILLPRIV (v1): V2 carries the caller's CAP_FSETID per request; v1 does not.
- * - MAP_ALIGNMENT, HAS_INODE_DAX: no DAX window yet (SETUPMAPPING answers ENOSYS).
+ * - MAP_ALIGNMENT: only with a DAX window (--dax-window), with map_alignment = 21 (2 MiB).
+ * - HAS_INODE_DAX: per-inode DAX (FUSE_ATTR_DAX) is not implemented; dax=always works.
  * - CACHE_SYMLINKS, NO_OPEN(DIR)_SUPPORT, EXPLICIT_INVAL_DATA, ABORT_ERROR, HAS_IOCTL_DIR,
  *   SPLICE_*, HAS_EXPIRE_ONLY: cache policies or features we do not implement (yet); offering
  *   them would change guest behaviour we have not tested.
@@ -105,6 +106,8 @@ export const SUPPORTED_INIT_FLAGS: bigint =
 
 export interface InitConfig {
   announceSubmounts: boolean;
+  /** log2 of the DAX mapping alignment when a DAX window is served (offers MAP_ALIGNMENT). */
+  mapAlignment?: number;
 }
 
 export type InitDecision =
@@ -128,6 +131,8 @@ export function negotiateInit(req: InitRequest, cfg: InitConfig): InitDecision {
   }
   let supported = SUPPORTED_INIT_FLAGS;
   if (cfg.announceSubmounts) supported |= InitFlag.SUBMOUNTS;
+  // A DAX window: the guest asks for MAP_ALIGNMENT when its device has a cache region.
+  if (cfg.mapAlignment !== undefined) supported |= InitFlag.MAP_ALIGNMENT;
   return {
     kind: 'accept',
     minor: Math.min(req.minor, FUSE_KERNEL_MINOR_VERSION),
@@ -159,6 +164,8 @@ export interface InitOutParams {
   flags: bigint;
   maxWrite: number;
   maxPages: number;
+  /** log2 alignment of DAX mappings, sent when MAP_ALIGNMENT is among `flags`. */
+  mapAlignment?: number;
 }
 
 /**
@@ -178,7 +185,7 @@ export function encodeInitOut(buf: Buffer, off: number, size: number, params?: I
   if (size < InitOut.SIZE) return size;
   buf.writeUInt32LE(1, off + InitOut.timeGran); // nanosecond timestamps
   buf.writeUInt16LE(params.maxPages, off + InitOut.maxPages);
-  buf.writeUInt16LE(0, off + InitOut.mapAlignment);
+  buf.writeUInt16LE((params.flags & InitFlag.MAP_ALIGNMENT) !== 0n ? (params.mapAlignment ?? 0) : 0, off + InitOut.mapAlignment);
   buf.writeUInt32LE(Number((params.flags >> 32n) & 0xffff_ffffn), off + InitOut.flags2);
   return size;
 }

@@ -66,6 +66,8 @@ export interface FuseServerOptions {
   maxRead?: number;
   /** Offer FUSE_SUBMOUNTS (Kata's --announce-submounts). Default false. */
   announceSubmounts?: boolean;
+  /** log2 DAX mapping alignment; set when a DAX window is served (SETUPMAPPING/REMOVEMAPPING). */
+  mapAlignment?: number;
   /** Counters to update; one is created when absent (see FuseServer.stats). */
   stats?: FuseStats;
 }
@@ -98,6 +100,7 @@ export class FuseServer implements FuseRequestHandler {
 
   private readonly logger: Logger;
   private readonly announceSubmounts: boolean;
+  private readonly mapAlignment: number | undefined;
   private state: State = 'down';
   private sessionInfo: SessionInfo | undefined;
   private lifecycle: Promise<void> = Promise.resolve();
@@ -126,6 +129,7 @@ export class FuseServer implements FuseRequestHandler {
     }
     this.maxPages = Math.ceil(this.maxWrite / PAGE_SIZE);
     this.announceSubmounts = options.announceSubmounts ?? false;
+    this.mapAlignment = options.mapAlignment;
     this.stats = options.stats ?? createFuseStats();
 
     this.host = {
@@ -373,7 +377,7 @@ export class FuseServer implements FuseRequestHandler {
     } catch (err) {
       return c.error(err);
     }
-    const decision = negotiateInit(inReq, { announceSubmounts: this.announceSubmounts });
+    const decision = negotiateInit(inReq, { announceSubmounts: this.announceSubmounts, mapAlignment: this.mapAlignment });
     if (decision.kind === 'error') {
       this.logger.error({ major: inReq.major, minor: inReq.minor }, `FUSE INIT refused: ${decision.reason}`);
       return c.error(decision.errno);
@@ -415,6 +419,7 @@ export class FuseServer implements FuseRequestHandler {
           flags,
           maxWrite: this.maxWrite,
           maxPages: this.maxPages,
+          mapAlignment: this.mapAlignment,
         });
         c.send(b, size);
       } catch (err) {

@@ -82,6 +82,8 @@ export interface DataPathAddon {
   eventfdRead(fd: number): number;
   eventfdWrite(fd: number): number;
   closeFd(fd: number): number;
+  /** O_RDONLY 0 / O_WRONLY 1 / O_RDWR 2, or -errno. */
+  fdAccessMode(fd: number): number;
 
   socketListen(path: string): number;
   socketIsListening(fd: number): boolean;

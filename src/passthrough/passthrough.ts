@@ -39,6 +39,7 @@ import {
   type ZeroCopyReader,
   type ZeroCopyWriter,
 } from '../filesystem/filesystem.js';
+import { native } from '../native/binding.js';
 import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import type { CachePolicy } from './cache-policy.js';
@@ -125,6 +126,27 @@ export class PassthroughFs implements FileSystem {
     } finally {
       core.closeInline = false;
     }
+  }
+
+  /**
+   * DAX (src/dax/dax-manager.ts MappingSource): the descriptor behind handle `fh` of `nodeid`,
+   * pinned until unpin() so RELEASE cannot close it while the front-end maps it. A writable
+   * mapping needs a handle open for writing.
+   */
+  pinForMapping(nodeid: number, fh: number, write: boolean): { fd: number; unpin: () => void } {
+    const h = this.core.handles.acquire(fh, nodeid);
+    if (h.isDir || (write && native.fdAccessMode(h.fd) === 0 /* O_RDONLY */)) {
+      this.core.handles.release(h);
+      throw new ErrnoError(h.isDir ? E.EISDIR : E.EACCES, 'handle cannot back this mapping');
+    }
+    let pinned = true;
+    return {
+      fd: h.fd,
+      unpin: () => {
+        if (pinned) this.core.handles.release(h);
+        pinned = false;
+      },
+    };
   }
 
   /** Counts, for tests and metrics. */
