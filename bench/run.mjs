@@ -126,8 +126,26 @@ function treeRss(pid) {
 // ------------------------------------------------------------------------------------------
 // daemons
 
-const TS_BIN = join(repo, 'dist/cli/virtiofsd.js');
-const VUFS_BIN = join(repo, 'dist/cli/vufs.js');
+// Pinned at start (see pinBuild): other work may rebuild dist/ or build/ while we run.
+let TS_BIN = join(repo, 'dist/cli/virtiofsd.js');
+let VUFS_BIN = join(repo, 'dist/cli/vufs.js');
+let PIN_ROOT = repo;
+/** Copies dist/ and the native build into the temp dir so a rebuild of the tree mid-run cannot mix versions. */
+function pinBuild() {
+  const pin = join(work, 'pin');
+  mkdirSync(join(pin, 'build/Release'), { recursive: true });
+  const r = spawnSync('cp', ['-r', join(repo, 'dist'), pin]);
+  if (r.status !== 0) return;
+  for (const f of ['vfsnative.node', 'vfs-supervisor']) {
+    if (existsSync(join(repo, 'build/Release', f))) copyFileSync(join(repo, 'build/Release', f), join(pin, 'build/Release', f));
+  }
+  spawnSync('chmod', ['+x', join(pin, 'build/Release/vfs-supervisor')]);
+  copyFileSync(join(repo, 'package.json'), join(pin, 'package.json'));
+  spawnSync('ln', ['-s', join(repo, 'node_modules'), join(pin, 'node_modules')]);
+  TS_BIN = join(pin, 'dist/cli/virtiofsd.js');
+  VUFS_BIN = join(pin, 'dist/cli/vufs.js');
+  PIN_ROOT = pin;
+}
 const RUST_BIN = join(here, '.peers/rust/virtiofsd');
 const C_BIN = existsSync(join(here, '.peers/c/virtiofsd')) ? join(here, '.peers/c/virtiofsd') : '/usr/lib/qemu/virtiofsd';
 const NAMES = { ts: 'virtiofsd-ts', rust: 'Rust 1.14', c: 'C 7.2', host: 'host limit' };
@@ -548,11 +566,11 @@ async function sectionGuest() {
   }
 }
 
-/** --cpu-prof of virtiofsd-ts (sandbox none, so the profile can be written) for two workloads. */
+/** --cpu-prof of virtiofsd-ts (sandbox none, so the profile can be written) for three workloads. */
 async function sectionProfile(share) {
   const dir = join(results.meta.outDir, `${results.meta.stamp}-profiles`);
   mkdirSync(dir, { recursive: true });
-  for (const [w, qd] of [['randread4k', 64], ['lookup', 16]]) {
+  for (const [w, qd] of [['randread4k', 64], ['lookup', 16], ['readdir', 16]]) {
     for (const pool of POOLS) {
       const pdir = join(work, `prof-${w}-${pool}`);
       mkdirSync(pdir, { recursive: true });
@@ -856,10 +874,11 @@ async function main() {
   results.meta.versions = Object.fromEntries(DAEMON_KINDS.map((k) => [k, version(k)]));
   const hostioErr = buildHostio();
   if (hostioErr) { results.meta.hostioError = hostioErr; fail('hostio', hostioErr); }
-  try {
-    linechart = (await import(join(repo, 'dist/report/svg-line-chart.js'))).lineChart;
-  } catch { /* no line chart */ }
   work = mkdtempSync(join(os.tmpdir(), 'vfs-bench-'));
+  pinBuild();
+  try {
+    linechart = (await import(join(PIN_ROOT, 'dist/report/svg-line-chart.js'))).lineChart;
+  } catch { /* no line chart */ }
   const share = join(work, 'share');
   log(`preparing ${share}`);
   prepareShare(share);

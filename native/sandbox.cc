@@ -241,6 +241,8 @@ struct CapPlan {
 };
 
 CapPlan g_plan;
+constexpr int kMaxThreads = 4096;
+std::atomic<pid_t> g_handledTids[kMaxThreads];  // the threads whose handler ran
 std::atomic<int> g_handled{0};
 std::atomic<int> g_failures{0};
 std::atomic<int> g_firstError{0};
@@ -281,7 +283,8 @@ void CapSignalHandler(int, siginfo_t* si, void*) {
       int expected = 0;
       g_firstError.compare_exchange_strong(expected, err);
     }
-    g_handled.fetch_add(1);
+    int slot = g_handled.fetch_add(1);
+    if (slot < kMaxThreads) g_handledTids[slot].store(static_cast<pid_t>(syscall(SYS_gettid)));
   }
   errno = saved;
 }
@@ -400,9 +403,21 @@ Napi::Value DropCapabilities(const Napi::CallbackInfo& info) {
         fresh++;
       }
     }
-    if (!WaitCount(g_handled, sent, 5000)) {
-      timedOut = true;
-      break;
+    if (!WaitCount(g_handled, sent, 2000)) {
+      // A thread that exited with the signal pending never answers: only a live one is a
+      // failure.
+      int handled = std::min(g_handled.load(), kMaxThreads);
+      for (pid_t tid : done) {
+        bool answered = false;
+        for (int k = 0; k < handled && !answered; k++) answered = g_handledTids[k].load() == tid;
+        if (answered) continue;
+        char name[16];
+        std::snprintf(name, sizeof(name), "%d", static_cast<int>(tid));
+        struct stat st;
+        if (fstatat(taskFd, name, &st, 0) == 0) timedOut = true;
+      }
+      if (timedOut) break;
+      sent = g_handled.load();  // the rest are gone
     }
     if (fresh == 0) break;  // no thread appeared since the previous pass
   }

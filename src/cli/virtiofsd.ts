@@ -7,8 +7,11 @@
 // is loaded only once the command line is known to be good.
 
 import './early-signals.js'; // first: see the file
-import { parseCommandLine, PROGRAM } from './options.js';
 import { takeInnerStage } from '../sandbox/stage.js';
+
+// options.ts's PROGRAM; not imported from there: the sandbox's inner stage never loads the
+// command-line parser (yargs costs ~0.2 s of start-up).
+const PROGRAM = 'virtiofsd-ts';
 
 function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message || error.name : String(error);
@@ -24,7 +27,7 @@ interface Outcome {
 async function main(argv: string[]): Promise<Outcome> {
   // The sandbox's inner stage: the supervisor's child, configured by the outer stage.
   const stage = takeInnerStage();
-  const result = stage ?? parseCommandLine(argv);
+  const result = stage ?? (await import('./options.js')).parseCommandLine(argv);
   if (result.kind === 'exit') {
     // stdout/stderr writes are synchronous for files, pipes and TTYs on Linux.
     if (result.stdout) process.stdout.write(result.stdout);

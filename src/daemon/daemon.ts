@@ -3,7 +3,7 @@
  * connection, serve it, and exit 0 when it goes away (as virtiofsd does: the VMM restarts us
  * for the next VM). Signals end the daemon cleanly.
  */
-import { unlinkSync, chownSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import type { DaemonConfig } from '../cli/config.js';
 import { native, type FdWatcher } from '../native/binding.js';
 import { FuseServer } from '../fuse/server.js';
@@ -17,6 +17,7 @@ import { withDax } from '../dax/dax-filesystem.js';
 import { ProtocolFeature } from '../vhost/protocol.js';
 import { runHostMount } from './host-mount.js';
 import { enterSandbox, lockDown } from '../sandbox/sandbox.js';
+import { openListener } from './listener.js';
 import type { SandboxStage } from '../sandbox/stage.js';
 
 /** The readiness line Kata's runtime-rs waits for on stderr (it has no timeout). */
@@ -151,19 +152,4 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       backendForDax = backend;
     });
   });
-}
-
-/** The listening socket: config.fd checked, or config.socketPath created (and chgrp'ed). */
-export function openListener(config: DaemonConfig): number {
-  if (config.fd !== undefined) {
-    if (!native.socketIsListening(config.fd)) {
-      throw new Error(`--fd=${config.fd} is not a listening Unix stream socket`);
-    }
-    native.setBlocking(config.fd, false);
-    return config.fd;
-  }
-  if (config.socketPath === undefined) throw new Error('no --socket-path or --fd given');
-  const fd = native.socketListen(config.socketPath);
-  if (config.socketGid !== undefined) chownSync(config.socketPath, -1, config.socketGid);
-  return fd;
 }

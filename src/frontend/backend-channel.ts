@@ -30,23 +30,24 @@ import { native, type FdWatcher } from '../native/binding.js';
 import { FLAG_NEED_REPLY, FLAG_REPLY, HEADER_SIZE, VERSION } from '../vhost/protocol.js';
 import type { GuestRam } from './guest-ram.js';
 import { RAM_GPA } from './layout.js';
+import {
+  BackendReq,
+  FS_ENTRY_FLAG_R,
+  FS_ENTRY_FLAG_W,
+  FS_MAX_ENTRIES,
+  FS_UNMAP_ALL,
+  SHMEM_FLAG_RW,
+  SHMEM_MSG_SIZE,
+  decodeFsMessage,
+  decodeShmemMessage,
+} from '../dax/wire.js';
 
-export const BackendReq = {
-  FS_MAP: 6,
-  FS_UNMAP: 7,
-  /** FS_IO in Kata's v6.1 set; FS_SYNC in the older one. */
-  FS_IO: 8,
-  /** SHMEM_MAP in QEMU ≥ 11; FS_IO of the older Kata set (256-byte payload). */
-  SHMEM_MAP: 9,
-  SHMEM_UNMAP: 10,
-} as const;
-
-export const FS_FLAG_MAP_R = 1;
-export const FS_FLAG_MAP_W = 2;
-export const FS_MAX_ENTRIES = 32;
+// The request numbers, layouts and limits are shared with the daemon's encoders (src/dax/wire.ts);
+// FS_IO (8) is FS_SYNC in the older Kata set, SHMEM_MAP (9) that set's FS_IO (256-byte payload).
+export { BackendReq, FS_MAX_ENTRIES };
+export const FS_FLAG_MAP_R = Number(FS_ENTRY_FLAG_R);
+export const FS_FLAG_MAP_W = Number(FS_ENTRY_FLAG_W);
 const OLD_FS_PAYLOAD = 256;
-const SHMEM_PAYLOAD = 40;
-const UNMAP_ALL = 0xffff_ffff_ffff_ffffn;
 const PAGE = 4096;
 const EAGAIN = 11;
 const EACCES = 13;
@@ -186,7 +187,16 @@ export class BackendChannel {
   private readonly header = Buffer.alloc(HEADER_SIZE);
   private readonly fdsOut = new Int32Array(9);
   private pending: Buffer = Buffer.alloc(0);
-  private pendingFds: number[] = [];
+  /**
+   * Received fds by the stream offset of the message they came with. A stream recv can return
+   * several messages, and the kernel hands over the fds of the last sk_buff read (one sendmsg
+   * of the back-end = one message), so a chunk's fds belong to the last message starting in it
+   * — not to the first message still pending (an UNMAP followed by a MAP in one chunk).
+   */
+  private readonly pendingChunk = Buffer.alloc(HEADER_SIZE + 4096);
+  private readonly fdsAt = new Map<number, number[]>();
+  /** Stream offset of `pending[0]` (always a message boundary). */
+  private consumed = 0;
   errors = 0;
   lastError = '';
 
@@ -204,25 +214,42 @@ export class BackendChannel {
   close(): void {
     this.watcher?.close();
     this.watcher = undefined;
-    for (const f of this.pendingFds) native.closeFd(f);
-    this.pendingFds = [];
+    for (const fds of this.fdsAt.values()) for (const f of fds) native.closeFd(f);
+    this.fdsAt.clear();
     native.closeFd(this.fd);
   }
 
   private onReadable(): void {
-    const chunk = Buffer.alloc(HEADER_SIZE + 4096);
+    const chunk = this.pendingChunk;
     for (;;) {
       const n = native.socketRecv(this.fd, chunk, 0, chunk.length, this.fdsOut);
-      for (let i = 0; i < Math.max(0, this.fdsOut[0]); i++) this.pendingFds.push(this.fdsOut[1 + i]);
+      const got: number[] = [];
+      for (let i = 0; i < Math.max(0, this.fdsOut[0]); i++) got.push(this.fdsOut[1 + i]);
+      if (got.length > 0) this.attachFds(got, Math.max(0, n));
       if (n === -EAGAIN) break;
       if (n <= 0) {
         this.watcher?.close();
         this.watcher = undefined;
         break;
       }
-      this.pending = Buffer.concat([this.pending, chunk.subarray(0, n)]);
+      this.pending = Buffer.concat([this.pending, Buffer.from(chunk.subarray(0, n))]);
       this.drain();
     }
+  }
+
+  /** Files fds that arrived with the next `chunkLen` bytes (not yet appended to `pending`). */
+  private attachFds(fds: number[], chunkLen: number): void {
+    const chunkStart = this.pending.length;
+    const all = chunkLen > 0 ? Buffer.concat([this.pending, Buffer.from(this.pendingChunk.subarray(0, chunkLen))]) : this.pending;
+    let pos = 0;
+    let owner = -1;
+    while (pos + HEADER_SIZE <= all.length) {
+      if (pos >= chunkStart || pos + HEADER_SIZE + all.readUInt32LE(pos + 8) > chunkStart) owner = pos;
+      if (pos >= chunkStart + chunkLen - 1) break;
+      pos += HEADER_SIZE + all.readUInt32LE(pos + 8);
+    }
+    const at = this.consumed + (owner < 0 ? chunkStart : owner);
+    this.fdsAt.set(at, [...(this.fdsAt.get(at) ?? []), ...fds]);
   }
 
   /** Handles every complete message in the buffer. */
@@ -231,6 +258,7 @@ export class BackendChannel {
       const size = this.pending.readUInt32LE(8);
       if (size > 4096) {
         this.fail(`message of ${size} bytes`);
+        this.consumed += this.pending.length;
         this.pending = Buffer.alloc(0);
         return;
       }
@@ -238,9 +266,11 @@ export class BackendChannel {
       const request = this.pending.readUInt32LE(0);
       const flags = this.pending.readUInt32LE(4);
       const payload = Buffer.from(this.pending.subarray(HEADER_SIZE, HEADER_SIZE + size));
+      const at = this.consumed;
       this.pending = this.pending.subarray(HEADER_SIZE + size);
-      const fds = this.pendingFds;
-      this.pendingFds = [];
+      this.consumed += HEADER_SIZE + size;
+      const fds = this.fdsAt.get(at) ?? [];
+      this.fdsAt.delete(at);
       let result: bigint;
       try {
         result = this.handle(request, payload, fds);
@@ -263,8 +293,8 @@ export class BackendChannel {
 
   /** Handles one request; returns the u64 reply value. */
   handle(request: number, p: Buffer, fds: number[]): bigint {
-    if (request === BackendReq.SHMEM_MAP && p.length === SHMEM_PAYLOAD) return this.shmem(true, p, fds);
-    if (request === BackendReq.SHMEM_UNMAP && p.length === SHMEM_PAYLOAD) return this.shmem(false, p, fds);
+    if (request === BackendReq.SHMEM_MAP && p.length === SHMEM_MSG_SIZE) return this.shmem(true, p, fds);
+    if (request === BackendReq.SHMEM_UNMAP && p.length === SHMEM_MSG_SIZE) return this.shmem(false, p, fds);
     const old = p.length === OLD_FS_PAYLOAD;
     const entries = old ? decodeOldEntries(p) : decodeEntries(p);
     const name = old
@@ -291,7 +321,7 @@ export class BackendChannel {
     for (const e of entries) {
       if (e.len === 0n) continue;
       if (e.cOffset + e.len > BigInt(this.window.size) || e.fdOffset > BigInt(Number.MAX_SAFE_INTEGER)) return -EINVAL;
-      const r = this.window.map(Number(e.cOffset), Number(e.len), fd, Number(e.fdOffset), (e.flags & BigInt(FS_FLAG_MAP_W)) !== 0n);
+      const r = this.window.map(Number(e.cOffset), Number(e.len), fd, Number(e.fdOffset), (e.flags & FS_ENTRY_FLAG_W) !== 0n);
       if (r < 0) return r;
     }
     return 0;
@@ -299,7 +329,7 @@ export class BackendChannel {
 
   private fsUnmap(entries: FsEntry[]): number {
     for (const e of entries) {
-      if (e.len === UNMAP_ALL) {
+      if (e.len === FS_UNMAP_ALL) {
         this.window.unmapAll();
         continue;
       }
@@ -320,7 +350,7 @@ export class BackendChannel {
       if (mem === undefined) return -EFAULT;
       const fileOff = Number(e.fdOffset);
       try {
-        if ((e.flags & BigInt(FS_FLAG_MAP_R)) !== 0n) {
+        if ((e.flags & FS_ENTRY_FLAG_R) !== 0n) {
           let got = 0;
           while (got < mem.length) {
             const n = readSync(fd, mem, got, mem.length - got, fileOff + got);
@@ -328,7 +358,7 @@ export class BackendChannel {
             got += n;
           }
           done += got;
-        } else if ((e.flags & BigInt(FS_FLAG_MAP_W)) !== 0n) {
+        } else if ((e.flags & FS_ENTRY_FLAG_W) !== 0n) {
           let put = 0;
           while (put < mem.length) put += writeSync(fd, mem, put, mem.length - put, fileOff + put);
           done += put;
@@ -355,16 +385,12 @@ export class BackendChannel {
   }
 
   private shmem(map: boolean, p: Buffer, fds: number[]): bigint {
-    const shmid = p.readUInt8(0);
-    const fdOffset = p.readBigUInt64LE(8);
-    const off = p.readBigUInt64LE(16);
-    const len = p.readBigUInt64LE(24);
-    const flags = p.readBigUInt64LE(32);
+    const { shmid, fdOffset, shmOffset: off, len, flags } = decodeShmemMessage(p);
     let result = 0;
     if (shmid !== 0 || len === 0n || off + len > BigInt(this.window.size)) {
       result = -EINVAL;
     } else if (map) {
-      result = fds.length !== 1 ? -EBADF : this.window.map(Number(off), Number(len), fds[0], Number(fdOffset), (flags & 1n) !== 0n);
+      result = fds.length !== 1 ? -EBADF : this.window.map(Number(off), Number(len), fds[0], Number(fdOffset), (flags & SHMEM_FLAG_RW) !== 0n);
     } else {
       result = this.window.exact(Number(off), Number(len)) === undefined ? -ENOENT : this.window.unmap(Number(off), Number(len));
     }
@@ -392,15 +418,12 @@ interface FsEntry {
 
 /** v6.1 layout: {u32 flags, u16 count, u16 align} + count × 32 bytes; null if inconsistent. */
 export function decodeEntries(p: Buffer): FsEntry[] | null {
-  if (p.length < 8) return null;
-  const count = p.readUInt16LE(4);
-  if (count > FS_MAX_ENTRIES || p.length !== 8 + 32 * count) return null;
-  const out: FsEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    const o = 8 + 32 * i;
-    out.push({ fdOffset: p.readBigUInt64LE(o), cOffset: p.readBigUInt64LE(o + 8), len: p.readBigUInt64LE(o + 16), flags: p.readBigUInt64LE(o + 24) });
+  if (p.length === 8 && p.readUInt16LE(4) === 0) return []; // an empty request: nothing to do
+  try {
+    return decodeFsMessage(p).entries.map((e) => ({ fdOffset: e.fdOffset, cOffset: e.cacheOffset, len: e.len, flags: e.flags }));
+  } catch {
+    return null;
   }
-  return out;
 }
 
 /** Older layout: fd_offset[8], c_offset[8], len[8], flags[8]; unused entries have len 0. */

@@ -66,6 +66,10 @@ export interface Caller {
 
 const ROOT = { uid: 0, gid: 0, pid: 1 };
 
+/** fuse_setupmapping_in.flags. */
+export const SETUPMAPPING_WRITE = 1 << 0;
+export const SETUPMAPPING_READ = 1 << 1;
+
 export class FuseClient {
   private unique = 1n;
   private readonly hiprio: DriverQueue;
@@ -346,6 +350,31 @@ export class FuseClient {
     }
     await this.release(nodeid, fh, true);
     return all;
+  }
+
+  /**
+   * FUSE_SETUPMAPPING (48): asks the daemon to map [foffset, foffset+len) of the file behind
+   * `fh` at window offset `moffset` (flags: SETUPMAPPING_WRITE 1, SETUPMAPPING_READ 2).
+   */
+  async setupmapping(nodeid: number, fh: number, foffset: number | bigint, len: number | bigint, flags: number, moffset: number | bigint): Promise<void> {
+    const a = Buffer.alloc(40);
+    a.writeBigUInt64LE(BigInt(fh), 0);
+    a.writeBigUInt64LE(BigInt(foffset), 8);
+    a.writeBigUInt64LE(BigInt(len), 16);
+    a.writeBigUInt64LE(BigInt(flags), 24);
+    a.writeBigUInt64LE(BigInt(moffset), 32);
+    await this.call(Opcode.SETUPMAPPING, nodeid, [a], 0);
+  }
+
+  /** FUSE_REMOVEMAPPING (49): unmaps window ranges, given as [moffset, len] pairs. */
+  async removemapping(ranges: readonly (readonly [moffset: number | bigint, len: number | bigint])[], nodeid = 1): Promise<void> {
+    const a = Buffer.alloc(4 + 16 * ranges.length);
+    a.writeUInt32LE(ranges.length, 0);
+    ranges.forEach(([m, l], i) => {
+      a.writeBigUInt64LE(BigInt(m), 4 + 16 * i);
+      a.writeBigUInt64LE(BigInt(l), 12 + 16 * i);
+    });
+    await this.call(Opcode.REMOVEMAPPING, nodeid, [a], 0);
   }
 
   async destroy(): Promise<void> {

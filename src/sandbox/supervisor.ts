@@ -8,7 +8,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DaemonConfig } from '../cli/config.js';
-import { openListener } from '../daemon/daemon.js';
+import { openListener } from '../daemon/listener.js';
 import { errnoName } from '../filesystem/errors.js';
 import { applyNofileLimit } from '../passthrough/setup.js';
 import { native } from '../native/binding.js';
