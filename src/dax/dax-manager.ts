@@ -40,10 +40,11 @@ export type DaxProtocol = 'kata' | 'shmem';
 /** How the manager reaches a host file for a guest handle. */
 export interface MappingSource {
   /**
-   * The descriptor behind handle `fh` of `nodeid`, pinned until `unpin()`; ErrnoError EBADF if
-   * unknown, EACCES if `write` is asked of a handle not open for writing.
+   * A descriptor for `nodeid` — its handle `fh`, or the inode opened afresh when fh is -1 (the
+   * Linux guest sends no handle) — pinned until `unpin()`; ErrnoError EBADF if unknown, EACCES
+   * if `write` is asked of a handle not open for writing.
    */
-  pinForMapping(nodeid: number, fh: number, write: boolean): { fd: number; unpin: () => void };
+  pinForMapping(nodeid: number, fh: number, write: boolean): Promise<{ fd: number; unpin: () => void }>;
 }
 
 export interface DaxManagerOptions {
@@ -98,7 +99,7 @@ export class DaxManager {
       this.o.log.warn({ limit: this.o.maxMappings() }, 'DAX mapping refused: the front-end memory-slot budget is used up');
       throw new ErrnoError(E.ENOSPC, 'memory-slot budget exhausted');
     }
-    const pin = this.o.source.pinForMapping(nodeid, fh, write);
+    const pin = await this.o.source.pinForMapping(nodeid, fh, write);
     try {
       // The generic protocol cannot map over a mapping: remove the old one first.
       if (existing !== undefined && this.o.protocol() === 'shmem') await this.unmapSlots(channel, [slot]);

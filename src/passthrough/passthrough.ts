@@ -129,21 +129,41 @@ export class PassthroughFs implements FileSystem {
   }
 
   /**
-   * DAX (src/dax/dax-manager.ts MappingSource): the descriptor behind handle `fh` of `nodeid`,
-   * pinned until unpin() so RELEASE cannot close it while the front-end maps it. A writable
-   * mapping needs a handle open for writing.
+   * DAX (src/dax/dax-manager.ts MappingSource): a descriptor for the front-end to map, pinned
+   * until unpin(). Linux's DAX code sends no handle (fh = -1): then the inode itself is opened
+   * for the mapping (read-only or read-write as asked) and closed at unpin — the front-end's
+   * mapping keeps its own reference. With a handle, a writable mapping needs one open for
+   * writing.
    */
-  pinForMapping(nodeid: number, fh: number, write: boolean): { fd: number; unpin: () => void } {
-    const h = this.core.handles.acquire(fh, nodeid);
+  async pinForMapping(nodeid: number, fh: number, write: boolean): Promise<{ fd: number; unpin: () => void }> {
+    const c = this.core;
+    if (fh < 0) {
+      const d = c.inodes.acquire(nodeid);
+      try {
+        if (d.type !== S_IFREG) throw new ErrnoError(E.EINVAL, 'only regular files can be mapped');
+        const fd = await c.reopen(d, write ? C.O_RDWR : C.O_RDONLY);
+        let open = true;
+        return {
+          fd,
+          unpin: () => {
+            if (open) void sys.close(fd);
+            open = false;
+          },
+        };
+      } finally {
+        c.inodes.release(d);
+      }
+    }
+    const h = c.handles.acquire(fh, nodeid);
     if (h.isDir || (write && native.fdAccessMode(h.fd) === 0 /* O_RDONLY */)) {
-      this.core.handles.release(h);
+      c.handles.release(h);
       throw new ErrnoError(h.isDir ? E.EISDIR : E.EACCES, 'handle cannot back this mapping');
     }
     let pinned = true;
     return {
       fd: h.fd,
       unpin: () => {
-        if (pinned) this.core.handles.release(h);
+        if (pinned) c.handles.release(h);
         pinned = false;
       },
     };

@@ -17,9 +17,9 @@ afterEach(async () => {
   s = undefined;
 });
 
-function setupmappingIn(fh: number, foffset: number, len: number, flags: number, moffset: number): Buffer {
+function setupmappingIn(fh: number | bigint, foffset: number, len: number, flags: number, moffset: number): Buffer {
   const b = Buffer.alloc(40);
-  b.writeBigUInt64LE(BigInt(fh), 0);
+  b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(fh)), 0);
   b.writeBigUInt64LE(BigInt(foffset), 8);
   b.writeBigUInt64LE(BigInt(len), 16);
   b.writeBigUInt64LE(BigInt(flags), 24);
@@ -67,6 +67,11 @@ for (const protocol of ['shmem', 'kata'] as const) {
       const got = Buffer.alloc(4096);
       window.read(5 * R + 8192, got);
       expect(got.equals(data.subarray(R + 8192, R + 8192 + 4096))).toBe(true);
+      // Without a handle (fh = ~0), as Linux's fs/fuse/dax.c sends it: the daemon opens the inode.
+      await fuse.call(Opcode.SETUPMAPPING, e.nodeid, [setupmappingIn(-1n, 0, R, 2, 7 * R)], 0);
+      window.read(7 * R, got);
+      expect(got.equals(data.subarray(0, 4096))).toBe(true);
+      await fuse.call(Opcode.REMOVEMAPPING, 1, removemappingIn([[7 * R, R]]), 0);
       // A writable mapping needs a handle open for writing.
       expect(await errno(fuse.call(Opcode.SETUPMAPPING, e.nodeid, [setupmappingIn(ro.fh, 0, R, 3, 0)], 0))).toBe(13);
       const rw = await fuse.open(e.nodeid, O_RDWR);

@@ -25,7 +25,7 @@ function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?
   } as unknown as BackendChannel;
   const pins: string[] = [];
   const source: MappingSource = {
-    pinForMapping(nodeid, fh, write) {
+    async pinForMapping(nodeid, fh, write) {
       if (fh !== 7) throw new ErrnoError(9, 'bad fh');
       if (write && nodeid === 3) throw new ErrnoError(13, 'read-only handle');
       pins.push(`pin ${nodeid}`);
