@@ -44,7 +44,7 @@ export interface MappingSource {
    * Linux guest sends no handle) — pinned until `unpin()`; ErrnoError EBADF if unknown, EACCES
    * if `write` is asked of a handle not open for writing.
    */
-  pinForMapping(nodeid: number, fh: number, write: boolean): Promise<{ fd: number; unpin: () => void }>;
+  pinForMapping(nodeid: number, fh: number, write: boolean): Promise<{ fd: number; size: bigint; unpin: () => void }>;
 }
 
 export interface DaxManagerOptions {
@@ -101,6 +101,14 @@ export class DaxManager {
     }
     const pin = await this.o.source.pinForMapping(nodeid, fh, write);
     try {
+      if (this.o.protocol() === 'shmem') {
+        // QEMU ≥ 11 refuses to map past the end of the file ("backing store too small"), even
+        // within the last page: map the whole pages the file has, and refuse a range that has
+        // none (the guest's read of that range fails with EIO instead of the VM misbehaving).
+        const avail = pin.size > foffset ? ((pin.size - foffset) / PAGE) * PAGE : 0n;
+        if (avail === 0n) throw new ErrnoError(E.ENXIO, 'no whole page of the file in this range (QEMU SHMEM cannot map past EOF)');
+        if (avail < len) len = avail;
+      }
       // The generic protocol cannot map over a mapping: remove the old one first.
       if (existing !== undefined && this.o.protocol() === 'shmem') await this.unmapSlots(channel, [slot]);
       const status = await channel.request(...this.mapMessage(pin.fd, foffset, len, moffset, write));

@@ -24,6 +24,7 @@
 import { E, ErrnoError } from '../filesystem/errors.js';
 import {
   STAT_RECORD_SIZE,
+  StatField,
   type AttrReply,
   type CreateReply,
   type DirEntrySink,
@@ -135,7 +136,7 @@ export class PassthroughFs implements FileSystem {
    * mapping keeps its own reference. With a handle, a writable mapping needs one open for
    * writing.
    */
-  async pinForMapping(nodeid: number, fh: number, write: boolean): Promise<{ fd: number; unpin: () => void }> {
+  async pinForMapping(nodeid: number, fh: number, write: boolean): Promise<{ fd: number; size: bigint; unpin: () => void }> {
     const c = this.core;
     if (fh < 0) {
       const d = c.inodes.acquire(nodeid);
@@ -145,6 +146,10 @@ export class PassthroughFs implements FileSystem {
         let open = true;
         return {
           fd,
+          size: await this.sizeOf(fd).catch((err: unknown) => {
+            void sys.close(fd);
+            throw err;
+          }),
           unpin: () => {
             if (open) void sys.close(fd);
             open = false;
@@ -160,13 +165,23 @@ export class PassthroughFs implements FileSystem {
       throw new ErrnoError(h.isDir ? E.EISDIR : E.EACCES, 'handle cannot back this mapping');
     }
     let pinned = true;
-    return {
-      fd: h.fd,
-      unpin: () => {
-        if (pinned) c.handles.release(h);
-        pinned = false;
-      },
+    const unpin = (): void => {
+      if (pinned) c.handles.release(h);
+      pinned = false;
     };
+    try {
+      return { fd: h.fd, size: await this.sizeOf(h.fd), unpin };
+    } catch (err) {
+      unpin();
+      throw err;
+    }
+  }
+
+  /** Current size of an open file (front-ends that cannot map past EOF need it). */
+  private async sizeOf(fd: number): Promise<bigint> {
+    const rec = Buffer.alloc(STAT_RECORD_SIZE);
+    check(await sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, rec), 'statx');
+    return rec.readBigUInt64LE(StatField.size);
   }
 
   /** Counts, for tests and metrics. */

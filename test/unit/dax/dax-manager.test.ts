@@ -14,7 +14,7 @@ interface Sent {
   fds?: number[];
 }
 
-function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?: number } = {}) {
+function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?: number; size?: bigint } = {}) {
   const sent: Sent[] = [];
   const channel = {
     isOpen: true,
@@ -29,7 +29,7 @@ function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?
       if (fh !== 7) throw new ErrnoError(9, 'bad fh');
       if (write && nodeid === 3) throw new ErrnoError(13, 'read-only handle');
       pins.push(`pin ${nodeid}`);
-      return { fd: 42, unpin: () => pins.push(`unpin ${nodeid}`) };
+      return { fd: 42, size: opts.size ?? 64n * R, unpin: () => pins.push(`unpin ${nodeid}`) };
     },
   };
   const m = new DaxManager({
@@ -109,5 +109,17 @@ describe('DAX manager', () => {
     await m.setup(2, 7, 0n, R, 0, 0n);
     expect(await errno(m.setup(2, 7, R, R, 0, R))).toBe(28); // ENOSPC
     await m.setup(2, 7, 0n, R, 0, 0n); // remapping an existing slot needs no new slot
+  });
+
+  it('maps only whole pages of the file with SHMEM (QEMU refuses to map past EOF)', async () => {
+    const small = setup('shmem', { size: 5000n });
+    await small.m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ, 0n);
+    expect(decodeShmemMessage(small.sent[0].payload).len).toBe(4096n);
+    expect(small.m.table.get(0)?.len).toBe(4096);
+    expect(await errno(setup('shmem', { size: 100n }).m.setup(2, 7, 0n, R, 0, 0n))).toBe(6); // ENXIO
+    // Kata's QEMU maps past EOF (as mmap does): no clamp.
+    const kata = setup('kata', { size: 100n });
+    await kata.m.setup(2, 7, 0n, R, 0, 0n);
+    expect(decodeFsMessage(kata.sent[0].payload).entries[0].len).toBe(R);
   });
 });
