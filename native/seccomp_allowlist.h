@@ -14,8 +14,8 @@
 //                              the guest tests, all daemons in learning mode), plus the calls the
 //                              recorder needs itself;
 //   VFS_SECCOMP_PLANNED        not recorded, each group with its reason: threads created after
-//                              lock-down, rare paths of glibc/V8/libuv, passthrough features of
-//                              DESIGN.md not exercised yet (xattrs, file handles), crash reporting;
+//                              lock-down, rare paths of glibc/V8/libuv, passthrough paths not
+//                              exercised yet (xattrs by path), crash reporting;
 //   VFS_SECCOMP_LEGACY         x86_64-only spellings glibc or V8 may still use.
 // Calls with argument checks (sandbox.cc builds them, whatever the group):
 //   clone   only with CLONE_THREAD (threads yes, processes no);
@@ -32,8 +32,10 @@
 #define VFS_SECCOMP_MEASURED(X) \
   X(accept4) \
   X(brk) \
+  X(clone3) \
   X(close) \
   X(connect) \
+  X(copy_file_range) \
   X(epoll_ctl) \
   X(epoll_pwait) \
   X(exit) \
@@ -45,7 +47,11 @@
   X(fchownat) \
   X(fcntl) \
   X(fdatasync) \
+  X(fgetxattr) \
+  X(flistxattr) \
   X(flock) \
+  X(fremovexattr) \
+  X(fsetxattr) \
   X(fstatfs) \
   X(fsync) \
   X(ftruncate) \
@@ -62,7 +68,9 @@
   X(mmap) \
   X(mprotect) \
   X(munmap) \
+  X(name_to_handle_at) \
   X(newfstatat) \
+  X(open_by_handle_at) \
   X(openat) \
   X(openat2) \
   X(preadv) \
@@ -72,11 +80,15 @@
   X(recvmsg) \
   X(renameat2) \
   X(restart_syscall) \
+  X(rseq) \
   X(rt_sigaction) \
   X(rt_sigprocmask) \
   X(rt_sigreturn) \
+  X(sched_getaffinity) \
   X(sched_yield) \
   X(sendmsg) \
+  X(sendto) \
+  X(set_robust_list) \
   X(setfsgid) \
   X(setfsuid) \
   X(setgroups) \
@@ -84,6 +96,7 @@
   X(statx) \
   X(symlinkat) \
   X(syncfs) \
+  X(tgkill) \
   X(unlinkat) \
   X(utimensat) \
   X(write)
@@ -91,11 +104,7 @@
 #define VFS_SECCOMP_PLANNED(X) \
   /* threads created after lock-down (libuv pool, V8 workers, lock waiters) */ \
   X(clone) \
-  X(clone3) \
-  X(rseq) \
-  X(set_robust_list) \
   X(sigaltstack) \
-  X(sched_getaffinity) \
   X(prctl) \
   X(gettid) \
   X(membarrier) \
@@ -128,13 +137,7 @@
   X(getsockname) \
   X(getpeername) \
   X(getsockopt) \
-  /* syslog(3) after a syslogd restart (socket is AF_UNIX-only, see below) */ \
-  X(sendto) \
-  /* passthrough features in DESIGN.md not exercised yet: xattrs, file handles, copy_file_range */ \
-  X(fgetxattr) \
-  X(fsetxattr) \
-  X(flistxattr) \
-  X(fremovexattr) \
+  /* passthrough paths not exercised yet: xattrs by path (symlinks, special files), fchown */ \
   X(getxattr) \
   X(setxattr) \
   X(listxattr) \
@@ -143,9 +146,6 @@
   X(lsetxattr) \
   X(llistxattr) \
   X(lremovexattr) \
-  X(name_to_handle_at) \
-  X(open_by_handle_at) \
-  X(copy_file_range) \
   X(fchown) \
   /* credentials read back by glibc / Node */ \
   X(capget) \
@@ -153,11 +153,10 @@
   X(geteuid) \
   X(getgid) \
   X(getegid) \
-  /* crash reporting and lock-wait cancellation (pthread_kill, abort) */ \
-  X(tgkill) \
+  /* crash reporting (abort) */ \
   X(tkill)
 
-// x86_64 only (the first four of them recorded there too).
+// x86_64 only (fstat and unlink were recorded there too).
 #if defined(__x86_64__)
 #define VFS_SECCOMP_LEGACY(X) \
   X(epoll_wait) \

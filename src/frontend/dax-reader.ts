@@ -71,6 +71,9 @@ export class DaxReader {
   readonly slots: number;
   setups = 0;
   removes = 0;
+  /** Accesses served from a resident range without waiting / that had to wait for a mapping. */
+  hits = 0;
+  misses = 0;
   private readonly state: (SlotState | undefined)[];
   private readonly chain: Promise<void>[];
   private readonly pending = new Map<number, Promise<void>>();
@@ -107,7 +110,8 @@ export class DaxReader {
 
   stats(): DaxStats {
     const s = this.allocator.stats;
-    return { hits: s.hits, misses: s.misses, evictions: s.evictions, setups: this.setups, removes: this.removes, hitRatio: this.allocator.hitRatio() };
+    const total = this.hits + this.misses;
+    return { hits: this.hits, misses: this.misses, evictions: s.evictions, setups: this.setups, removes: this.removes, hitRatio: total === 0 ? 0 : this.hits / total };
   }
 
   /** Reads into dst from `off`; returns the bytes read (short at end of file). */
@@ -152,9 +156,16 @@ export class DaxReader {
    */
   private async withRange(file: DaxFile, range: number, need: number, write: boolean, use: (view: Buffer) => void): Promise<void> {
     const key = rangeKey(file.nodeid, range);
+    let waited = false;
+    const count = (view: Buffer): void => {
+      if (waited) this.misses++;
+      else this.hits++;
+      use(view);
+    };
     for (;;) {
       const p = this.pending.get(key);
       if (p !== undefined) {
+        waited = true;
         await p.catch(() => {});
         continue;
       }
@@ -163,9 +174,10 @@ export class DaxReader {
         const st = this.state[slot];
         if (st === undefined || st.key !== key) throw new Error(`DAX slot ${slot} does not hold key ${key}`);
         if (st.len >= need && (!write || st.writable)) {
-          use(st.view);
+          count(st.view);
           return;
         }
+        waited = true;
         // Upgrade in place: a writable mapping, or a longer one (the file grew).
         await this.track(key, this.onSlot(slot, () => this.map(slot, key, file, range, write || st.writable)));
         continue;
@@ -173,13 +185,14 @@ export class DaxReader {
       // Bound the misses in flight: with more concurrent misses than slots, each new placement
       // would evict a range another access is still waiting for (the guest's reclaim likewise
       // never takes a range in use).
+      waited = true;
       if (this.missesInFlight >= this.maxMisses) {
         await new Promise<void>((r) => this.missWaiters.push(r));
         continue;
       }
       this.missesInFlight++;
       try {
-        await this.miss(file, range, key, need, write, use);
+        await this.miss(file, range, key, need, write, count);
         return;
       } catch (err) {
         if (err === RETRY) continue;
