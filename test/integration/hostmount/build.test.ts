@@ -3,25 +3,12 @@
  * library, link, run; an incremental rebuild after a header change; `make -j`; and the same
  * objects and output as the identical build on a plain directory.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { canMount, plainDir, sh, startHostMount, type HostMount } from './helpers.js';
+import { canMount, sh, useMountAndPlain } from './helpers.js';
 
-let m: HostMount;
-let plain: { dir: string; remove(): void };
-
-beforeAll(async () => {
-  if (!canMount) return;
-  m = await startHostMount();
-  plain = plainDir();
-});
-
-afterAll(async () => {
-  if (!canMount) return;
-  expect(await m.stop()).toBe(0);
-  plain.remove();
-});
+const fx = useMountAndPlain();
 
 const FILES: Record<string, string> = {
   'include/calc.h': [
@@ -87,8 +74,8 @@ const BUILD = [
 
 describe.skipIf(!canMount)('make + gcc on the host mount', () => {
   it('builds, runs, rebuilds incrementally after a header change, builds in parallel — as on a plain directory', () => {
-    const onMount = sh(BUILD, writeProject(join(m.mnt)));
-    const onPlain = sh(BUILD, writeProject(plain.dir));
+    const onMount = sh(BUILD, writeProject(join(fx.m.mnt)));
+    const onPlain = sh(BUILD, writeProject(fx.plain.dir));
     expect(onMount).toBe(onPlain);
     const lines = onMount.split('\n');
     expect(lines[0]).toBe('calc 328350 985050');

@@ -3,30 +3,17 @@
  * and the resulting trees and outputs compared. Also: what the mount shows equals what the
  * share holds (the same inodes seen both ways).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { mkdirSync, rmSync } from 'node:fs';
-import { canMount, digest, plainDir, sh, startHostMount, type HostMount } from './helpers.js';
+import { canMount, digest, plainDir, sh, useMountAndPlain } from './helpers.js';
 
-let m: HostMount;
-let plain: { dir: string; remove(): void };
-
-beforeAll(async () => {
-  if (!canMount) return;
-  m = await startHostMount();
-  plain = plainDir();
-});
-
-afterAll(async () => {
-  if (!canMount) return;
-  expect(await m.stop()).toBe(0);
-  plain.remove();
-});
+const fx = useMountAndPlain();
 
 /** Runs `script` in a fresh subdirectory `name` of the mount and of the plain dir; returns both outputs. */
 function both(name: string, script: string): { mnt: string; ref: string; mntDir: string; refDir: string } {
-  const mntDir = join(m.mnt, name);
-  const refDir = join(plain.dir, name);
+  const mntDir = join(fx.m.mnt, name);
+  const refDir = join(fx.plain.dir, name);
   mkdirSync(mntDir);
   mkdirSync(refDir);
   const mnt = sh(script, mntDir);
@@ -59,12 +46,12 @@ describe.skipIf(!canMount)('coreutils on the host mount', () => {
   it('cp -a from the mount to a plain directory and back', () => {
     const out = plainDir();
     try {
-      sh(FIXTURE, join(m.mnt, (mkdirSync(join(m.mnt, 'cpout')), 'cpout')));
-      sh(`cp -a ${JSON.stringify(join(m.mnt, 'cpout', 'src'))} ./fromMount`, out.dir);
-      sh(`cp -a ${JSON.stringify(join(out.dir, 'fromMount'))} ./back`, join(m.mnt, 'cpout'));
-      const want = digest(join(m.mnt, 'cpout', 'src'), { mtime: true });
+      sh(FIXTURE, join(fx.m.mnt, (mkdirSync(join(fx.m.mnt, 'cpout')), 'cpout')));
+      sh(`cp -a ${JSON.stringify(join(fx.m.mnt, 'cpout', 'src'))} ./fromMount`, out.dir);
+      sh(`cp -a ${JSON.stringify(join(out.dir, 'fromMount'))} ./back`, join(fx.m.mnt, 'cpout'));
+      const want = digest(join(fx.m.mnt, 'cpout', 'src'), { mtime: true });
       expect(digest(join(out.dir, 'fromMount'), { mtime: true })).toEqual(want);
-      expect(digest(join(m.mnt, 'cpout', 'back'), { mtime: true })).toEqual(want);
+      expect(digest(join(fx.m.mnt, 'cpout', 'back'), { mtime: true })).toEqual(want);
     } finally {
       out.remove();
     }
@@ -135,11 +122,11 @@ describe.skipIf(!canMount)('coreutils on the host mount', () => {
     const r = both('truncate', script);
     expect(r.mnt).toBe(r.ref);
     // The mount reports the share's block counts exactly.
-    sh(`${FIXTURE}`, join(m.mnt, (mkdirSync(join(m.mnt, 'du')), 'du')));
-    const viaMount = sh('du -a --block-size=1 . | sort -k2', join(m.mnt, 'du'));
-    const viaShare = sh('du -a --block-size=1 . | sort -k2', join(m.share, 'du'));
+    sh(`${FIXTURE}`, join(fx.m.mnt, (mkdirSync(join(fx.m.mnt, 'du')), 'du')));
+    const viaMount = sh('du -a --block-size=1 . | sort -k2', join(fx.m.mnt, 'du'));
+    const viaShare = sh('du -a --block-size=1 . | sort -k2', join(fx.m.share, 'du'));
     expect(viaMount).toBe(viaShare);
-    expect(sh('du -sb --apparent-size .', join(m.mnt, 'du'))).toBe(sh('du -sb --apparent-size .', join(m.share, 'du')));
+    expect(sh('du -sb --apparent-size .', join(fx.m.mnt, 'du'))).toBe(sh('du -sb --apparent-size .', join(fx.m.share, 'du')));
   });
 
   it('find: names, types, sizes, -newer, -perm, -links, -exec, -delete', () => {
@@ -157,19 +144,19 @@ describe.skipIf(!canMount)('coreutils on the host mount', () => {
   });
 
   it('stat through the mount equals stat of the share (mode, ids, size, blocks, links, times, inode)', () => {
-    sh(FIXTURE, join(m.mnt, (mkdirSync(join(m.mnt, 'stat')), 'stat')));
+    sh(FIXTURE, join(fx.m.mnt, (mkdirSync(join(fx.m.mnt, 'stat')), 'stat')));
     const fmt = "stat -c '%n %f %u %g %s %b %h %i %X %Y' $(find . | sort)";
-    expect(sh(fmt, join(m.mnt, 'stat'))).toBe(sh(fmt, join(m.share, 'stat')));
+    expect(sh(fmt, join(fx.m.mnt, 'stat'))).toBe(sh(fmt, join(fx.m.share, 'stat')));
     // statfs: the share's file system numbers (type differs: fuse).
     const fs = "stat -f -c '%s %b %c' .";
-    const [bsM, blocksM] = sh(fs, join(m.mnt, 'stat')).trim().split(' ');
-    const [bsS, blocksS] = sh(fs, join(m.share, 'stat')).trim().split(' ');
+    const [bsM, blocksM] = sh(fs, join(fx.m.mnt, 'stat')).trim().split(' ');
+    const [bsS, blocksS] = sh(fs, join(fx.m.share, 'stat')).trim().split(' ');
     expect(Number(bsM) * Number(blocksM)).toBe(Number(bsS) * Number(blocksS));
   });
 
   it('rm -rf of a deep tree; the share is empty afterwards', () => {
-    sh('mkdir -p deep/$(printf "d/%.0s" $(seq 1 60)); for i in $(seq 1 300); do : > deep/f$i; done; rm -rf deep', m.mnt);
-    expect(sh('ls -A | grep -c "^deep$" || true', m.share).trim()).toBe('0');
+    sh('mkdir -p deep/$(printf "d/%.0s" $(seq 1 60)); for i in $(seq 1 300); do : > deep/f$i; done; rm -rf deep', fx.m.mnt);
+    expect(sh('ls -A | grep -c "^deep$" || true', fx.m.share).trim()).toBe('0');
   });
 
   it('many files in one directory: ls and readdir see every one', () => {
@@ -182,14 +169,14 @@ describe.skipIf(!canMount)('coreutils on the host mount', () => {
 
 describe.skipIf(!canMount)('files changed behind the mount (cache=auto)', () => {
   it('a change made directly in the share is visible through the mount within the 1 s timeout', async () => {
-    const dir = join(m.mnt, 'behind');
+    const dir = join(fx.m.mnt, 'behind');
     mkdirSync(dir);
     sh('printf one > f', dir);
     expect(sh('cat f', dir)).toBe('one');
-    sh('printf two-two > f', join(m.share, 'behind'));
+    sh('printf two-two > f', join(fx.m.share, 'behind'));
     await new Promise((r) => setTimeout(r, 1200));
     expect(sh('cat f', dir)).toBe('two-two');
-    rmSync(join(m.share, 'behind', 'f'));
+    rmSync(join(fx.m.share, 'behind', 'f'));
     await new Promise((r) => setTimeout(r, 1200));
     expect(sh('ls -A', dir)).toBe('');
   });

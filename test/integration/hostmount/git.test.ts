@@ -2,25 +2,12 @@
  * git on the host mount: init, add, commit, status, log, branch/checkout, gc, fsck, and clones
  * of a local repository in both directions — compared with the same steps on a plain directory.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { canMount, digest, plainDir, REPO, sh, startHostMount, type HostMount } from './helpers.js';
+import { canMount, digest,  REPO, sh, useMountAndPlain } from './helpers.js';
 
-let m: HostMount;
-let plain: { dir: string; remove(): void };
-
-beforeAll(async () => {
-  if (!canMount) return;
-  m = await startHostMount();
-  plain = plainDir();
-});
-
-afterAll(async () => {
-  if (!canMount) return;
-  expect(await m.stop()).toBe(0);
-  plain.remove();
-});
+const fx = useMountAndPlain();
 
 // Fixed identity and dates: the same steps give the same commit ids anywhere.
 const GIT_ENV = `
@@ -48,31 +35,31 @@ const SCRIPT = `${GIT_ENV}
 
 describe.skipIf(!canMount)('git on the host mount', () => {
   it('init/add/commit/status/branch/merge/gc/fsck give the same ids and output as on a plain directory', () => {
-    mkdirSync(join(m.mnt, 'g1'));
-    mkdirSync(join(plain.dir, 'g1'));
-    const onMount = sh(SCRIPT, join(m.mnt, 'g1'));
-    const onPlain = sh(SCRIPT, join(plain.dir, 'g1'));
+    mkdirSync(join(fx.m.mnt, 'g1'));
+    mkdirSync(join(fx.plain.dir, 'g1'));
+    const onMount = sh(SCRIPT, join(fx.m.mnt, 'g1'));
+    const onPlain = sh(SCRIPT, join(fx.plain.dir, 'g1'));
     expect(onMount).toBe(onPlain);
     expect(onMount).toMatch(/^\s*\d+\n/);
   });
 
   it('git clone of a local repository onto the mount, and from the mount to a plain directory', () => {
-    mkdirSync(join(plain.dir, 'origin'));
-    sh(SCRIPT, join(plain.dir, 'origin'));
-    const origin = join(plain.dir, 'origin', 'repo');
+    mkdirSync(join(fx.plain.dir, 'origin'));
+    sh(SCRIPT, join(fx.plain.dir, 'origin'));
+    const origin = join(fx.plain.dir, 'origin', 'repo');
     // --no-local: the object transfer goes through pack files, not hard links.
     for (const mode of ['', '--no-local']) {
       const name = `clone${mode}`;
-      sh(`git clone -q ${mode} ${JSON.stringify(origin)} ${name} && cd ${name} && git fsck --strict 2>&1 && git status --porcelain=v1`, m.mnt);
-      expect(sh('git rev-parse HEAD', join(m.mnt, name))).toBe(sh('git rev-parse HEAD', origin));
-      expect(digest(join(m.mnt, name), { exclude: ['.git'] })).toEqual(digest(origin, { exclude: ['.git'] }));
+      sh(`git clone -q ${mode} ${JSON.stringify(origin)} ${name} && cd ${name} && git fsck --strict 2>&1 && git status --porcelain=v1`, fx.m.mnt);
+      expect(sh('git rev-parse HEAD', join(fx.m.mnt, name))).toBe(sh('git rev-parse HEAD', origin));
+      expect(digest(join(fx.m.mnt, name), { exclude: ['.git'] })).toEqual(digest(origin, { exclude: ['.git'] }));
     }
-    sh(`git clone -q ${JSON.stringify(join(m.mnt, 'clone--no-local'))} back && cd back && git fsck --strict 2>&1`, plain.dir);
-    expect(sh('git rev-parse HEAD', join(plain.dir, 'back'))).toBe(sh('git rev-parse HEAD', origin));
+    sh(`git clone -q ${JSON.stringify(join(fx.m.mnt, 'clone--no-local'))} back && cd back && git fsck --strict 2>&1`, fx.plain.dir);
+    expect(sh('git rev-parse HEAD', join(fx.plain.dir, 'back'))).toBe(sh('git rev-parse HEAD', origin));
   });
 
   it('git status is clean and quick on an unchanged work tree (index mtimes/sizes stay stable)', () => {
-    const dir = join(m.mnt, 'clone');
+    const dir = join(fx.m.mnt, 'clone');
     expect(sh('git status --porcelain=v1', dir)).toBe('');
     // A touched file is detected as unchanged content after a refresh.
     sh('touch src/cli/options.ts && git update-index -q --refresh || true', dir);

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, expect } from 'vitest';
 /**
  * Host-mount test harness: runs `virtiofsd-ts --shared-dir SHARE --mount MNT` (from dist/) on
  * temporary directories, runs real host programs, and compares trees.
@@ -188,4 +189,24 @@ export function digest(root: string, opts: DigestOptions = {}): string[] {
 export function plainDir(prefix = 'vfs-plain-'): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The suite fixture most host-mount tests share: one mount of a fresh share, and a plain
+ * directory to run the same steps on for comparison. Both exist between beforeAll and afterAll
+ * (only when /dev/fuse is usable); afterAll checks the daemon exits 0.
+ */
+export function useMountAndPlain(): { m: HostMount; plain: { dir: string; remove(): void } } {
+  const fx = {} as { m: HostMount; plain: { dir: string; remove(): void } };
+  beforeAll(async () => {
+    if (!canMount) return;
+    fx.m = await startHostMount();
+    fx.plain = plainDir();
+  });
+  afterAll(async () => {
+    if (!canMount) return;
+    expect(await fx.m.stop()).toBe(0);
+    fx.plain.remove();
+  });
+  return fx;
 }

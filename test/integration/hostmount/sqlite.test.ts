@@ -2,24 +2,11 @@
  * SQLite (through python3) on the host mount: rollback journal and WAL modes, 10 000 inserts in
  * one transaction, queries, PRAGMA integrity_check, and the same results as on a plain directory.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { canMount, plainDir, sh, startHostMount, type HostMount } from './helpers.js';
+import { canMount, sh, useMountAndPlain } from './helpers.js';
 
-let m: HostMount;
-let plain: { dir: string; remove(): void };
-
-beforeAll(async () => {
-  if (!canMount) return;
-  m = await startHostMount();
-  plain = plainDir();
-});
-
-afterAll(async () => {
-  if (!canMount) return;
-  expect(await m.stop()).toBe(0);
-  plain.remove();
-});
+const fx = useMountAndPlain();
 
 const PROGRAM = (db: string, journal: string): string => `python3 - <<'EOF'
 import sqlite3, random, hashlib
@@ -50,8 +37,8 @@ EOF`;
 describe.skipIf(!canMount)('sqlite3 on the host mount', () => {
   for (const journal of ['delete', 'wal']) {
     it(`journal_mode=${journal}: 10k inserts in a transaction, queries, integrity_check — same results as a plain directory`, () => {
-      const onMount = sh(PROGRAM(join(m.mnt, `${journal}.db`), journal), '/');
-      const onPlain = sh(PROGRAM(join(plain.dir, `${journal}.db`), journal), '/');
+      const onMount = sh(PROGRAM(join(fx.m.mnt, `${journal}.db`), journal), '/');
+      const onPlain = sh(PROGRAM(join(fx.plain.dir, `${journal}.db`), journal), '/');
       expect(onMount).toBe(onPlain);
       expect(onMount).toContain('\nok\n');
       expect(onMount.split('\n')[0]).toBe(journal);

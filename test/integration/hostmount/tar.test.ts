@@ -2,25 +2,12 @@
  * tar on the host mount: archive a tree that lives on the mount, extract archives onto the
  * mount, and verify with tar's own --compare and with tree digests against a plain directory.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { canMount, digest, plainDir, REPO, sh, startHostMount, type HostMount } from './helpers.js';
+import { canMount, digest,  REPO, sh, useMountAndPlain } from './helpers.js';
 
-let m: HostMount;
-let plain: { dir: string; remove(): void };
-
-beforeAll(async () => {
-  if (!canMount) return;
-  m = await startHostMount();
-  plain = plainDir();
-});
-
-afterAll(async () => {
-  if (!canMount) return;
-  expect(await m.stop()).toBe(0);
-  plain.remove();
-});
+const fx = useMountAndPlain();
 
 const TREE = `
   mkdir -p t/dir/sub t/empty
@@ -34,34 +21,34 @@ const TREE = `
 
 describe.skipIf(!canMount)('tar on the host mount', () => {
   it('create on the mount, extract on a plain directory, compare both ways', () => {
-    const work = join(m.mnt, 'create');
+    const work = join(fx.m.mnt, 'create');
     mkdirSync(work);
     sh(TREE, work);
     sh('tar --create --format=posix --sparse --file=t.tar t && tar --compare --file=t.tar', work);
-    const out = join(plain.dir, 'create');
+    const out = join(fx.plain.dir, 'create');
     mkdirSync(out);
     sh(`tar --extract --same-owner --preserve-permissions --file=${JSON.stringify(join(work, 't.tar'))}`, out);
     expect(digest(join(out, 't'), { mtime: true })).toEqual(digest(join(work, 't'), { mtime: true }));
   });
 
   it('extract onto the mount (gzip, owners, modes, times, links), then tar --compare', () => {
-    const src = join(plain.dir, 'extract-src');
+    const src = join(fx.plain.dir, 'extract-src');
     mkdirSync(src);
     sh(TREE, src);
     sh('tar --format=posix -czf ../t.tgz t', src);
-    const work = join(m.mnt, 'extract');
+    const work = join(fx.m.mnt, 'extract');
     mkdirSync(work);
-    sh(`tar -xzpf ${JSON.stringify(join(plain.dir, 't.tgz'))} && tar -dzf ${JSON.stringify(join(plain.dir, 't.tgz'))}`, work);
+    sh(`tar -xzpf ${JSON.stringify(join(fx.plain.dir, 't.tgz'))} && tar -dzf ${JSON.stringify(join(fx.plain.dir, 't.tgz'))}`, work);
     expect(digest(join(work, 't'), { mtime: true })).toEqual(digest(join(src, 't'), { mtime: true }));
     expect(sh('du -B1 --apparent-size t/sparse', work)).toBe(sh('du -B1 --apparent-size t/sparse', src));
   });
 
   it('round trip of this repository\'s sources: byte-identical archives from the mount and from the plain copy', () => {
     const args = '--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu';
-    sh(`cp -a ${JSON.stringify(join(REPO, 'src'))} ${JSON.stringify(join(m.mnt, 'repo-src'))}`, '/');
-    sh(`cp -a ${JSON.stringify(join(REPO, 'src'))} ${JSON.stringify(join(plain.dir, 'repo-src'))}`, '/');
-    const a = sh(`tar ${args} -cf - repo-src | sha256sum`, m.mnt);
-    const b = sh(`tar ${args} -cf - repo-src | sha256sum`, plain.dir);
+    sh(`cp -a ${JSON.stringify(join(REPO, 'src'))} ${JSON.stringify(join(fx.m.mnt, 'repo-src'))}`, '/');
+    sh(`cp -a ${JSON.stringify(join(REPO, 'src'))} ${JSON.stringify(join(fx.plain.dir, 'repo-src'))}`, '/');
+    const a = sh(`tar ${args} -cf - repo-src | sha256sum`, fx.m.mnt);
+    const b = sh(`tar ${args} -cf - repo-src | sha256sum`, fx.plain.dir);
     expect(a).toBe(b);
   });
 });
