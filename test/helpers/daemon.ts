@@ -28,6 +28,8 @@ export interface DaemonOptions {
   args?: string[];
   shareDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** A command the daemon runs under, e.g. `['prlimit', '--nofile=64:64', '--']`. */
+  wrapper?: string[];
 }
 
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
@@ -36,11 +38,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   const shareDir = opts.shareDir ?? join(workDir, 'share');
   if (opts.shareDir === undefined) (await import('node:fs')).mkdirSync(shareDir);
   const socketPath = join(workDir, 'vhost.sock');
-  const child = spawn(
-    process.execPath,
-    [DAEMON_BIN, `--socket-path=${socketPath}`, `--shared-dir=${shareDir}`, ...(opts.args ?? [])],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } },
-  );
+  const command = [...(opts.wrapper ?? []), process.execPath, DAEMON_BIN, `--socket-path=${socketPath}`, `--shared-dir=${shareDir}`, ...(opts.args ?? [])];
+  const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   let err = '';
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));

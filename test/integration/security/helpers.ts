@@ -3,13 +3,10 @@
  * (what an escape would reach), the serving process of a daemon, its descriptors, and raw
  * requests whose whole reply buffer is pre-filled so unwritten or non-zero padding shows.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FuseClient } from '../../../src/frontend/fuse-client.js';
-import { VhostUserFrontend } from '../../../src/frontend/vhost-user-frontend.js';
-import { DAEMON_BIN, type RunningDaemon, type Session } from '../../helpers/daemon.js';
+import { startSession, type Session } from '../../helpers/daemon.js';
 import type { Segment } from '../../../src/frontend/driver-queue.js';
 import { OutHeader } from '../../../src/fuse/abi.js';
 import { servingPid } from '../sandbox/helpers.js';
@@ -91,51 +88,7 @@ export function cleanup(...dirs: string[]): void {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }
 
-/**
- * startSession() for a daemon started through a wrapper command (e.g. `prlimit --nofile=N:N
- * --`), which test/helpers/daemon.ts cannot do. Same readiness rule, same cleanup.
- */
-export async function startWrappedSession(prefix: string[], args: string[] = []): Promise<Session> {
-  const workDir = mkdtempSync(join(tmpdir(), 'vfs-sec-'));
-  const shareDir = join(workDir, 'share');
-  mkdirSync(shareDir);
-  const socketPath = join(workDir, 'vhost.sock');
-  const child = spawn(prefix[0], [...prefix.slice(1), process.execPath, DAEMON_BIN, `--socket-path=${socketPath}`, `--shared-dir=${shareDir}`, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('Waiting for vhost-user socket connection')) resolve();
-    });
-    void exited.then((code) => reject(new Error(`daemon exited (${code}) before listening:\n${err}`)));
-  });
-  const daemon: RunningDaemon = {
-    child,
-    socketPath,
-    shareDir,
-    workDir,
-    stderr: () => err,
-    exited,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const code = await exited;
-      rmSync(workDir, { recursive: true, force: true });
-      return code;
-    },
-  };
-  const frontend = VhostUserFrontend.connect({ socketPath });
-  const fuse = new FuseClient(frontend);
-  await fuse.init();
-  return {
-    daemon,
-    frontend,
-    fuse,
-    async close() {
-      frontend.close();
-      await daemon.stop();
-    },
-  };
+/** startSession() for a daemon started through a wrapper command (e.g. `prlimit --nofile=N:N --`). */
+export function startWrappedSession(prefix: string[], args: string[] = []): Promise<Session> {
+  return startSession({ wrapper: prefix, args });
 }
