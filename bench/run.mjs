@@ -367,8 +367,9 @@ async function sectionRss(share) {
       await rssPhase(c, share, 'lookups', async (h) => {
         await sleep(500);
         r.idle = treeRss(h.child.pid);
+        // the last sample with the whole tree alive (at the end the serving child exits first)
         let last = null;
-        const t = setInterval(() => { const x = treeRss(h.child.pid); if (x.procs) last = x; }, 50);
+        const t = setInterval(() => { const x = treeRss(h.child.pid); if (x.procs >= (last?.procs ?? r.idle.procs)) last = x; }, 50);
         try {
           await vufs(h.sock, 'lookup', 16, 300, ['--requests', '100000', '--warmup', '0'], 60_000);
         } finally { clearInterval(t); }
