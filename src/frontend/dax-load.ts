@@ -222,7 +222,16 @@ export async function runDaxLoad(opts: DaxLoadOptions): Promise<DaxLoadResult> {
         }
       }
     };
-    await Promise.all(Array.from({ length: qd }, (_, i) => worker(i)));
+    // Safety net: harvest the request queues every few ms, so a lost interrupt (seen under heavy
+    // host load with many workers waiting on mappings) cannot stall the run.
+    const tick = setInterval(() => {
+      for (const q of frontend.queues) q.harvest();
+    }, 5);
+    try {
+      await Promise.all(Array.from({ length: qd }, (_, i) => worker(i)));
+    } finally {
+      clearInterval(tick);
+    }
     await dax.unmapAll();
     for (const h of handles) await fuse.release(h.nodeid, h.fh);
     await fuse.batchForget(set.map((f) => [f.nodeid, 1] as const));

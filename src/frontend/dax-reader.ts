@@ -50,7 +50,9 @@ interface SlotState {
   key: number;
   nodeid: number;
   foffset: number;
+  /** Bytes mapped (the daemon maps whole file pages only) and bytes asked for. */
   len: number;
+  asked: number;
   writable: boolean;
   view: Buffer;
 }
@@ -125,7 +127,9 @@ export class DaxReader {
       const inRange = pos - range * DAX_RANGE;
       const piece = Math.min(n - done, DAX_RANGE - inRange);
       const at = dstOff + done;
-      await this.withRange(file, range, inRange + piece, false, (view) => view.copy(dst, at, inRange, inRange + piece));
+      if (!(await this.withRange(file, range, inRange + piece, false, (view) => view.copy(dst, at, inRange, inRange + piece)))) {
+        (await this.fuse.read(file.nodeid, file.fh, pos, piece)).copy(dst, at);
+      }
       done += piece;
     }
     return n;
@@ -143,7 +147,9 @@ export class DaxReader {
       const inRange = pos - range * DAX_RANGE;
       const piece = Math.min(len - done, DAX_RANGE - inRange);
       const from = srcOff + done;
-      await this.withRange(file, range, inRange + piece, true, (view) => src.copy(view, inRange, from, from + piece));
+      if (!(await this.withRange(file, range, inRange + piece, true, (view) => src.copy(view, inRange, from, from + piece)))) {
+        await this.fuse.write(file.nodeid, file.fh, pos, src.subarray(from, from + piece));
+      }
       done += piece;
     }
     return len;
@@ -154,7 +160,7 @@ export class DaxReader {
    * writable if asked), synchronously once the range is resident so no eviction can come
    * between the mapping and the copy.
    */
-  private async withRange(file: DaxFile, range: number, need: number, write: boolean, use: (view: Buffer) => void): Promise<void> {
+  private async withRange(file: DaxFile, range: number, need: number, write: boolean, use: (view: Buffer) => void): Promise<boolean> {
     const key = rangeKey(file.nodeid, range);
     let waited = false;
     const count = (view: Buffer): void => {
@@ -175,7 +181,13 @@ export class DaxReader {
         if (st === undefined || st.key !== key) throw new Error(`DAX slot ${slot} does not hold key ${key}`);
         if (st.len >= need && (!write || st.writable)) {
           count(st.view);
-          return;
+          return true;
+        }
+        // The daemon maps whole pages of the file only: the partial last page is not in the
+        // window, and remapping will not change that. The caller uses READ / WRITE for it.
+        if (st.len < need && st.asked >= need && (!write || st.writable)) {
+          this.hits++;
+          return false;
         }
         waited = true;
         // Upgrade in place: a writable mapping, or a longer one (the file grew).
@@ -192,19 +204,20 @@ export class DaxReader {
       }
       this.missesInFlight++;
       try {
-        await this.miss(file, range, key, need, write, count);
-        return;
+        return await this.miss(file, range, key, need, write, count);
       } catch (err) {
         if (err === RETRY) continue;
         throw err;
       } finally {
         this.missesInFlight--;
-        this.missWaiters.shift()?.();
+        // Wake every waiter: one that now finds its range resident takes no miss slot, so
+        // waking one alone could leave the rest asleep with nothing in flight.
+        for (const wake of this.missWaiters.splice(0)) wake();
       }
     }
   }
 
-  private async miss(file: DaxFile, range: number, key: number, need: number, write: boolean, use: (view: Buffer) => void): Promise<void> {
+  private async miss(file: DaxFile, range: number, key: number, need: number, write: boolean, use: (view: Buffer) => void): Promise<boolean> {
     {
       const placed = this.allocator.place(key);
       const job = this.onSlot(placed.slot, async () => {
@@ -220,7 +233,11 @@ export class DaxReader {
       const st = this.state[placed.slot];
       if (this.allocator.keyAt(placed.slot) === key && st?.key === key && st.len >= need) {
         use(st.view);
-        return;
+        return true;
+      }
+      if (this.allocator.keyAt(placed.slot) === key && st?.key === key && st.asked >= need) {
+        this.misses++;
+        return false; // the partial last page: see withRange
       }
       throw RETRY; // evicted again before we got to it (a tiny window under contention)
     }
@@ -251,9 +268,11 @@ export class DaxReader {
     const moffset = slot * DAX_RANGE;
     this.setups++;
     await this.fuse.setupmapping(file.nodeid, file.fh, foffset, len, SETUPMAPPING_READ | (writable ? SETUPMAPPING_WRITE : 0), moffset);
-    const view = this.window.span(moffset, len);
-    if (view === undefined) throw new Error(`SETUPMAPPING of slot ${slot} succeeded but the window holds no mapping there`);
-    this.state[slot] = { key, nodeid: file.nodeid, foffset, len, writable, view };
+    // The daemon may map less than asked (whole pages of the file only).
+    const m = this.window.mappings.find((x) => x.offset === moffset);
+    const view = m === undefined ? undefined : this.window.span(moffset, Math.min(len, m.len));
+    if (view === undefined) throw new Error(`SETUPMAPPING of slot ${slot} (${len} bytes) succeeded but the window holds no mapping there: ${JSON.stringify(this.window.mappings.map((m) => [m.offset, m.len]))}`);
+    this.state[slot] = { key, nodeid: file.nodeid, foffset, len: view.length, asked: len, writable, view };
   }
 
   /** REMOVEMAPPING of whole slots (in batches of at most 256 ranges). */
