@@ -308,8 +308,9 @@ export class FuseServer implements FuseRequestHandler {
     // - IOCTL: ENOTTY, what ioctl(2) says for a request the file does not support. A virtio-fs
     //   guest only sends restricted ioctls; none of them (FS_IOC_GETFLAGS, FICLONE, ...) is worth
     //   running in the host file system as root on the guest's behalf.
-    // - BMAP (fuseblk only), POLL (the guest then treats files as always ready), SETUPMAPPING /
-    //   REMOVEMAPPING (DAX, not offered): ENOSYS, which also stops the guest from asking again.
+    // - BMAP (fuseblk only), POLL (the guest then treats files as always ready): ENOSYS, which
+    //   also stops the guest from asking again. SETUPMAPPING / REMOVEMAPPING are served only
+    //   when the file system has them (the DAX wrapper, src/dax/dax-filesystem.ts); else ENOSYS.
     if (opcode === Opcode.IOCTL) return c.error(E.ENOTTY);
     const spec = opcode < OPCODE_TABLE_SIZE ? OPS[opcode] : undefined;
     if (spec === undefined) return c.error(E.ENOSYS);
