@@ -15,6 +15,14 @@ export class HandleData {
   readonly dirLock: Mutex | undefined;
   /** Directories: the getdents64 buffer, allocated on first readdir. */
   dirBuf: Buffer | undefined = undefined;
+  /**
+   * Directories: where the previous READDIR stopped. When the guest continues from exactly that
+   * cookie, the entries still in dirBuf[dirPos, dirLen) are used and the descriptor's position
+   * is already right: no lseek (which resets ext4's hash cursor) and no re-read.
+   */
+  dirCursor: bigint | undefined = undefined;
+  dirPos = 0;
+  dirLen = 0;
 
   constructor(
     readonly fh: number,

@@ -1,5 +1,6 @@
 /**
- * READDIR / READDIRPLUS over a directory handle: lseek to the guest's cookie, getdents64 into the
+ * READDIR / READDIRPLUS over a directory handle: continue from the previous reply's leftovers when
+ * the guest asks for exactly that cookie, else lseek to it; getdents64 into the
  * handle's buffer, parse struct linux_dirent64 here, hand each entry to the core's sink.
  *
  *   struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
@@ -30,6 +31,12 @@ function isDotOrDotDot(name: Buffer): boolean {
   return name[0] === 0x2e && (name.length === 1 || (name.length === 2 && name[1] === 0x2e));
 }
 
+function remember(h: HandleData, cursor: bigint, pos: number, len: number): void {
+  h.dirCursor = cursor;
+  h.dirPos = pos;
+  h.dirLen = len;
+}
+
 /** `dir` is the directory's inode, pinned by the caller for the duration of the call. */
 export async function readDirectory(
   h: HandleData,
@@ -44,45 +51,65 @@ export async function readDirectory(
   await lock.lock();
   try {
     const buf = (h.dirBuf ??= Buffer.allocUnsafe(DIR_BUFFER_SIZE));
-    const s = await lseek(h.fd, offset, C.SEEK_SET);
-    if (s < 0) throw new ErrnoError(-s, 'lseek');
+    let n = 0;
+    let pos = 0;
+    if (h.dirCursor === offset) {
+      // The guest continues where the last reply ended: use what is left in the buffer.
+      n = h.dirLen;
+      pos = h.dirPos;
+    } else {
+      const s = await lseek(h.fd, offset, C.SEEK_SET);
+      if (s < 0) throw new ErrnoError(-s, 'lseek');
+    }
+    h.dirCursor = undefined; // valid again only once this call has stopped cleanly
     let sent = 0;
+    let cursor = offset;
     for (;;) {
-      const n = await getdents64(h.fd, buf);
-      if (n < 0) throw new ErrnoError(-n, 'getdents64');
-      if (n === 0) return;
-      let pos = 0;
-      while (pos + DIRENT_HEADER <= n) {
-        const reclen = buf.readUInt16LE(pos + 16);
-        if (reclen < DIRENT_HEADER + 1 || pos + reclen > n) throw new ErrnoError(E.EIO, 'malformed dirent');
-        const end = pos + reclen;
-        let nameEnd = buf.indexOf(0, pos + DIRENT_HEADER);
-        if (nameEnd === -1 || nameEnd > end) nameEnd = end;
-        // `name` views the handle's buffer: valid until the next getdents64 on this handle,
-        // which cannot happen before this loop is done (the lock is held).
-        const dirent: DirEntry = {
-          ino: buf.readBigUInt64LE(pos),
-          off: buf.readBigUInt64LE(pos + 8),
-          type: buf[pos + 18],
-          name: buf.subarray(pos + DIRENT_HEADER, nameEnd),
-        };
-        pos = end;
-        let entry: Entry | undefined;
-        if (plus && !isDotOrDotDot(dirent.name)) {
-          try {
-            entry = await host.lookupChild(dir, dirent.name);
-          } catch (err) {
-            if (errnoOf(err) === E.ENOENT) continue; // removed since getdents64: skip it
-            if (sent === 0) throw err;
-            return; // the guest gets what we have; it will ask again from the last cookie
-          }
-        }
-        if (!sink(dirent, entry)) {
-          if (entry !== undefined) host.forgetOne(entry.nodeid);
+      if (pos + DIRENT_HEADER > n) {
+        n = await getdents64(h.fd, buf);
+        if (n < 0) throw new ErrnoError(-n, 'getdents64');
+        pos = 0;
+        if (n === 0) {
+          remember(h, cursor, 0, 0);
           return;
         }
-        sent++;
       }
+      const start = pos;
+      const reclen = buf.readUInt16LE(pos + 16);
+      if (reclen < DIRENT_HEADER + 1 || pos + reclen > n) throw new ErrnoError(E.EIO, 'malformed dirent');
+      const end = pos + reclen;
+      let nameEnd = buf.indexOf(0, pos + DIRENT_HEADER);
+      if (nameEnd === -1 || nameEnd > end) nameEnd = end;
+      // `name` views the handle's buffer: valid until the next getdents64 on this handle,
+      // which cannot happen before this loop is done (the lock is held).
+      const dirent: DirEntry = {
+        ino: buf.readBigUInt64LE(pos),
+        off: buf.readBigUInt64LE(pos + 8),
+        type: buf[pos + 18],
+        name: buf.subarray(pos + DIRENT_HEADER, nameEnd),
+      };
+      pos = end;
+      let entry: Entry | undefined;
+      if (plus && !isDotOrDotDot(dirent.name)) {
+        try {
+          entry = await host.lookupChild(dir, dirent.name);
+        } catch (err) {
+          if (errnoOf(err) === E.ENOENT) {
+            cursor = dirent.off;
+            continue; // removed since getdents64: skip it
+          }
+          if (sent === 0) throw err;
+          return; // the guest gets what we have; it will ask again from the last cookie
+        }
+      }
+      if (!sink(dirent, entry)) {
+        if (entry !== undefined) host.forgetOne(entry.nodeid);
+        // The entry did not fit: it is the first one the next call returns.
+        remember(h, cursor, start, n);
+        return;
+      }
+      cursor = dirent.off;
+      sent++;
     }
   } finally {
     lock.unlock();
