@@ -9,15 +9,12 @@
  * Random workloads pick a file and a 4 KiB-aligned offset uniformly; sequential ones walk the
  * files in order, 1 MiB at a time.
  */
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ErrnoError } from '../filesystem/errors.js';
 import { TraceWriter } from '../dax/trace.js';
 import { DaxReader, type DaxFile } from './dax-reader.js';
 import { FuseClient } from './fuse-client.js';
 import { Histogram } from './histogram.js';
-import type { LoadOptions, LoadResult, Workload } from './load.js';
+import { lookupOrNull, writeDataFile, type LoadOptions, type LoadResult, type Workload } from './load.js';
 import { Prng } from './prng.js';
 import { findDaemonPids, totalCpuMicros } from './proc-cpu.js';
 import { VhostUserFrontend } from './vhost-user-frontend.js';
@@ -55,52 +52,17 @@ function fileName(i: number, files: number): string {
   return files === 1 ? 'vufs-data.bin' : `vufs-dax-${String(i).padStart(5, '0')}.bin`;
 }
 
-async function lookupOrNull(fuse: FuseClient, name: string): Promise<Awaited<ReturnType<FuseClient['lookup']>> | null> {
-  try {
-    return await fuse.lookup(1, name);
-  } catch (e) {
-    if (e instanceof ErrnoError && e.errno === 2) return null;
-    throw e;
-  }
-}
-
 /** Makes sure each file exists with at least `size` bytes (written directly in `share`, or through FUSE). */
 async function prepareFiles(fuse: FuseClient, opts: DaxLoadOptions, files: number, size: number, log: (m: string) => void): Promise<{ nodeid: number; size: number }[]> {
   const out: { nodeid: number; size: number }[] = [];
   const chunk = Buffer.alloc(1 << 20);
   for (let i = 0; i < files; i++) {
     const name = fileName(i, files);
-    let e = await lookupOrNull(fuse, name);
+    let e = await lookupOrNull(fuse, 1, name);
     if (e === null || e.attr.size < BigInt(size)) {
       if (i === 0 || i % 100 === 0) log(`preparing ${name}${files > 1 ? ` (and the rest of ${files} files)` : ''} (${size} bytes)`);
       new Prng((opts.seed ?? 1) + i).fill(chunk);
-      if (opts.shareDir !== undefined) {
-        const fd = openSync(join(opts.shareDir, name), 'w');
-        for (let off = 0; off < size; off += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, size - off), off);
-        ftruncateSync(fd, size);
-        closeSync(fd);
-        if (e !== null) await fuse.forget(e.nodeid, 1);
-        e = (await lookupOrNull(fuse, name))!;
-      } else {
-        let fh: number;
-        if (e === null) {
-          const c = await fuse.create(1, name, 0o644, O_RDWR);
-          e = c.entry;
-          fh = c.fh;
-        } else {
-          fh = (await fuse.open(e.nodeid, O_RDWR)).fh;
-        }
-        const step = Math.min(chunk.length, fuse.maxWrite);
-        const node = e.nodeid;
-        const writes: Promise<number>[] = [];
-        for (let off = 0; off < size; off += step) {
-          writes.push(fuse.write(node, fh, off, chunk.subarray(0, Math.min(step, size - off))));
-          if (writes.length >= 8) await Promise.all(writes.splice(0));
-        }
-        await Promise.all(writes);
-        await fuse.release(node, fh);
-        e = (await lookupOrNull(fuse, name))!;
-      }
+      e = await writeDataFile(fuse, name, size, chunk, opts.shareDir, e);
     }
     out.push({ nodeid: e.nodeid, size });
   }

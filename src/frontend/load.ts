@@ -207,7 +207,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 // ---------------------------------------------------------------------------------------------
 // Preparation (through the daemon, or directly in --share DIR)
 
-async function lookupOrNull(fuse: FuseClient, parent: number, name: string): Promise<Awaited<ReturnType<FuseClient['lookup']>> | null> {
+export async function lookupOrNull(fuse: FuseClient, parent: number, name: string): Promise<Awaited<ReturnType<FuseClient['lookup']>> | null> {
   try {
     return await fuse.lookup(parent, name);
   } catch (e) {
@@ -221,6 +221,46 @@ async function ensureDir(fuse: FuseClient, name: string, share: string | undefin
   const e = await lookupOrNull(fuse, 1, name);
   if (e !== null) return e.nodeid;
   return (await fuse.mkdir(1, name, 0o755)).nodeid;
+}
+
+/**
+ * Makes `name` in the share root hold `size` bytes of `chunk` repeated: written directly in
+ * `share` when given (then looked up afresh, dropping `existing`'s reference), else through the
+ * daemon (CREATE or OPEN, WRITEs 8 in flight, RELEASE). Returns the file's entry.
+ */
+export async function writeDataFile(
+  fuse: FuseClient,
+  name: string,
+  size: number,
+  chunk: Buffer,
+  share: string | undefined,
+  existing: Awaited<ReturnType<FuseClient['lookup']>> | null,
+): Promise<Awaited<ReturnType<FuseClient['lookup']>>> {
+  if (share !== undefined) {
+    const fd = openSync(join(share, name), 'w');
+    for (let off = 0; off < size; off += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, size - off), off);
+    ftruncateSync(fd, size);
+    closeSync(fd);
+    if (existing !== null) await fuse.forget(existing.nodeid, 1);
+    return (await lookupOrNull(fuse, 1, name))!;
+  }
+  let e = existing;
+  let fh: number;
+  if (e === null) {
+    const c = await fuse.create(1, name, 0o644, O_RDWR);
+    e = c.entry;
+    fh = c.fh;
+  } else {
+    fh = (await fuse.open(e.nodeid, O_RDWR)).fh;
+  }
+  const step = Math.min(chunk.length, fuse.maxWrite);
+  const node = e.nodeid;
+  await parallel(Math.ceil(size / step), 8, async (i) => {
+    const off = i * step;
+    await fuse.write(node, fh, off, chunk.subarray(0, Math.min(step, size - off)));
+  });
+  await fuse.release(node, fh);
+  return e;
 }
 
 /** Runs `task(i)` for i in [0, n) with at most `width` in flight. */
@@ -270,29 +310,7 @@ async function prepare(fuse: FuseClient, w: Workload, opts: LoadOptions, qd: num
         log(`preparing ${DATA_FILE} (${size} bytes)`);
         const chunk = Buffer.alloc(1 << 20);
         new Prng(opts.seed ?? 1).fill(chunk);
-        if (share !== undefined) {
-          const fd = openSync(join(share, DATA_FILE), 'w');
-          for (let off = 0; off < size; off += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, size - off), off);
-          ftruncateSync(fd, size);
-          closeSync(fd);
-          e = (await lookupOrNull(fuse, 1, DATA_FILE))!;
-        } else {
-          let fh: number;
-          if (e === null) {
-            const c = await fuse.create(1, DATA_FILE, 0o644, O_RDWR);
-            e = c.entry;
-            fh = c.fh;
-          } else {
-            fh = (await fuse.open(e.nodeid, O_RDWR)).fh;
-          }
-          const step = Math.min(chunk.length, fuse.maxWrite);
-          const node = e.nodeid;
-          await parallel(Math.ceil(size / step), 8, async (i) => {
-            const off = i * step;
-            await fuse.write(node, fh, off, chunk.subarray(0, Math.min(step, size - off)));
-          });
-          await fuse.release(node, fh);
-        }
+        e = await writeDataFile(fuse, DATA_FILE, size, chunk, share, e);
       }
       prep.nodeid = e.nodeid;
       prep.fh = (await fuse.open(e.nodeid, O_RDWR)).fh;
