@@ -26,18 +26,18 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   GUEST_TEST_SCRIPT_PATH,
-  IN_CI,
   TS_DAEMON,
   checkResultTree,
+  explainGuest,
   formatFio,
   makeScratch,
   missingPrereqs,
+  requireOrSkip,
   runGuest,
   seedShare,
   startDaemon,
   type DaemonHandle,
   type FioFigure,
-  type GuestResult,
 } from '../guest/run-guest.js';
 import {
   checkDaxShare,
@@ -71,24 +71,9 @@ const fioByRun = new Map<string, FioFigure[]>();
 function requirePrereqs(ctx: TestContext, needs: Parameters<typeof missingPrereqs>[0]): void {
   const missing = [...missingPrereqs(needs), ...missingQemuSidPrereqs()];
   if (sidError) missing.push(`QEMU 11.1 from Debian sid (test/guest/qemu-sid.sh): ${sidError.message}`);
-  if (missing.length === 0) return;
-  const msg = `missing prerequisites: ${missing.join('; ')}`;
-  if (IN_CI) throw new Error(`${msg} (CI=true: a missing prerequisite is a failure)`);
-  console.warn(`[e2e-qemu11] skipping "${ctx.task.name}": ${msg}`);
-  ctx.skip(msg);
+  requireOrSkip(ctx, missing, 'e2e-qemu11');
 }
 
-function explain(result: GuestResult, daemon: DaemonHandle): string {
-  return [
-    `guest passed=${result.passed} rc=${result.rc} timedOut=${result.timedOut} qemuExit=${result.qemuExitCode}`,
-    ...result.failures,
-    '--- guest console (tail) ---',
-    result.output.split('\n').slice(-100).join('\n'),
-    `--- daemon ${daemon.argv.join(' ')}: ${daemon.hasExited() ? `exited ${JSON.stringify(daemon.exitStatus())}` : 'running'} ---`,
-    '--- daemon stderr (tail) ---',
-    daemon.stderr().split('\n').slice(-60).join('\n'),
-  ].join('\n');
-}
 
 /** The options our daemon's --help lists that the DAX device needs (empty = all there). */
 function missingDaemonOptions(): string[] {
@@ -134,7 +119,7 @@ describe('e2e guest under QEMU 11.1 (Debian sid)', () => {
         timeoutMs: PLAIN_TIMEOUT - 60_000,
       });
       console.log(`[e2e-qemu11] C virtiofsd, plain device: guest ${result.passed ? 'PASS' : 'FAIL'} in ${(result.durationMs / 1000).toFixed(1)} s`);
-      expect(result.passed, explain(result, daemon)).toBe(true);
+      expect(result.passed, explainGuest(result, daemon, 100, 60)).toBe(true);
       expect(result.failures).toEqual([]);
       expect(result.output).toContain('GUEST-TEST: all checks passed');
       fioByRun.set('QEMU 11.1 + C virtiofsd', result.fioSummary);
@@ -196,9 +181,9 @@ describe('e2e guest under QEMU 11.1 (Debian sid)', () => {
         );
       }
       const cacheLen = parseCacheLen(result.output);
-      expect(cacheLen, `the guest logged no DAX window ("Cache len")\n${explain(result, daemon)}`).toBeDefined();
+      expect(cacheLen, `the guest logged no DAX window ("Cache len")\n${explainGuest(result, daemon, 100, 60)}`).toBeDefined();
       expect(cacheLen, 'the guest\'s DAX window is not the size given by --dax-window').toBe(BigInt(windowBytes));
-      expect(result.passed, explain(result, daemon)).toBe(true);
+      expect(result.passed, explainGuest(result, daemon, 100, 60)).toBe(true);
       expect(result.failures).toEqual([]);
       expect(result.output).toContain('GUEST-TEST: dax checks passed');
       fioByRun.set(`QEMU 11.1 DAX ${DAX_WINDOW} + virtiofsd-ts`, result.fioSummary);

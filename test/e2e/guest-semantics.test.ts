@@ -14,8 +14,8 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, type TestContext } from 'vitest';
-import { IN_CI, makeScratch, missingPrereqs, runGuest, startDaemon, type DaemonHandle } from '../guest/run-guest.js';
+import { describe, expect, it } from 'vitest';
+import { makeScratch, missingPrereqs, requireOrSkip, runGuest, startDaemon, type DaemonHandle } from '../guest/run-guest.js';
 
 const TIMEOUT = 6 * 60_000;
 /**
@@ -25,13 +25,6 @@ const TIMEOUT = 6 * 60_000;
  */
 const XATTRMAP = ':map:trusted.:user.virtiofs.:';
 
-function requirePrereqs(ctx: TestContext): void {
-  const missing = missingPrereqs({ needTs: true });
-  if (missing.length === 0) return;
-  const msg = `prerequisites missing: ${missing.join(', ')}`;
-  if (IN_CI) throw new Error(`${msg} (CI=true: a missing prerequisite is a failure)`);
-  ctx.skip(msg);
-}
 
 const SCRIPT = `set -eu
 fail() { echo "CHECK-FAIL: $*"; exit 1; }
@@ -70,7 +63,7 @@ echo "GUEST-TEST: lock checks passed"
 
 describe('e2e guest semantics (QEMU TCG + virtiofsd-ts)', () => {
   it('overlayfs upper/work on the virtio-fs mount; flock between two guest processes', async (ctx) => {
-    requirePrereqs(ctx);
+    requireOrSkip(ctx, missingPrereqs({ needTs: true }));
     const scratch = await makeScratch('vfs-sem-');
     let daemon: DaemonHandle | undefined;
     try {

@@ -15,11 +15,12 @@ import { writeFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   GUEST_TEST_SCRIPT_PATH,
-  IN_CI,
   checkResultTree,
+  explainGuest,
   formatFio,
   makeScratch,
   missingPrereqs,
+  requireOrSkip,
   runGuest,
   seedShare,
   startDaemon,
@@ -27,32 +28,16 @@ import {
   type DaemonHandle,
   type DaemonKind,
   type FioFigure,
-  type GuestResult,
 } from '../guest/run-guest.js';
 
 const TEST_TIMEOUT = 10 * 60_000;
 const GUEST_TIMEOUT = 8 * 60_000;
 const fioByDaemon = new Map<string, FioFigure[]>();
 
-function requirePrereqs(ctx: TestContext, needs: Parameters<typeof missingPrereqs>[0]): void {
-  const missing = missingPrereqs(needs);
-  if (missing.length === 0) return;
-  const msg = `missing prerequisites: ${missing.join('; ')}`;
-  if (IN_CI) throw new Error(`${msg} (CI=true: a missing prerequisite is a failure)`);
-  console.warn(`[e2e] skipping "${ctx.task.name}": ${msg}`);
-  ctx.skip(msg);
-}
 
-function explain(result: GuestResult, daemon: DaemonHandle): string {
-  return [
-    `guest passed=${result.passed} rc=${result.rc} timedOut=${result.timedOut} qemuExit=${result.qemuExitCode}`,
-    ...result.failures,
-    '--- guest console (tail) ---',
-    result.output.split('\n').slice(-80).join('\n'),
-    `--- daemon ${daemon.argv.join(' ')}: ${daemon.hasExited() ? `exited ${JSON.stringify(daemon.exitStatus())}` : 'running'} ---`,
-    '--- daemon stderr (tail) ---',
-    daemon.stderr().split('\n').slice(-40).join('\n'),
-  ].join('\n');
+
+function requirePrereqs(ctx: TestContext, needs: Parameters<typeof missingPrereqs>[0]): void {
+  requireOrSkip(ctx, missingPrereqs(needs));
 }
 
 async function fullWorkload(kind: DaemonKind, label: string): Promise<void> {
@@ -72,7 +57,7 @@ async function fullWorkload(kind: DaemonKind, label: string): Promise<void> {
       `[e2e] ${label}: guest ${result.passed ? 'PASS' : 'FAIL'} in ${(result.durationMs / 1000).toFixed(1)} s; ` +
         `daemon ${exitedAlone ? 'exited by itself' : 'still running'} after the guest powered off`,
     );
-    expect(result.passed, explain(result, daemon)).toBe(true);
+    expect(result.passed, explainGuest(result, daemon)).toBe(true);
     expect(result.failures).toEqual([]);
 
     fioByDaemon.set(label, result.fioSummary);
@@ -136,7 +121,7 @@ echo "GUEST-TEST: kata checks passed"
         timeoutMs: 3 * 60_000,
       });
       console.log(`[e2e] ${label} (Kata fd=3): guest ${result.passed ? 'PASS' : 'FAIL'} in ${(result.durationMs / 1000).toFixed(1)} s`);
-      expect(result.passed, explain(result, daemon)).toBe(true);
+      expect(result.passed, explainGuest(result, daemon)).toBe(true);
       expect(result.output).toContain('GUEST-TEST: kata checks passed');
       expect(readFileSync(`${scratch.sharedDir}/kata.txt`, 'utf8')).toBe('written by the kata guest\n');
       expect(readdirSync(`${scratch.sharedDir}/kdir`).sort()).toEqual(['a', 'b']);

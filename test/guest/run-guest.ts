@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'vitest';
 
 export const GUEST_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_DIR = path.resolve(GUEST_DIR, '..', '..');
@@ -665,4 +666,29 @@ export const IN_CI = /^(true|1|yes)$/i.test(process.env.CI ?? '');
 export function qemuVersion(): string {
   const r = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
   return r.status === 0 ? (r.stdout.split('\n')[0] ?? '') : `unavailable (${r.error?.message ?? r.stderr})`;
+}
+
+/**
+ * The e2e prerequisite policy: with CI=true a missing prerequisite fails the test; elsewhere the
+ * test is skipped with the reason (`label` prefixes the console warning).
+ */
+export function requireOrSkip(ctx: TestContext, missing: string[], label = 'e2e'): void {
+  if (missing.length === 0) return;
+  const msg = `missing prerequisites: ${missing.join('; ')}`;
+  if (IN_CI) throw new Error(`${msg} (CI=true: a missing prerequisite is a failure)`);
+  console.warn(`[${label}] skipping "${ctx.task.name}": ${msg}`);
+  ctx.skip(msg);
+}
+
+/** A failed guest run explained: status, check failures, the console's and the daemon's tails. */
+export function explainGuest(result: GuestResult, daemon: DaemonHandle, consoleLines = 80, daemonLines = 40): string {
+  return [
+    `guest passed=${result.passed} rc=${result.rc} timedOut=${result.timedOut} qemuExit=${result.qemuExitCode}`,
+    ...result.failures,
+    '--- guest console (tail) ---',
+    result.output.split('\n').slice(-consoleLines).join('\n'),
+    `--- daemon ${daemon.argv.join(' ')}: ${daemon.hasExited() ? `exited ${JSON.stringify(daemon.exitStatus())}` : 'running'} ---`,
+    '--- daemon stderr (tail) ---',
+    daemon.stderr().split('\n').slice(-daemonLines).join('\n'),
+  ].join('\n');
 }
