@@ -147,6 +147,8 @@
   X(llistxattr) \
   X(lremovexattr) \
   X(fchown) \
+  /* DAX tail buffers (src/dax/tail-buffer.ts): the memfd behind a range's bytes past EOF */ \
+  X(memfd_create) \
   /* credentials read back by glibc / Node */ \
   X(capget) \
   X(getuid) \

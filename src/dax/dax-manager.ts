@@ -11,6 +11,8 @@ import { E, ErrnoError } from '../filesystem/errors.js';
 import type { Logger } from '../daemon/log.js';
 import type { BackendChannel } from '../vhost/backend-channel.js';
 import { MappingTable, type WindowMapping } from './mapping-table.js';
+import { systemCopyIo } from './system-copy-io.js';
+import { RangeCopy, type CopyIo } from './range-copy.js';
 import type { TraceWriter } from './trace.js';
 import { DAX_RANGE } from './window-allocator.js';
 import {
@@ -62,6 +64,8 @@ export interface DaxManagerOptions {
    * ENOSPC (and logged), never silently dropped.
    */
   maxMappings?: () => number;
+  /** The system calls of range copies (tests inject their own). */
+  copyIo?: CopyIo;
 }
 
 export interface RemoveEntry {
@@ -93,30 +97,43 @@ export class DaxManager {
     if (foffset > I64_MAX - len) throw new ErrnoError(E.EINVAL, 'file offset overflows');
     const channel = this.requireChannel();
     const write = (flags & SETUPMAPPING_FLAG_WRITE) !== 0;
+    const shmem = this.o.protocol() === 'shmem';
     const slot = Number(moffset / RANGE);
     const existing = this.table.get(slot);
-    if (existing === undefined && this.o.maxMappings !== undefined && this.table.mappedSlots().length >= this.o.maxMappings()) {
-      this.o.log.warn({ limit: this.o.maxMappings() }, 'DAX mapping refused: the front-end memory-slot budget is used up');
-      throw new ErrnoError(E.ENOSPC, 'memory-slot budget exhausted');
-    }
     const pin = await this.o.source.pinForMapping(nodeid, fh, write);
+    let pinOwned = false;
     try {
-      if (this.o.protocol() === 'shmem') {
-        // QEMU ≥ 11 refuses to map past the end of the file ("backing store too small"), even
-        // within the last page: map the whole pages the file has, and refuse a range that has
-        // none (the guest's read of that range fails with EIO instead of the VM misbehaving).
-        const avail = pin.size > foffset ? ((pin.size - foffset) / PAGE) * PAGE : 0n;
-        if (avail === 0n) throw new ErrnoError(E.ENXIO, 'no whole page of the file in this range (QEMU SHMEM cannot map past EOF)');
-        if (avail < len) len = avail;
+      // QEMU ≥ 11 maps no region past EOF and every region writable: a writable range maps the
+      // file's whole pages and a copy of the rest, a read-only range a copy of all (range-copy.ts).
+      const wholePages = pin.size > foffset ? ((pin.size - foffset) / PAGE) * PAGE : 0n;
+      const fileLen = !shmem ? len : write ? minBig(len, wholePages) : 0n;
+      const regions = (fileLen > 0n ? 1 : 0) + (fileLen < len ? 1 : 0);
+      const freed = existing === undefined ? 0 : regionsOf(existing);
+      if (this.o.maxMappings !== undefined && this.table.regionCount() - freed + regions > this.o.maxMappings()) {
+        this.o.log.warn({ limit: this.o.maxMappings() }, 'DAX mapping refused: the front-end memory-slot budget is used up');
+        throw new ErrnoError(E.ENOSPC, 'memory-slot budget exhausted');
       }
       // The generic protocol cannot map over a mapping: remove the old one first.
-      if (existing !== undefined && this.o.protocol() === 'shmem') await this.unmapSlots(channel, [slot]);
-      const status = await channel.request(...this.mapMessage(pin.fd, foffset, len, moffset, write));
-      if (status !== 0n) throw new ErrnoError(frontEndErrno(status), 'the front-end refused the mapping');
-    } finally {
-      pin.unpin();
+      if (existing !== undefined && shmem) await this.unmapSlots(channel, [slot]);
+      if (fileLen > 0n) await this.map(channel, pin.fd, foffset, fileLen, moffset, write);
+      let copy: RangeCopy | undefined;
+      if (fileLen < len) {
+        pinOwned = true; // the copy reads (and writes) the file until it is closed or fails to open
+        try {
+          copy = await RangeCopy.open(this.o.copyIo ?? systemCopyIo, pin, foffset + fileLen, Number(len - fileLen), write);
+          await this.map(channel, copy.memfd, 0n, len - fileLen, moffset + fileLen, write);
+        } catch (err) {
+          if (fileLen > 0n) await this.unmapRange(channel, moffset, fileLen).catch(() => undefined);
+          await copy?.close();
+          throw err;
+        }
+      }
+      this.table.set(slot, { nodeid, fh, foffset, len: Number(len), writable: write, fileLen: Number(fileLen), copy });
+    } catch (err) {
+      if (!pinOwned) pin.unpin(); // else released with the copy
+      throw err;
     }
-    this.table.set(slot, { nodeid, fh, foffset, len: Number(len), writable: write });
+    if (!pinOwned) pin.unpin();
     this.o.trace?.write({ op: 'setup', file: nodeid, off: Number(foffset), len: Number(len), moff: Number(moffset), w: write });
   }
 
@@ -141,21 +158,59 @@ export class DaxManager {
     if (slots.length === 0) return;
     const channel = this.o.channel();
     if (channel?.isOpen) await this.unmapSlots(channel, slots).catch((err: unknown) => this.o.log.warn({ err }, 'unmapping a forgotten inode failed'));
-    for (const s of slots) this.table.clear(s);
+    await this.closeTails(slots);
   }
 
-  /** Device reset or session end: the front-end drops every mapping itself; forget ours. */
-  reset(): void {
+  /** Whether `nodeid` has bytes in range copies (file-data operations must then keep them coherent). */
+  hasCopies(nodeid: number): boolean {
+    return this.table.copiesOf(nodeid).length > 0;
+  }
+
+  /** Writes the guest's stores in `nodeid`'s range copies (or every inode's) back to the file. */
+  async writeBack(nodeid?: number): Promise<void> {
+    const copies = nodeid === undefined ? this.table.allCopies() : this.table.copiesOf(nodeid);
+    await Promise.all(copies.map((c) => c.writeBack()));
+  }
+
+  /** The file's bytes [offset, offset + len) changed without the window: refresh the copies holding them. */
+  async reload(nodeid: number, offset = 0n, len = I64_MAX): Promise<void> {
+    await Promise.all(
+      this.table.copiesOf(nodeid).map((t) => {
+        const span = t.overlap(offset, len);
+        return span === undefined ? undefined : t.reload(span[0], span[1]);
+      }),
+    );
+  }
+
+  /**
+   * Device reset or session end: the front-end drops every mapping itself; write the range
+   * copies back, close them and forget the table.
+   */
+  async endSession(): Promise<void> {
+    const slots = this.table.mappedSlots();
+    await this.closeTails(slots);
     this.table.reset();
   }
 
   /** Counters for metrics and the SIGUSR1 dump. */
-  snapshot(): { windowBytes: number; mappedBytes: number; mappings: number; setups: number; removes: number; setupsPerSecond: number; perInode: Record<number, number> } {
+  snapshot(): {
+    windowBytes: number;
+    mappedBytes: number;
+    mappings: number;
+    regions: number;
+    rangeCopies: number;
+    setups: number;
+    removes: number;
+    setupsPerSecond: number;
+    perInode: Record<number, number>;
+  } {
     const secs = Math.max(1e-3, (performance.now() - this.startedAt) / 1000);
     return {
       windowBytes: Number(this.o.windowBytes),
       mappedBytes: this.table.stats.mappedBytes,
       mappings: this.table.mappedSlots().length,
+      regions: this.table.regionCount(),
+      rangeCopies: this.table.allCopies().length,
       setups: this.table.stats.setups,
       removes: this.table.stats.removes,
       setupsPerSecond: this.table.stats.setups / secs,
@@ -169,6 +224,12 @@ export class DaxManager {
     return c;
   }
 
+  /** One front-end mapping of [fdOffset, +len) of fd at window offset moffset. */
+  private async map(channel: BackendChannel, fd: number, fdOffset: bigint, len: bigint, moffset: bigint, write: boolean): Promise<void> {
+    const status = await channel.request(...this.mapMessage(fd, fdOffset, len, moffset, write));
+    if (status !== 0n) throw new ErrnoError(frontEndErrno(status), 'the front-end refused the mapping');
+  }
+
   private mapMessage(fd: number, foffset: bigint, len: bigint, moffset: bigint, write: boolean): [number, Buffer, number[]] {
     if (this.o.protocol() === 'shmem') {
       return [BackendReq.SHMEM_MAP, encodeShmemMessage({ shmid: 0, fdOffset: foffset, shmOffset: moffset, len, flags: write ? SHMEM_FLAG_RW : 0n }), [fd]];
@@ -177,14 +238,25 @@ export class DaxManager {
     return [BackendReq.FS_MAP, encodeFsMessage({ flags: 0, align: MAP_ALIGNMENT_LOG2, entries: [{ fdOffset: foffset, cacheOffset: moffset, len, flags }] }), [fd]];
   }
 
+  /** SHMEM_UNMAP of exactly one earlier SHMEM_MAP. */
+  private async unmapRange(channel: BackendChannel, moffset: bigint, len: bigint): Promise<void> {
+    const status = await channel.request(BackendReq.SHMEM_UNMAP, encodeShmemMessage({ shmid: 0, fdOffset: 0n, shmOffset: moffset, len, flags: 0n }));
+    if (status !== 0n) throw new ErrnoError(E.EIO, 'the front-end failed to unmap');
+  }
+
   /** Unmaps whole slots in the front-end (exact ranges, as SHMEM_UNMAP requires) and forgets them. */
   private async unmapSlots(channel: BackendChannel, slots: number[]): Promise<void> {
     const mappings = slots.map((s) => [s, this.table.get(s)] as const).filter((x): x is readonly [number, WindowMapping] => x[1] !== undefined);
     if (this.o.protocol() === 'shmem') {
       for (const [slot, m] of mappings) {
-        const status = await channel.request(BackendReq.SHMEM_UNMAP, encodeShmemMessage({ shmid: 0, fdOffset: 0n, shmOffset: BigInt(slot) * RANGE, len: BigInt(m.len), flags: 0n }));
+        const at = BigInt(slot) * RANGE;
         this.table.clear(slot);
-        if (status !== 0n) throw new ErrnoError(E.EIO, 'the front-end failed to unmap');
+        try {
+          if (m.fileLen > 0) await this.unmapRange(channel, at, BigInt(m.fileLen));
+          if (m.copy !== undefined) await this.unmapRange(channel, at + BigInt(m.fileLen), BigInt(m.copy.len));
+        } finally {
+          await m.copy?.close();
+        }
       }
       return;
     }
@@ -198,7 +270,20 @@ export class DaxManager {
       if (status !== 0n) throw new ErrnoError(frontEndErrno(status), 'the front-end failed to unmap');
     }
   }
+
+  /** Closes (writing back) the range copies of `slots` and forgets those slots. */
+  private async closeTails(slots: number[]): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const s of slots) {
+      const copy = this.table.clear(s)?.copy;
+      if (copy !== undefined) closing.push(copy.close().catch((err: unknown) => this.o.log.warn({ err }, 'writing a DAX range copy back failed')));
+    }
+    await Promise.all(closing);
+  }
 }
+
+const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+const regionsOf = (m: WindowMapping): number => (m.fileLen > 0 ? 1 : 0) + (m.copy !== undefined ? 1 : 0);
 
 /** Kata's replies are -errno as a signed 64-bit value; SHMEM's are 0/1. */
 function frontEndErrno(status: bigint): number {

@@ -4,6 +4,7 @@
  * window and keep this table so that mappings can be dropped when their inode is forgotten or
  * the device resets, and so that operators can see what the window holds.
  */
+import type { RangeCopy } from './range-copy.js';
 import { DAX_RANGE } from './window-allocator.js';
 
 export interface WindowMapping {
@@ -14,6 +15,12 @@ export interface WindowMapping {
   /** Bytes mapped from the start of the slot (≤ 2 MiB). */
   len: number;
   writable: boolean;
+  /**
+   * How many of those bytes the file itself backs; the rest (SHMEM only: QEMU ≥ 11 maps nothing
+   * past EOF and nothing read-only) is `copy`, a memfd of the daemon's. Each is a front-end region.
+   */
+  fileLen: number;
+  copy?: RangeCopy;
 }
 
 export interface MappingStats {
@@ -69,10 +76,34 @@ export class MappingTable {
     return [...(this.byNode.get(nodeid) ?? [])];
   }
 
+  /** Tail buffers of `nodeid`'s mappings. */
+  copiesOf(nodeid: number): RangeCopy[] {
+    const out: RangeCopy[] = [];
+    for (const s of this.byNode.get(nodeid) ?? []) {
+      const t = this.slots[s]?.copy;
+      if (t !== undefined) out.push(t);
+    }
+    return out;
+  }
+
   /** Every mapped slot. */
   mappedSlots(): number[] {
     const out: number[] = [];
     this.slots.forEach((m, i) => m !== undefined && out.push(i));
+    return out;
+  }
+
+  /** Front-end regions the mappings use (file part and range copy count one each). */
+  regionCount(): number {
+    let n = 0;
+    for (const m of this.slots) if (m !== undefined) n += (m.fileLen > 0 ? 1 : 0) + (m.copy !== undefined ? 1 : 0);
+    return n;
+  }
+
+  /** Every mapping that has a range copy. */
+  allCopies(): RangeCopy[] {
+    const out: RangeCopy[] = [];
+    for (const m of this.slots) if (m?.copy !== undefined) out.push(m.copy);
     return out;
   }
 

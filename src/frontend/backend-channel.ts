@@ -14,7 +14,11 @@
  *   a v6.1 message (8 + 32·n ≠ 256), so the layout is recognised by size.
  * - QEMU ≥ 11 SHMEM_MAP = 9 / SHMEM_UNMAP = 10: {u8 shmid, 7 pad, u64 fd_offset, shm_offset,
  *   len, flags (bit 0 = read-write)} = 40 bytes; MAP carries one fd; UNMAP must match one
- *   existing mapping exactly; reply u64 0 ok / 1 error. Recognised by size (40) too.
+ *   existing mapping exactly; reply u64 0 ok / 1 error. Recognised by size (40) too. As QEMU
+ *   11.1 does (it maps the range as writable RAM from the fd), a read-only fd is refused, a range
+ *   reaching past the end of a non-empty file is refused, and one of an empty file too (QEMU would
+ *   ftruncate the file to the range's size — a daemon must never ask for that); `lastRefusal`
+ *   says why.
  * A reply is sent only when the request has NEED_REPLY, as QEMU does.
  *
  * The window is emulated, not one reserved mmap: each mapping is its own MAP_SHARED view of the
@@ -25,7 +29,7 @@
  * fall back to a private copy of the range (`coherent: false`), and unmapped views are freed
  * by the garbage collector.
  */
-import { readSync, writeSync } from 'node:fs';
+import { fstatSync, readSync, writeSync } from 'node:fs';
 import { native, type FdWatcher } from '../native/binding.js';
 import { FLAG_NEED_REPLY, FLAG_REPLY, HEADER_SIZE, VERSION } from '../vhost/protocol.js';
 import type { GuestRam } from './guest-ram.js';
@@ -199,6 +203,8 @@ export class BackendChannel {
   private consumed = 0;
   errors = 0;
   lastError = '';
+  /** Why the last SHMEM_MAP QEMU 11.1 would refuse was refused (see shmemBackingRefusal). */
+  lastRefusal: string | undefined;
 
   constructor(
     readonly window: DaxWindow,
@@ -390,7 +396,9 @@ export class BackendChannel {
     if (shmid !== 0 || len === 0n || off + len > BigInt(this.window.size)) {
       result = -EINVAL;
     } else if (map) {
-      result = fds.length !== 1 ? -EBADF : this.window.map(Number(off), Number(len), fds[0], Number(fdOffset), (flags & SHMEM_FLAG_RW) !== 0n);
+      const refusal = fds.length === 1 ? shmemBackingRefusal(fds[0], fdOffset, len) : undefined;
+      if (refusal !== undefined) this.lastRefusal = refusal;
+      result = fds.length !== 1 ? -EBADF : refusal !== undefined ? -EINVAL : this.window.map(Number(off), Number(len), fds[0], Number(fdOffset), (flags & SHMEM_FLAG_RW) !== 0n);
     } else {
       result = this.window.exact(Number(off), Number(len)) === undefined ? -ENOENT : this.window.unmap(Number(off), Number(len));
     }
@@ -407,6 +415,24 @@ export class BackendChannel {
     const n = native.socketSend(this.fd, msg, 0, msg.length);
     if (n !== msg.length) this.fail(`reply to ${request}: send returned ${n}`);
   }
+}
+
+/** Why QEMU 11.1 would refuse (or abuse) SHMEM_MAP of [fdOffset, +len) of fd; undefined if it maps it. */
+export function shmemBackingRefusal(fd: number, fdOffset: bigint, len: bigint): string | undefined {
+  let size: bigint;
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) return undefined; // QEMU only checks the size of regular files
+    size = st.size;
+  } catch {
+    return undefined; // the mapping itself reports the bad fd
+  }
+  // QEMU 11.1 maps every SHMEM region writable (VHOST_USER_FLAG_MAP_RW only picks RAM_READONLY_FD,
+  // which is about how a file is opened): a read-only descriptor fails.
+  if (native.fdAccessMode(fd) === 0 /* O_RDONLY */) return 'unable to map backing store for guest RAM: Permission denied (read-only fd)';
+  if (size === 0n) return `SHMEM_MAP of an empty file: QEMU would ftruncate it to ${fdOffset + len} bytes`;
+  if (size < fdOffset + len) return `backing store size 0x${size.toString(16)} is too small for 'size' 0x${len.toString(16)} plus 'offset' 0x${fdOffset.toString(16)}`;
+  return undefined;
 }
 
 interface FsEntry {

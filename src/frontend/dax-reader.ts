@@ -190,8 +190,17 @@ export class DaxReader {
           return false;
         }
         waited = true;
-        // Upgrade in place: a writable mapping, or a longer one (the file grew).
-        await this.track(key, this.onSlot(slot, () => this.map(slot, key, file, range, write || st.writable)));
+        // Upgrade in place: a writable mapping, or a longer one (the file grew). If that fails
+        // the daemon has dropped the old mapping: the range is no longer resident.
+        await this.track(
+          key,
+          this.onSlot(slot, () =>
+            this.map(slot, key, file, range, write || st.writable).catch((err: unknown) => {
+              if (this.allocator.keyAt(slot) === key) this.allocator.drop(key);
+              throw err;
+            }),
+          ),
+        );
         continue;
       }
       // Bound the misses in flight: with more concurrent misses than slots, each new placement

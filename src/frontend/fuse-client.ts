@@ -358,7 +358,7 @@ export class FuseClient {
    */
   async setupmapping(nodeid: number, fh: number, foffset: number | bigint, len: number | bigint, flags: number, moffset: number | bigint): Promise<void> {
     const a = Buffer.alloc(40);
-    a.writeBigUInt64LE(BigInt(fh), 0);
+    a.writeBigUInt64LE(BigInt.asUintN(64, BigInt(fh)), 0); // -1: no handle, as Linux sends it
     a.writeBigUInt64LE(BigInt(foffset), 8);
     a.writeBigUInt64LE(BigInt(len), 16);
     a.writeBigUInt64LE(BigInt(flags), 24);

@@ -130,12 +130,7 @@ describe('e2e guest under QEMU 11.1 (Debian sid)', () => {
     }
   }, PLAIN_TIMEOUT);
 
-  // Opt-in until the daemon can DAX-map files whose size is not a page multiple: QEMU 11.1
-  // refuses SHMEM_MAP past the end of the backing file ("backing store size ... is too small"),
-  // so a dax=always guest gets EIO reading a small file. See README "DAX" and issue 6's note.
-  // Run it with VFS_E2E_DAX=1.
-  const daxTest = process.env.VFS_E2E_DAX === '1' ? it : it.skip;
-  daxTest(`QEMU 11.1 DAX window (vhost-user-test-device-pci, virtio-id 26) + virtiofsd-ts --dax-window ${DAX_WINDOW}: dax=always, fio psync + mmap, active set ${DAX_SET_MIB} MiB`, async (ctx) => {
+  it(`QEMU 11.1 DAX window (vhost-user-test-device-pci, virtio-id 26) + virtiofsd-ts --dax-window ${DAX_WINDOW}: dax=always, fio psync + mmap, active set ${DAX_SET_MIB} MiB`, async (ctx) => {
     requirePrereqs(ctx, { needTs: true });
     expect(sid!.versionTuple[0], `expected QEMU >= 11 from sid, got "${sid!.version}"`).toBeGreaterThanOrEqual(11);
     const windowBytes = parseSize(DAX_WINDOW);

@@ -1,7 +1,8 @@
 // DAX end to end through the real daemon: our frontend owns the window and answers the
 // back-end channel, as QEMU 11 (SHMEM_MAP) or Kata's QEMU (FS_MAP) would.
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { shmemBackingRefusal } from '../../src/frontend/backend-channel.js';
 import { startSession, type Session } from '../helpers/daemon.js';
 import { Opcode } from '../../src/fuse/abi.js';
 import { ErrnoError } from '../../src/filesystem/errors.js';
@@ -92,10 +93,120 @@ for (const protocol of ['shmem', 'kata'] as const) {
       // SIGUSR1 reports the DAX counters.
       s.daemon.child.kill('SIGUSR1');
       await new Promise((r) => setTimeout(r, 300));
-      expect(s.daemon.stderr(), s.daemon.stderr()).toMatch(/"dax":\{"windowBytes":67108864,"mappedBytes":0,"mappings":0,"setups":3/);
+      expect(s.daemon.stderr(), s.daemon.stderr()).toMatch(/"dax":\{"windowBytes":67108864,"mappedBytes":0,"mappings":0,"regions":0,"rangeCopies":0,"setups":3/);
     });
   });
 }
+
+describe('DAX range copies (shmem: QEMU 11 cannot map past EOF)', () => {
+  const FATTR_SIZE = 8;
+  const truncateIn = (size: number): Buffer => {
+    const a = Buffer.alloc(88);
+    a.writeUInt32LE(FATTR_SIZE, 0);
+    a.writeBigUInt64LE(BigInt(size), 16);
+    return a;
+  };
+
+  it('maps a ragged file as whole pages + a range copy that stays coherent with the file', async () => {
+    s = await startSession({ args: ['--dax-window=16M', '--dax=shmem'], frontend: { daxWindowSize: 16 << 20 } });
+    const fuse = s.fuse;
+    await fuse.init(0xffffffff);
+    const backend = s.frontend.backend!;
+    const window = backend.window;
+    const path = `${s.daemon.shareDir}/ragged`;
+    const data = Buffer.alloc(4096 + 65);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+    writeFileSync(path, data);
+    const e = await fuse.lookup(1, 'ragged');
+    // A writable mapping without a handle, as Linux sends it: one page of file + a range copy.
+    await fuse.setupmapping(e.nodeid, -1, 0, R, 3, 2 * R);
+    expect(backend.lastRefusal, backend.lastRefusal).toBeUndefined();
+    expect(window.mappings.map((m) => [m.offset - 2 * R, m.len])).toEqual([[0, 4096], [4096, R - 4096]]);
+    const view = Buffer.alloc(8192);
+    window.read(2 * R, view);
+    expect(view.subarray(0, data.length).equals(data)).toBe(true);
+    expect(view.subarray(data.length).every((b) => b === 0)).toBe(true);
+
+    // A store through the window into the tail reaches the file at FLUSH, without growing it.
+    const rw = await fuse.open(e.nodeid, O_RDWR);
+    window.write(2 * R + 4096 + 10, Buffer.from('XYZ'));
+    await fuse.flush(e.nodeid, rw.fh);
+    let host = readFileSync(path);
+    expect(host.length).toBe(data.length);
+    expect(host.subarray(4096 + 10, 4096 + 13).toString()).toBe('XYZ');
+
+    // An extending WRITE (Linux's DAX sends those as ordinary writes) shows in the window.
+    expect(await fuse.write(e.nodeid, rw.fh, 4096 + 65, Buffer.from('appended'))).toBe(8);
+    window.read(2 * R + 4096 + 65, view.subarray(0, 8));
+    expect(view.subarray(0, 8).toString()).toBe('appended');
+    // A READ sees a store made through the window (written back first).
+    window.write(2 * R + 4096, Buffer.from('R'));
+    expect((await fuse.read(e.nodeid, rw.fh, 4096, 1)).toString()).toBe('R');
+
+    // Truncation zeroes what lay past the new end; growing again shows zeros, not old bytes.
+    await fuse.setattr(e.nodeid, truncateIn(4096 + 20));
+    await fuse.setattr(e.nodeid, truncateIn(4096 + 100));
+    window.read(2 * R + 4096, view.subarray(0, 100));
+    expect(view.subarray(20, 100).every((b) => b === 0)).toBe(true);
+    expect(view.subarray(10, 13).toString()).toBe('XYZ');
+    host = readFileSync(path);
+    expect(host.length).toBe(4096 + 100);
+    expect(host.subarray(4096 + 20).every((b) => b === 0)).toBe(true);
+
+    // A last store, then REMOVEMAPPING: written back, both regions unmapped exactly.
+    window.write(2 * R + 4096 + 50, Buffer.from('bye'));
+    await fuse.removemapping([[2 * R, R]]);
+    expect(window.mappings.length).toBe(0);
+    host = readFileSync(path);
+    expect(host.length).toBe(4096 + 100);
+    expect(host.subarray(4096 + 50, 4096 + 53).toString()).toBe('bye');
+    await fuse.release(e.nodeid, rw.fh);
+  });
+
+  it('maps an empty and a tiny file entirely from range copies, never asking QEMU to grow the file', async () => {
+    s = await startSession({ args: ['--dax-window=16M', '--dax=shmem'], frontend: { daxWindowSize: 16 << 20 } });
+    const fuse = s.fuse;
+    await fuse.init(0xffffffff);
+    const backend = s.frontend.backend!;
+    writeFileSync(`${s.daemon.shareDir}/empty`, '');
+    writeFileSync(`${s.daemon.shareDir}/tiny`, 'sixty-five bytes or so, shorter than a page: the sha256 file case\n');
+    const empty = await fuse.lookup(1, 'empty');
+    const tiny = await fuse.lookup(1, 'tiny');
+    await fuse.setupmapping(empty.nodeid, -1, 0, R, 2, 0);
+    await fuse.setupmapping(tiny.nodeid, -1, 0, R, 2, R);
+    expect(backend.lastRefusal, backend.lastRefusal).toBeUndefined();
+    const got = Buffer.alloc(4096);
+    backend.window.read(R, got);
+    expect(got.toString('latin1').replace(/\0+$/, '')).toBe(readFileSync(`${s.daemon.shareDir}/tiny`, 'latin1'));
+    backend.window.read(0, got);
+    expect(got.every((b) => b === 0)).toBe(true);
+    // A read-only tail is never written back: the files are untouched by the session's end.
+    await fuse.destroy();
+    expect(readFileSync(`${s.daemon.shareDir}/empty`).length).toBe(0);
+  });
+
+  it('emulates QEMU 11.1: a SHMEM_MAP past the end of a file or of a read-only fd is refused', async () => {
+    s = await startSession({ args: ['--dax-window=16M', '--dax=shmem'], frontend: { daxWindowSize: 16 << 20 } });
+    const fd = openSync(`${s.daemon.shareDir}/x`, 'w+');
+    try {
+      writeFileSync(fd, 'short');
+      expect(s.frontend.backend!.window.mappings.length).toBe(0);
+      // The channel's refusal rule, checked directly.
+      expect(shmemBackingRefusal(fd, 0n, BigInt(R))).toMatch(/too small/);
+      expect(shmemBackingRefusal(fd, 0n, 4096n)).toMatch(/too small/);
+      ftruncateSync(fd, 0);
+      expect(shmemBackingRefusal(fd, 0n, 4096n)).toMatch(/ftruncate/);
+      ftruncateSync(fd, 8192);
+      expect(shmemBackingRefusal(fd, 4096n, 4096n)).toBeUndefined();
+      // QEMU 11.1 maps every region writable: a read-only descriptor fails.
+      const ro = openSync(`${s.daemon.shareDir}/x`, 'r');
+      expect(shmemBackingRefusal(ro, 0n, 4096n)).toMatch(/Permission denied/);
+      closeSync(ro);
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
 
 describe('DAX off', () => {
   it('does not offer MAP_ALIGNMENT and answers SETUPMAPPING with ENOSYS without a window', async () => {

@@ -4,6 +4,7 @@ import { BackendReq, decodeFsMessage, decodeShmemMessage } from '../../../src/da
 import { ErrnoError } from '../../../src/filesystem/errors.js';
 import { silentLogger } from '../../../src/daemon/log.js';
 import type { BackendChannel } from '../../../src/vhost/backend-channel.js';
+import type { CopyIo } from '../../../src/dax/range-copy.js';
 
 const MiB = 1n << 20n;
 const R = 2n * MiB;
@@ -12,6 +13,29 @@ interface Sent {
   request: number;
   payload: Buffer;
   fds?: number[];
+}
+
+/** In-memory files for range copies: fd 42 is the mapped file (`size` bytes of a pattern). */
+function memoryCopyIo(size: bigint) {
+  const files = new Map<number, Buffer>([[42, Buffer.from(Array.from({ length: Number(size < 1n << 20n ? size : 0n) }, (_, i) => (i * 13) & 0xff))]]);
+  let next = 100;
+  const closed: number[] = [];
+  const io: CopyIo = {
+    createBuffer: (len) => {
+      files.set(next, Buffer.alloc(len));
+      return next++;
+    },
+    pread: async (fd, buf, pos) => files.get(fd)!.subarray(Number(pos)).copy(buf),
+    pwrite: async (fd, buf, pos) => {
+      let f = files.get(fd)!;
+      if (Number(pos) + buf.length > f.length) files.set(fd, (f = Buffer.concat([f, Buffer.alloc(Number(pos) + buf.length - f.length)])));
+      return buf.copy(f, Number(pos));
+    },
+    punchHole: async (fd, off, len) => (files.get(fd)!.fill(0, off, off + len), 0),
+    fileSize: async (fd) => files.get(fd)!.length,
+    close: (fd) => void closed.push(fd),
+  };
+  return { io, files, closed };
 }
 
 function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?: number; size?: bigint } = {}) {
@@ -24,6 +48,7 @@ function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?
     },
   } as unknown as BackendChannel;
   const pins: string[] = [];
+  const tails = memoryCopyIo(opts.size ?? 64n * R);
   const source: MappingSource = {
     async pinForMapping(nodeid, fh, write) {
       if (fh !== 7) throw new ErrnoError(9, 'bad fh');
@@ -39,8 +64,9 @@ function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?
     source,
     log: silentLogger,
     maxMappings: opts.maxMappings === undefined ? undefined : () => opts.maxMappings!,
+    copyIo: tails.io,
   });
-  return { m, sent, pins };
+  return { m, sent, pins, tails };
 }
 
 async function errno(p: Promise<unknown>): Promise<number> {
@@ -105,21 +131,68 @@ describe('DAX manager', () => {
 
   it('reports front-end failures and the memory-slot budget as errnos', async () => {
     expect(await errno(setup('kata', { status: BigInt.asUintN(64, -5n) }).m.setup(2, 7, 0n, R, 0, 0n))).toBe(5);
-    const { m } = setup('shmem', { maxMappings: 1 });
+    const { m } = setup('shmem', { maxMappings: 1 }); // a whole-file range takes one region
     await m.setup(2, 7, 0n, R, 0, 0n);
     expect(await errno(m.setup(2, 7, R, R, 0, R))).toBe(28); // ENOSPC
     await m.setup(2, 7, 0n, R, 0, 0n); // remapping an existing slot needs no new slot
   });
 
-  it('maps only whole pages of the file with SHMEM (QEMU refuses to map past EOF)', async () => {
+  it('with SHMEM maps the whole pages of the file and backs the rest of the range with a range copy', async () => {
     const small = setup('shmem', { size: 5000n });
-    await small.m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ, 0n);
-    expect(decodeShmemMessage(small.sent[0].payload).len).toBe(4096n);
-    expect(small.m.table.get(0)?.len).toBe(4096);
-    expect(await errno(setup('shmem', { size: 100n }).m.setup(2, 7, 0n, R, 0, 0n))).toBe(6); // ENXIO
-    // Kata's QEMU maps past EOF (as mmap does): no clamp.
+    await small.m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE, 0n);
+    const maps = small.sent.map((x) => ({ ...decodeShmemMessage(x.payload), fds: x.fds }));
+    expect(maps.map((x) => [x.fdOffset, x.shmOffset, x.len, x.fds])).toEqual([
+      [0n, 0n, 4096n, [42]], // the file's one whole page
+      [0n, 4096n, R - 4096n, [100]], // the range copy: file bytes 4096..5000, then zeros
+    ]);
+    const buffer = small.tails.files.get(100)!;
+    expect(buffer.length).toBe(Number(R) - 4096);
+    expect(buffer.subarray(0, 904).equals(small.tails.files.get(42)!.subarray(4096))).toBe(true);
+    expect(small.m.table.get(0)).toMatchObject({ len: Number(R), fileLen: 4096 });
+    expect(small.m.table.regionCount()).toBe(2);
+    expect(small.pins).toEqual(['pin 2']); // held by the range copy
+
+    // A store into the buffer is written back below EOF only, and only where it differs.
+    buffer.write('hello', 10);
+    buffer.write('past EOF', 2000);
+    await small.m.writeBack(2);
+    const file = small.tails.files.get(42)!;
+    expect(file.length).toBe(5000);
+    expect(file.subarray(4106, 4111).toString()).toBe('hello');
+    // The file changes the ordinary way: reload shows it.
+    file.write('new', 4200);
+    await small.m.reload(2, 4200n, 3n);
+    expect(buffer.subarray(104, 107).toString()).toBe('new');
+
+    // Removal unmaps both regions exactly, writes back, closes the buffer and the pin.
+    buffer.write('last', 0);
+    await small.m.remove([{ moffset: 0n, len: R }]);
+    expect(small.sent.slice(2).map((x) => [x.request, decodeShmemMessage(x.payload).shmOffset, decodeShmemMessage(x.payload).len])).toEqual([
+      [BackendReq.SHMEM_UNMAP, 0n, 4096n],
+      [BackendReq.SHMEM_UNMAP, 4096n, R - 4096n],
+    ]);
+    expect(file.subarray(4096, 4100).toString()).toBe('last');
+    expect(small.tails.closed).toEqual([100]);
+    expect(small.pins).toEqual(['pin 2', 'unpin 2']);
+
+    // An empty file: one region, all buffer; never a SHMEM_MAP of the file itself.
+    const empty = setup('shmem', { size: 0n });
+    await empty.m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ, 0n);
+    expect(empty.sent.map((x) => x.fds)).toEqual([[100]]);
+    // Kata's QEMU maps past EOF (as mmap does): no range copy.
     const kata = setup('kata', { size: 100n });
     await kata.m.setup(2, 7, 0n, R, 0, 0n);
     expect(decodeFsMessage(kata.sent[0].payload).entries[0].len).toBe(R);
+    expect(kata.m.table.get(0)?.copy).toBeUndefined();
+  });
+
+  it('ends a session by writing every range copy back', async () => {
+    const t = setup('shmem', { size: 100n });
+    await t.m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE, 4n * R);
+    t.tails.files.get(100)!.write('bye', 50);
+    await t.m.endSession();
+    expect(t.tails.files.get(42)!.subarray(50, 53).toString()).toBe('bye');
+    expect(t.m.table.mappedSlots()).toEqual([]);
+    expect(t.tails.closed).toEqual([100]);
   });
 });

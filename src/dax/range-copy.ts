@@ -1,0 +1,161 @@
+/**
+ * A daemon-owned copy of part of a DAX range, for what QEMU ≥ 11 cannot map from the file itself.
+ *
+ * QEMU 11 turns each SHMEM_MAP into a RAM region built from the descriptor, and two of its rules
+ * stand between a guest range and the file:
+ *  - it refuses a range reaching past the end of a non-empty file ("backing store size ... is too
+ *    small"), even inside the last page, and would ftruncate an empty file to the range's size —
+ *    yet the guest maps 2 MiB at a time and most files end inside their last range;
+ *  - it maps every region writable (the read-only flag only says how the fd was opened), so a
+ *    read-only descriptor fails with EACCES, and a read-write one would let the guest store into
+ *    a file it only asked to read.
+ * So a writable range maps the file's whole pages and a copy of the rest (the last partial page,
+ * zeros after EOF); a read-only range maps a copy of all of it. A copy lives in a memfd (zero
+ * pages cost nothing until touched) and is sized to its part of the range.
+ *
+ * While mapped, a copy is authoritative for its bytes: stores the guest makes through the window
+ * land here and a writable copy is written back to the file — only the bytes that differ, and
+ * never past the file's current size — at FLUSH, FSYNC, RELEASE, SYNCFS, removal of the mapping
+ * and the end of the session. Operations that change the file's data without the window (WRITE,
+ * truncation, FALLOCATE, COPY_FILE_RANGE) write back first and reload after
+ * (src/dax/dax-filesystem.ts). A host process changing the same bytes is seen by the guest only
+ * when the range is mapped again (docs/dax.md).
+ */
+import { E, ErrnoError } from '../filesystem/errors.js';
+
+/** The system calls a tail buffer uses; injected so the buffer is testable without a daemon. */
+export interface CopyIo {
+  /** A new, zero-filled, sized anonymous file (memfd); throws ErrnoError. */
+  createBuffer(len: number): number;
+  /** pread/pwrite: bytes transferred, or -errno. */
+  pread(fd: number, buf: Buffer, position: bigint): Promise<number>;
+  pwrite(fd: number, buf: Buffer, position: bigint): Promise<number>;
+  /** Zeroes [offset, offset + len) of a buffer file and frees its pages; 0 or -errno. */
+  punchHole(fd: number, offset: number, len: number): Promise<number>;
+  /** The file's current size, or -errno. */
+  fileSize(fd: number): Promise<number>;
+  close(fd: number): void;
+}
+
+/** The file a copy belongs to: a descriptor held open until `unpin()`. */
+export interface PinnedFile {
+  fd: number;
+  unpin(): void;
+}
+
+export class RangeCopy {
+  /** Operations on one buffer run one at a time (a write-back must not race a reload or close). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly io: CopyIo,
+    /** The memfd the front-end maps at the range's tail. */
+    readonly memfd: number,
+    private readonly file: PinnedFile,
+    /** File offset of the buffer's first byte (page aligned). */
+    readonly fileOffset: bigint,
+    readonly len: number,
+    /** Whether the guest may store through it (then it is written back). */
+    readonly writable: boolean,
+  ) {}
+
+  /** A buffer for file bytes [fileOffset, fileOffset + len), filled from the file. Takes over `file`. */
+  static async open(io: CopyIo, file: PinnedFile, fileOffset: bigint, len: number, writable: boolean): Promise<RangeCopy> {
+    let memfd = -1;
+    try {
+      memfd = io.createBuffer(len);
+      const tail = new RangeCopy(io, memfd, file, fileOffset, len, writable);
+      await tail.fill(0, len);
+      return tail;
+    } catch (err) {
+      if (memfd >= 0) io.close(memfd);
+      file.unpin();
+      throw err;
+    }
+  }
+
+  /** Bytes [from, to) of the buffer (buffer-relative) that `[offset, offset + len)` of the file covers. */
+  overlap(offset: bigint, len: bigint): [number, number] | undefined {
+    const end = this.fileOffset + BigInt(this.len);
+    const lo = offset > this.fileOffset ? offset : this.fileOffset;
+    const hi = offset + len < end ? offset + len : end;
+    return lo < hi ? [Number(lo - this.fileOffset), Number(hi - this.fileOffset)] : undefined;
+  }
+
+  /** Re-reads buffer bytes [from, to) from the file (zeros past its end). */
+  reload(from = 0, to = this.len): Promise<void> {
+    return this.serial(() => this.fill(from, to));
+  }
+
+  /** Stores the guest made in the buffer go to the file: the differing bytes below its current size. */
+  writeBack(): Promise<void> {
+    return this.serial(async () => {
+      if (!this.writable) return;
+      const size = BigInt(orThrow(await this.io.fileSize(this.file.fd), 'fstat'));
+      if (size <= this.fileOffset) return;
+      const n = Number(size - this.fileOffset < BigInt(this.len) ? size - this.fileOffset : BigInt(this.len));
+      const mine = Buffer.allocUnsafe(n);
+      const theirs = Buffer.allocUnsafe(n);
+      await readFully(this.io, this.memfd, mine, 0n);
+      const got = await readFully(this.io, this.file.fd, theirs, this.fileOffset);
+      theirs.fill(0, got);
+      let first = 0;
+      while (first < n && mine[first] === theirs[first]) first++;
+      if (first === n) return; // nothing changed: no write, no mtime update
+      let last = n;
+      while (mine[last - 1] === theirs[last - 1]) last--;
+      await writeFully(this.io, this.file.fd, mine.subarray(first, last), this.fileOffset + BigInt(first));
+    });
+  }
+
+  /** Writes back, then releases the memfd and the file (the front-end has unmapped it). */
+  close(): Promise<void> {
+    const done = this.writeBack();
+    return this.serial(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      this.io.close(this.memfd);
+      this.file.unpin();
+    }).then(() => done);
+  }
+
+  private async fill(from: number, to: number): Promise<void> {
+    if (to <= from) return;
+    const buf = Buffer.allocUnsafe(to - from);
+    const got = await readFully(this.io, this.file.fd, buf, this.fileOffset + BigInt(from));
+    if (got > 0) await writeFully(this.io, this.memfd, buf.subarray(0, got), BigInt(from));
+    if (got < buf.length) orThrow(await this.io.punchHole(this.memfd, from + got, buf.length - got), 'fallocate');
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => (this.closed ? (undefined as T) : op()));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function orThrow(r: number, syscall: string): number {
+  if (r < 0) throw new ErrnoError(-r, `${syscall} (DAX range copy)`);
+  return r;
+}
+
+/** pread until `buf` is full or EOF; bytes read. */
+async function readFully(io: CopyIo, fd: number, buf: Buffer, position: bigint): Promise<number> {
+  let done = 0;
+  while (done < buf.length) {
+    const n = orThrow(await io.pread(fd, buf.subarray(done), position + BigInt(done)), 'pread');
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+async function writeFully(io: CopyIo, fd: number, buf: Buffer, position: bigint): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const n = orThrow(await io.pwrite(fd, buf.subarray(done), position + BigInt(done)), 'pwrite');
+    if (n === 0) throw new ErrnoError(E.EIO, 'pwrite wrote nothing (DAX range copy)');
+    done += n;
+  }
+}
