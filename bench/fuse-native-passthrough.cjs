@@ -5,9 +5,10 @@
 //
 //   node bench/fuse-native-passthrough.cjs SRC MNT        (prints "Mounted SRC on MNT" when ready)
 //
-// fuse-native is not a dependency of virtiofsd-ts: it is loaded from $FUSE_NATIVE_DIR
-// (a folder holding node_modules/fuse-native, e.g. /tmp/fn after `npm install fuse-native`),
-// else from the repository's node_modules. Exit code 3 = fuse-native is not installed.
+// fuse-native is a devDependency of virtiofsd-ts (its prebuilt binary loads without its install
+// script, which npm 11 does not run): loaded from $FUSE_NATIVE_DIR (a folder holding
+// node_modules/fuse-native) if set, else from the repository's node_modules. Exit code 3 =
+// fuse-native is not installed.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

@@ -484,7 +484,7 @@ async function mountTarget(t, share, mnt) {
   const [cmd, args] = t.key === 'fuse-native'
     ? [process.execPath, [join(here, 'fuse-native-passthrough.cjs'), share, mnt]]
     : [process.execPath, [TS_BIN, '--shared-dir', share, '--mount', mnt, '--log-level=error', `--thread-pool-size=${t.key.split('/')[1]}`]];
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, FUSE_NATIVE_DIR: process.env.FUSE_NATIVE_DIR ?? '/tmp/fn' } });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   live.add(child);
   mounts.add(mnt);
   let err = '';
@@ -494,7 +494,7 @@ async function mountTarget(t, share, mnt) {
   const deadline = Date.now() + 20_000;
   while (!/^Mounted /m.test(err)) {
     if (status !== undefined) {
-      throw new Error(status === 3 ? 'fuse-native not installed (npm install fuse-native; FUSE_NATIVE_DIR=its folder)' : `exited ${status}: ${err.trim().split('\n').pop()}`);
+      throw new Error(status === 3 ? 'fuse-native not installed (a devDependency: run npm install; or set FUSE_NATIVE_DIR to a folder holding node_modules/fuse-native)' : `exited ${status}: ${err.trim().split('\n').pop()}`);
     }
     if (Date.now() > deadline) { killTree(child); throw new Error('not mounted within 20 s'); }
     await sleep(20);
