@@ -129,6 +129,9 @@ int64_t ArgOffset(const Napi::CallbackInfo& info, size_t i) {
   return ArgInt64(info, i);
 }
 
+// Set in pop()'s head word when a chain has foreign segments (heads are < 2^15).
+constexpr uint32_t kForeignFlag = 1u << 16;
+
 class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -144,6 +147,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
                         InstanceMethod("readInput", &VirtQueueWrap::ReadInput),
                         InstanceMethod("preadInto", &VirtQueueWrap::PreadInto),
                         InstanceMethod("pwriteFrom", &VirtQueueWrap::PwriteFrom),
+                        InstanceMethod("foreign", &VirtQueueWrap::Foreign),
+                        InstanceMethod("setAllowForeign", &VirtQueueWrap::SetAllowForeign),
                         InstanceMethod("inFlight", &VirtQueueWrap::InFlightCount),
                         InstanceMethod("broken", &VirtQueueWrap::Broken),
                         InstanceMethod("counters", &VirtQueueWrap::Counters)});
@@ -188,7 +193,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
   }
 
   // pop(infos: Uint32Array, max, arena: Buffer, slotSize) → count. For chain i:
-  // infos[4i] = head, [4i+1] = readable bytes, [4i+2] = writable bytes, [4i+3] = staged bytes
+  // infos[4i] = head (| kForeignFlag when it has foreign segments: see foreign()),
+  // [4i+1] = readable bytes, [4i+2] = writable bytes (foreign ones included), [4i+3] = staged bytes
   // (copied to arena[head × slotSize ...]). Malformed chains are returned to the guest empty
   // and not reported; call flush() after a pop loop either way.
   Napi::Value Pop(const Napi::CallbackInfo& info) {
@@ -220,7 +226,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
       size_t staged = GatherCopy(c->readable, 0, arena.Data() + static_cast<size_t>(head) * slot,
                                  std::min<uint64_t>(slot, c->readable_len));
       uint32_t* out = infos.Data() + 4 * count;
-      out[0] = head;
+      bool foreign = !c->foreign_readable.empty() || !c->foreign_writable.empty();
+      out[0] = head | (foreign ? kForeignFlag : 0);
       out[1] = static_cast<uint32_t>(c->readable_len);
       out[2] = static_cast<uint32_t>(c->writable_len);
       out[3] = static_cast<uint32_t>(staged);
@@ -298,8 +305,40 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     }
     Chain* c = head <= UINT16_MAX ? q_.InFlight(static_cast<uint16_t>(head)) : nullptr;
     if (c == nullptr) return SubmitJob(env, std::make_unique<ErrnoJob>(ESTALE), cb);
+    // Only the translated prefix is ours to touch; the caller sends the rest through FS_IO.
+    const std::vector<ForeignSegment>& foreign = write ? c->foreign_readable : c->foreign_writable;
+    if (!foreign.empty() && static_cast<uint64_t>(from) + static_cast<uint64_t>(len) > foreign.front().offset) {
+      return SubmitJob(env, std::make_unique<ErrnoJob>(EFAULT), cb);
+    }
     std::vector<iovec> iov = Slice(write ? c->readable : c->writable, static_cast<uint64_t>(from), static_cast<uint64_t>(len));
     return SubmitJob(env, std::make_unique<ChainIoJob>(std::move(iov), c->memory, fd, offset, write), cb);
+  }
+
+  // foreign(head) → Float64Array of [direction (0 readable, 1 writable), offset, gpa, len] × n,
+  // or undefined when the chain is not in flight. Addresses are exact (< 2^53, checked at pop).
+  Napi::Value Foreign(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t head = ArgUint32(info, 0);
+    Chain* c = head <= UINT16_MAX ? q_.InFlight(static_cast<uint16_t>(head)) : nullptr;
+    if (c == nullptr) return env.Undefined();
+    size_t n = c->foreign_readable.size() + c->foreign_writable.size();
+    Napi::Float64Array out = Napi::Float64Array::New(env, 4 * n);
+    size_t i = 0;
+    for (int dir = 0; dir < 2; dir++) {
+      for (const ForeignSegment& f : dir == 0 ? c->foreign_readable : c->foreign_writable) {
+        out[i++] = dir;
+        out[i++] = static_cast<double>(f.offset);
+        out[i++] = static_cast<double>(f.gpa);
+        out[i++] = static_cast<double>(f.len);
+      }
+    }
+    return out;
+  }
+
+  // setAllowForeign(bool): accept descriptors outside the memory table as foreign segments.
+  Napi::Value SetAllowForeign(const Napi::CallbackInfo& info) {
+    q_.set_allow_foreign(info.Length() > 0 && info[0].ToBoolean().Value());
+    return info.Env().Undefined();
   }
 
   // inFlight() → chains popped and not yet completed (GET_VRING_BASE waits for 0).

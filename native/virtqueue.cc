@@ -8,6 +8,7 @@ namespace {
 // Linux caps one preadv/pwritev at IOV_MAX segments; a longer chain is not something the
 // virtio-fs driver builds (max_pages + a few headers), so we refuse it rather than split I/O.
 constexpr size_t kMaxSegments = 1024;
+constexpr uint64_t kMaxExactAddress = (1ull << 53) - 1;  // largest integer a double holds exactly
 
 // The 16-bit ring indices are accessed atomically: check the host addresses we will use (the
 // front-end's own addresses can differ from ours modulo the alignment).
@@ -128,13 +129,23 @@ bool SplitQueue::AddDescriptor(const VringDesc& d, Chain* chain, bool* seen_writ
   }
   *seen_writable = *seen_writable || writable;
   std::vector<iovec>* list = writable ? &chain->writable : &chain->readable;
-  if (!memory_->TranslateGpa(d.addr, d.len, list)) {
-    *why = "descriptor address outside guest memory";
-    return false;
+  std::vector<ForeignSegment>* foreign = writable ? &chain->foreign_writable : &chain->foreign_readable;
+  if (!foreign->empty() || !memory_->TranslateGpa(d.addr, d.len, list)) {
+    if (!allow_foreign_) {
+      *why = "descriptor address outside guest memory";
+      return false;
+    }
+    // Addresses travel to JavaScript as doubles: keep them exact (and the range from wrapping).
+    if (d.addr > kMaxExactAddress || d.len > kMaxExactAddress - d.addr) {
+      *why = "foreign descriptor address out of range";
+      return false;
+    }
+    foreign->push_back(ForeignSegment{writable ? chain->writable_len : chain->readable_len, d.addr, d.len});
   }
   // Count both directions: a chain longer than IOV_MAX segments in total is not one the
   // virtio-fs driver builds, and the spec forbids chains longer than the queue.
-  if (chain->readable.size() + chain->writable.size() > kMaxSegments) {
+  if (chain->readable.size() + chain->writable.size() + chain->foreign_readable.size() +
+          chain->foreign_writable.size() > kMaxSegments) {
     *why = "chain has more than 1024 segments";
     return false;
   }
@@ -147,6 +158,8 @@ bool SplitQueue::BuildChain(uint16_t head, Chain* chain, std::string* why) {
   chain->readable.clear();
   chain->writable.clear();
   chain->readable_len = chain->writable_len = 0;
+  chain->foreign_readable.clear();
+  chain->foreign_writable.clear();
   chain->memory = memory_;
   bool seen_writable = false;
   uint16_t idx = head;

@@ -15,13 +15,27 @@
 
 namespace vfs {
 
+// A descriptor outside our memory table that the front-end can reach for us: Kata's QEMU keeps
+// the DAX window out of the vhost-user memory table, so a FUSE READ into (or WRITE from) a
+// buffer the guest mmapped from a DAX file points there, and the daemon asks the VMM to do that
+// I/O (FS_IO). `offset` counts from the start of the chain's bytes in that direction; once a
+// direction has a foreign segment, every later descriptor of it is foreign too, so translated
+// iovecs always cover a prefix.
+struct ForeignSegment {
+  uint64_t offset;
+  uint64_t gpa;
+  uint64_t len;
+};
+
 struct Chain {
   uint16_t head = 0;
   bool in_flight = false;
   std::vector<iovec> readable;  // device-readable bytes (the request), in order
   std::vector<iovec> writable;  // device-writable bytes (the reply), in order
-  uint64_t readable_len = 0;
+  uint64_t readable_len = 0;  // bytes in that direction, foreign segments included
   uint64_t writable_len = 0;
+  std::vector<ForeignSegment> foreign_readable;  // empty unless the queue allows foreign memory
+  std::vector<ForeignSegment> foreign_writable;
   MemoryTablePtr memory;  // keeps the regions the iovecs point into mapped
 };
 
@@ -57,6 +71,9 @@ class SplitQueue {
   // Chains popped and not yet returned.
   uint32_t in_flight() const { return in_flight_; }
   uint16_t last_avail_idx() const { return last_avail_; }
+  // Accept descriptors outside the memory table as foreign segments (see ForeignSegment)
+  // instead of rejecting the chain. Only while a front-end can do FS_IO for us.
+  void set_allow_foreign(bool allow) { allow_foreign_ = allow; }
   uint32_t size() const { return size_; }
 
   // Pops the next chain into chains_[head]. On kMalformed the entry was consumed and already
@@ -82,6 +99,7 @@ class SplitQueue {
 
   bool started_ = false;
   bool broken_ = false;
+  bool allow_foreign_ = false;
   uint32_t in_flight_ = 0;
   uint32_t size_ = 0;
   bool event_idx_ = false;

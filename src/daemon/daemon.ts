@@ -14,6 +14,7 @@ import type { Logger } from './log.js';
 import { statsSnapshot } from './stats-dump.js';
 import { DaxManager, MAP_ALIGNMENT_LOG2, type DaxProtocol } from '../dax/dax-manager.js';
 import { withDax } from '../dax/dax-filesystem.js';
+import { fsIo } from '../dax/fs-io.js';
 import { ProtocolFeature } from '../vhost/protocol.js';
 import { runHostMount } from './host-mount.js';
 import { enterSandbox, lockDown } from '../sandbox/sandbox.js';
@@ -67,6 +68,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
   let dax: DaxManager | undefined;
   let backendForDax: VhostUserBackend | undefined;
   const backendRef = (): VhostUserBackend | undefined => backendForDax;
+  const kataFsIo = fsIo(() => backendRef()?.channel);
   try {
     const jail = enterSandbox(config, log, stage);
     cleanupSocket = jail.unlinkSocket;
@@ -128,6 +130,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       onReset: () => server.reset(),
       tag: config.tag,
       daxWindow: config.daxWindow === undefined ? undefined : BigInt(config.daxWindow),
+      // Kata's QEMU keeps the DAX window out of our memory table: I/O there goes through FS_IO.
+      foreignIo: () => (dax !== undefined && daxProtocol(config, backendRef()) === 'kata' && backendRef()?.channel !== undefined ? kataFsIo : undefined),
     });
 
     process.stderr.write(`${READY_LINE}\n`);

@@ -50,8 +50,9 @@ export interface VirtQueue {
   remap(): string;
   setCallFd(fd: number): void;
   /**
-   * Pops up to `max` chains. For chain i, infos[4i..4i+3] = head, readable bytes, writable
-   * bytes, staged bytes; the staged request prefix is at arena[head * slotSize].
+   * Pops up to `max` chains. For chain i, infos[4i..4i+3] = head (| 1 << 16 when the chain has
+   * foreign segments), readable bytes, writable bytes (both with foreign ones), staged bytes;
+   * the staged request prefix is at arena[head * slotSize].
    */
   pop(infos: Uint32Array, max: number, arena: Buffer, slotSize: number): number;
   /** Re-arms guest notifications; true if more chains arrived meanwhile (pop again). */
@@ -65,6 +66,13 @@ export interface VirtQueue {
   preadInto(head: number, fd: number, replyOff: number, len: number, offset: bigint, cb?: IoCallback): number | undefined;
   /** pwritev of request bytes [from, from+len) to fd. */
   pwriteFrom(head: number, fd: number, from: number, len: number, offset: bigint, cb?: IoCallback): number | undefined;
+  /**
+   * Descriptors of chain `head` outside the memory table (only with setAllowForeign(true)):
+   * [direction 0 readable / 1 writable, offset in that direction, gpa, len] × n.
+   */
+  foreign(head: number): Float64Array | undefined;
+  /** Accept descriptors outside the memory table as foreign segments instead of refusing the chain. */
+  setAllowForeign(allow: boolean): void;
   /** Chains popped and not yet completed. */
   inFlight(): number;
   /** True once the guest corrupted the ring (nothing more is popped until start()). */

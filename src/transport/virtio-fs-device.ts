@@ -6,6 +6,7 @@ import type { VirtQueue } from '../native/binding.js';
 import type { VhostUserDevice } from '../vhost/device.js';
 import type { FuseRequestHandler } from '../fuse/transport.js';
 import type { Logger } from '../daemon/log.js';
+import type { ForeignMemoryIo } from './foreign-memory.js';
 import { VirtqueueTransport } from './virtqueue-transport.js';
 
 /** QEMU's vhost-user-fs-pci allows queue-size up to 1024; the virtio maximum is 32768. */
@@ -22,6 +23,11 @@ export interface VirtioFsDeviceOptions {
   tag?: string;
   /** DAX window size declared as shared memory region 0 (`--dax-window`). */
   daxWindow?: bigint;
+  /**
+   * Who moves bytes of chains that point outside our memory table, asked when a queue starts
+   * (after feature negotiation): Kata's FS_IO while its DAX protocol is in use, else nobody.
+   */
+  foreignIo?: () => ForeignMemoryIo | undefined;
 }
 
 /** struct virtio_fs_config { u8 tag[36]; le32 num_request_queues; } */
@@ -56,7 +62,7 @@ export class VirtioFsDevice implements VhostUserDevice {
 
   startQueue(index: number, queue: VirtQueue, kickFd: number, queueSize: number): void {
     this.stopQueue(index);
-    const t = new VirtqueueTransport(index, queue, queueSize, kickFd, this.options.handler, this.options.log);
+    const t = new VirtqueueTransport(index, queue, queueSize, kickFd, this.options.handler, this.options.log, this.options.foreignIo?.());
     this.transports.set(index, t);
     t.start();
   }

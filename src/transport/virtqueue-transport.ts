@@ -10,6 +10,7 @@ import { native, type FdWatcher, type VirtQueue } from '../native/binding.js';
 import { ErrnoError } from '../filesystem/errors.js';
 import type { FuseRequest, FuseRequestHandler } from '../fuse/transport.js';
 import type { Logger } from '../daemon/log.js';
+import { decodeForeign, splitRange, type ForeignMemoryIo, type ForeignSegments } from './foreign-memory.js';
 
 /**
  * Bytes of each request copied out of guest memory up front. Large enough for every fixed
@@ -18,6 +19,9 @@ import type { Logger } from '../daemon/log.js';
  */
 export const STAGING_SLOT = 8192;
 const MAX_BATCH = 64;
+/** Set in a popped head word when the chain has foreign segments (native/queue_binding.cc). */
+const FOREIGN_FLAG = 1 << 16;
+const E_FAULT = 14;
 
 export interface QueueStats {
   requests: number;
@@ -48,9 +52,12 @@ export class VirtqueueTransport {
     private kickFd: number,
     private readonly handler: FuseRequestHandler,
     private readonly log: Logger,
+    /** Moves bytes of chains that point outside our memory table (Kata's DAX window), if any can. */
+    readonly foreignIo?: ForeignMemoryIo,
   ) {
     // allocUnsafe: untouched pages of the arena cost no resident memory.
     this.arena = Buffer.allocUnsafe(queueSize * STAGING_SLOT);
+    queue.setAllowForeign(foreignIo !== undefined);
   }
 
   start(): void {
@@ -147,13 +154,16 @@ export class VirtqueueTransport {
   }
 
   private dispatch(i: number): void {
-    const head = this.infos[4 * i];
+    const word = this.infos[4 * i];
+    const head = word & 0xffff;
+    const foreignRaw = (word & FOREIGN_FLAG) !== 0 ? this.queue.foreign(head) : undefined;
     const req = new VirtqueueRequest(
       this,
       head,
       this.infos[4 * i + 1],
       this.infos[4 * i + 2],
       this.infos[4 * i + 3],
+      foreignRaw === undefined ? undefined : decodeForeign(foreignRaw),
     );
     try {
       this.handler.handle(req);
@@ -198,6 +208,8 @@ class VirtqueueRequest implements FuseRequest {
     readonly totalLength: number,
     readonly replyCapacity: number,
     readonly inputLength: number,
+    /** Data descriptors outside our memory (rare: only with Kata's DAX window). */
+    private readonly foreign?: ForeignSegments,
   ) {
     this.generation = transport.generation;
   }
@@ -222,6 +234,11 @@ class VirtqueueRequest implements FuseRequest {
 
   writeInputToFile(fd: number, from: number, len: number, offset: bigint): Promise<number> {
     if (!this.live) return Promise.reject(new ErrnoError(116 /* ESTALE */, 'queue stopped'));
+    if (this.foreign !== undefined) return this.withForeign(true, fd, from, len, offset);
+    return this.localWrite(fd, from, len, offset);
+  }
+
+  private localWrite(fd: number, from: number, len: number, offset: bigint): Promise<number> {
     const q = this.transport.queue;
     // Without worker threads the call is synchronous: skip the callback and its closure.
     if (this.transport.inline) return settled(q.pwriteFrom(this.head, fd, from, len, offset) as number);
@@ -230,9 +247,27 @@ class VirtqueueRequest implements FuseRequest {
 
   readFileIntoReply(fd: number, replyOffset: number, len: number, offset: bigint): Promise<number> {
     if (!this.live) return Promise.reject(new ErrnoError(116 /* ESTALE */, 'queue stopped'));
+    if (this.foreign !== undefined) return this.withForeign(false, fd, replyOffset, len, offset);
+    return this.localRead(fd, replyOffset, len, offset);
+  }
+
+  private localRead(fd: number, replyOffset: number, len: number, offset: bigint): Promise<number> {
     const q = this.transport.queue;
     if (this.transport.inline) return settled(q.preadInto(this.head, fd, replyOffset, len, offset) as number);
     return new Promise((resolve, reject) => q.preadInto(this.head, fd, replyOffset, len, offset, (r) => (r < 0 ? reject(new ErrnoError(-r)) : resolve(r))));
+  }
+
+  /** File I/O over a range that reaches foreign segments: our part natively, the rest by FS_IO. */
+  private async withForeign(write: boolean, fd: number, from: number, len: number, offset: bigint): Promise<number> {
+    const { local, spans } = splitRange(write ? this.foreign!.readable : this.foreign!.writable, from, len);
+    let done = 0;
+    if (local > 0) {
+      done = await (write ? this.localWrite(fd, from, local, offset) : this.localRead(fd, from, local, offset));
+      if (done < local || spans.length === 0) return done;
+    }
+    const io = this.transport.foreignIo;
+    if (io === undefined) throw new ErrnoError(E_FAULT, 'buffer outside guest memory');
+    return done + (await io.transfer(fd, write, offset + BigInt(done), spans));
   }
 
   reply(buf: Buffer, off: number, len: number, total: number): void {

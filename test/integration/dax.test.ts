@@ -208,6 +208,88 @@ describe('DAX range copies (shmem: QEMU 11 cannot map past EOF)', () => {
   });
 });
 
+describe('FS_IO (Kata): READ into and WRITE from buffers in the DAX window', () => {
+  /** Sends one request whose data descriptor points at `gpa` (outside the memory table). */
+  function sendWithForeignData(sess: Session, request: Buffer, foreign: { gpa: bigint; len: number; writable: boolean }): Promise<{ usedLen: number; error: number }> {
+    const ram = sess.frontend.ram;
+    const q = sess.frontend.queues[1];
+    const inOff = ram.allocate(request.length);
+    request.copy(ram.buf, inOff);
+    // READ: header, then the data into the window; WRITE: data from the window, then
+    // fuse_out_header + fuse_write_out.
+    const outLen = foreign.writable ? 16 : 24;
+    const outOff = ram.allocate(outLen);
+    const segs = [{ offset: inOff, len: request.length, writable: false }];
+    if (foreign.writable) segs.push({ offset: outOff, len: outLen, writable: true });
+    segs.push({ offset: 0, len: foreign.len, writable: foreign.writable, gpa: foreign.gpa } as (typeof segs)[number]);
+    if (!foreign.writable) segs.push({ offset: outOff, len: outLen, writable: true });
+    return new Promise((resolve) => {
+      q.add(segs, (usedLen) => resolve({ usedLen, error: ram.buf.readInt32LE(outOff + 4) }));
+      q.kick();
+    });
+  }
+  const readIn = (fh: number, offset: number, size: number): Buffer => {
+    const b = Buffer.alloc(40);
+    b.writeBigUInt64LE(BigInt(fh), 0);
+    b.writeBigUInt64LE(BigInt(offset), 8);
+    b.writeUInt32LE(size, 16);
+    return b;
+  };
+  const writeIn = (fh: number, offset: number, size: number): Buffer => {
+    const b = Buffer.alloc(40);
+    b.writeBigUInt64LE(BigInt(fh), 0);
+    b.writeBigUInt64LE(BigInt(offset), 8);
+    b.writeUInt32LE(size, 16);
+    return b;
+  };
+
+  it('moves the bytes through the front-end (FS_IO) when a buffer lies in the window', async () => {
+    s = await startSession({ args: ['--dax-window=64M', '--dax=kata'], frontend: { daxWindowSize: 64 << 20 } });
+    const fuse = s.fuse;
+    await fuse.init(0xffffffff);
+    const share = s.daemon.shareDir;
+    writeFileSync(`${share}/a`, Buffer.alloc(R, 0x61));
+    const b = Buffer.alloc(8192);
+    for (let i = 0; i < b.length; i++) b[i] = (i * 31 + 7) & 0xff;
+    writeFileSync(`${share}/b`, b);
+    const a = await fuse.lookup(1, 'a');
+    const aw = await fuse.open(a.nodeid, O_RDWR);
+    await fuse.setupmapping(a.nodeid, aw.fh, 0, R, 3, 0); // a's first range at window offset 0
+    const window = s.frontend.backend!.window;
+
+    // READ of b into "an mmap of a": the reply data goes into the window, i.e. into file a.
+    const bn = await fuse.lookup(1, 'b');
+    const br = await fuse.open(bn.nodeid, O_RDONLY);
+    const r = await sendWithForeignData(s, fuse.build(Opcode.READ, bn.nodeid, [readIn(br.fh, 0, 8192)]), { gpa: window.gpa + 4096n, len: 8192, writable: true });
+    expect(r.error).toBe(0);
+    expect(r.usedLen).toBe(16 + 8192);
+    expect(readFileSync(`${share}/a`).subarray(4096, 4096 + 8192).equals(b)).toBe(true);
+    const fsIo = s.frontend.backend!.events.filter((e) => e.name === 'FS_IO');
+    expect(fsIo.length).toBeGreaterThan(0);
+
+    // WRITE to c from the window: c gets a's bytes (which now hold b's).
+    const { entry: c, fh: cw } = await fuse.create(1, 'c', 0o644, O_RDWR);
+    const wr = fuse.build(Opcode.WRITE, c.nodeid, [writeIn(cw, 0, 8192)]);
+    wr.writeUInt32LE(wr.length + 8192, 0); // the header's length counts the payload, wherever it lies
+    const w = await sendWithForeignData(s, wr, { gpa: window.gpa + 4096n, len: 8192, writable: false });
+    expect(w.error).toBe(0);
+    expect(w.usedLen).toBe(24);
+    expect(readFileSync(`${share}/c`).equals(b)).toBe(true);
+    await fuse.release(c.nodeid, cw);
+  });
+
+  it('without a Kata window a descriptor outside guest memory is refused, and the daemon serves on', async () => {
+    s = await startSession({ args: ['--dax-window=64M', '--dax=shmem'], frontend: { daxWindowSize: 64 << 20 } });
+    await s.fuse.init(0xffffffff);
+    writeFileSync(`${s.daemon.shareDir}/b`, 'bytes');
+    const bn = await s.fuse.lookup(1, 'b');
+    const br = await s.fuse.open(bn.nodeid, O_RDONLY);
+    const r = await sendWithForeignData(s, s.fuse.build(Opcode.READ, bn.nodeid, [readIn(br.fh, 0, 4096)]), { gpa: 0x7_0000_0000n, len: 4096, writable: true });
+    expect(r.usedLen).toBe(0); // returned empty: the guest sees an I/O error
+    expect((await s.fuse.read(bn.nodeid, br.fh, 0, 5)).toString()).toBe('bytes');
+  });
+});
+
 describe('DAX off', () => {
   it('does not offer MAP_ALIGNMENT and answers SETUPMAPPING with ENOSYS without a window', async () => {
     s = await startSession();
