@@ -7,6 +7,7 @@
  *    way (READ, LSEEK, COPY_FILE_RANGE, FLUSH, FSYNC, RELEASE, SYNCFS), and copies are reloaded
  *    after anything changes the file's data the ordinary way (WRITE, truncation, FALLOCATE,
  *    COPY_FILE_RANGE into it). Inodes without range copies pay one map lookup;
+ *  - the mappings of an inode the guest forgets are removed;
  *  - a session end (DESTROY, INIT of a new session) writes the copies back and forgets the
  *    window's table — the front-end drops its mappings on device reset, and a new guest
  *    session starts empty.
@@ -26,6 +27,13 @@ export function withDax(inner: FileSystem, dax: DaxManager): FileSystem {
   fs.destroy = async () => {
     await dax.endSession();
     return inner.destroy();
+  };
+
+  // Linux removes an inode's mappings before it forgets the inode; a guest that does not still
+  // gets them dropped, so no range keeps a forgotten file open.
+  fs.forget = (nodeid, count) => {
+    inner.forget(nodeid, count);
+    if (dax.hasMappings(nodeid) && inner.knows?.(nodeid) === false) void dax.forgetInode(nodeid);
   };
 
   /** Runs `op` after the guest's stores in `nodeid`'s range copies reached the file. */

@@ -161,6 +161,11 @@ export class DaxManager {
     await this.closeTails(slots);
   }
 
+  /** Whether any window slot holds a range of `nodeid`. */
+  hasMappings(nodeid: number): boolean {
+    return this.table.slotsOf(nodeid).length > 0;
+  }
+
   /** Whether `nodeid` has bytes in range copies (file-data operations must then keep them coherent). */
   hasCopies(nodeid: number): boolean {
     return this.table.copiesOf(nodeid).length > 0;

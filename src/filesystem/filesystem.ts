@@ -197,6 +197,8 @@ export interface FileSystem {
   lookup(ctx: RequestContext, parent: number, name: Buffer): Promise<Entry>;
   /** Drops `count` lookup references; never fails, never replies. */
   forget(nodeid: number, count: bigint): void;
+  /** Whether `nodeid` is still known (its lookup count has not dropped to zero). */
+  knows?(nodeid: number): boolean;
   getattr(ctx: RequestContext, nodeid: number, fh: number | undefined): Promise<AttrReply>;
   setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply>;
   readlink(ctx: RequestContext, nodeid: number): Promise<Buffer>;

@@ -232,6 +232,10 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
+  knows(nodeid: number): boolean {
+    return this.core.inodes.get(nodeid) !== undefined;
+  }
+
   forget(nodeid: number, count: bigint): void {
     // Number() of any u64 is finite and >= 0; counts beyond the refcount clamp to zero.
     this.core.inodes.forget(nodeid, Number(count));

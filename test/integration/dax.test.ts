@@ -185,6 +185,23 @@ describe('DAX range copies (shmem: QEMU 11 cannot map past EOF)', () => {
     expect(readFileSync(`${s.daemon.shareDir}/empty`).length).toBe(0);
   });
 
+  it('drops the mappings of an inode the guest forgets (and writes its copies back)', async () => {
+    s = await startSession({ args: ['--dax-window=16M', '--dax=shmem'], frontend: { daxWindowSize: 16 << 20 } });
+    await s.fuse.init(0xffffffff);
+    writeFileSync(`${s.daemon.shareDir}/gone`, 'forget me');
+    const e = await s.fuse.lookup(1, 'gone');
+    await s.fuse.setupmapping(e.nodeid, -1, 0, R, 3, 3 * R);
+    const window = s.frontend.backend!.window;
+    window.write(3 * R, Buffer.from('F'));
+    expect(window.mappings.length).toBe(1);
+    await s.fuse.batchForget([[e.nodeid, 1]]);
+    const path = `${s.daemon.shareDir}/gone`;
+    // FORGET has no reply: wait for the unmapping and the write-back that follows it.
+    for (let i = 0; i < 100 && (window.mappings.length > 0 || readFileSync(path, 'utf8') !== 'Forget me'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(window.mappings.length).toBe(0);
+    expect(readFileSync(path, 'utf8')).toBe('Forget me');
+  });
+
   it('emulates QEMU 11.1: a SHMEM_MAP past the end of a file or of a read-only fd is refused', async () => {
     s = await startSession({ args: ['--dax-window=16M', '--dax=shmem'], frontend: { daxWindowSize: 16 << 20 } });
     const fd = openSync(`${s.daemon.shareDir}/x`, 'w+');
