@@ -8,6 +8,7 @@
  *    after anything changes the file's data the ordinary way (WRITE, truncation, FALLOCATE,
  *    COPY_FILE_RANGE into it). Inodes without range copies pay one map lookup;
  *  - the mappings of an inode the guest forgets are removed;
+ *  - FUSE_ATTR_DAX on the files a dax=inode guest should map (inode-dax.ts);
  *  - a session end (DESTROY, INIT of a new session) writes the copies back and forgets the
  *    window's table — the front-end drops its mappings on device reset, and a new guest
  *    session starts empty.
@@ -15,8 +16,14 @@
 import type { FileSystem, RequestContext, SessionInfo, SetattrRequest, ZeroCopyReader, ZeroCopyWriter } from '../filesystem/filesystem.js';
 import { FATTR_SIZE } from '../fuse/abi.js';
 import type { DaxManager } from './dax-manager.js';
+import { markDaxInodes } from './inode-dax.js';
 
-export function withDax(inner: FileSystem, dax: DaxManager): FileSystem {
+export interface DaxFileSystemOptions {
+  /** Per-inode DAX (dax=inode guests): regular files from this size on carry FUSE_ATTR_DAX. */
+  inodeDaxMinSize?: bigint;
+}
+
+export function withDax(inner: FileSystem, dax: DaxManager, options: DaxFileSystemOptions = {}): FileSystem {
   const fs = Object.create(inner) as FileSystem;
   fs.setupmapping = (_ctx: RequestContext, nodeid, fh, foffset, len, flags, moffset) => dax.setup(nodeid, fh, foffset, len, flags, moffset);
   fs.removemapping = (_ctx: RequestContext, ranges) => dax.remove(ranges);
@@ -81,5 +88,6 @@ export function withDax(inner: FileSystem, dax: DaxManager): FileSystem {
       return syncfs(ctx, nodeid);
     };
   }
+  markDaxInodes(fs, inner, { minSize: options.inodeDaxMinSize ?? 0n });
   return fs;
 }

@@ -76,8 +76,9 @@ export function decodeInitIn(r: ByteReader): InitRequest {
  * - EXPORT_SUPPORT: would make the guest LOOKUP "." and ".." (NFS re-export of the share); we
  *   refuse those names (names.ts) and do not support open-by-handle from the guest.
  * - HANDLE_KILLPRIV (v1): V2 carries the caller's CAP_FSETID per request; v1 does not.
- * - MAP_ALIGNMENT: only with a DAX window (--dax-window), with map_alignment = 21 (2 MiB).
- * - HAS_INODE_DAX: per-inode DAX (FUSE_ATTR_DAX) is not implemented; dax=always works.
+ * - MAP_ALIGNMENT and HAS_INODE_DAX: only with a DAX window (--dax-window), with map_alignment
+ *   = 21 (2 MiB); with HAS_INODE_DAX a dax=inode guest maps the files whose attributes carry
+ *   FUSE_ATTR_DAX (src/dax/inode-dax.ts).
  * - CACHE_SYMLINKS, NO_OPEN(DIR)_SUPPORT, EXPLICIT_INVAL_DATA, ABORT_ERROR, HAS_IOCTL_DIR,
  *   SPLICE_*, HAS_EXPIRE_ONLY: cache policies or features we do not implement (yet); offering
  *   them would change guest behaviour we have not tested.
@@ -132,7 +133,7 @@ export function negotiateInit(req: InitRequest, cfg: InitConfig): InitDecision {
   let supported = SUPPORTED_INIT_FLAGS;
   if (cfg.announceSubmounts) supported |= InitFlag.SUBMOUNTS;
   // A DAX window: the guest asks for MAP_ALIGNMENT when its device has a cache region.
-  if (cfg.mapAlignment !== undefined) supported |= InitFlag.MAP_ALIGNMENT;
+  if (cfg.mapAlignment !== undefined) supported |= InitFlag.MAP_ALIGNMENT | InitFlag.HAS_INODE_DAX;
   return {
     kind: 'accept',
     minor: Math.min(req.minor, FUSE_KERNEL_MINOR_VERSION),

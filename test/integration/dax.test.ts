@@ -4,7 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { shmemBackingRefusal } from '../../src/frontend/backend-channel.js';
 import { startSession, type Session } from '../helpers/daemon.js';
-import { Opcode } from '../../src/fuse/abi.js';
+import { InitOut, Opcode } from '../../src/fuse/abi.js';
+
+const InitOutFlags2 = InitOut.flags2;
 import { ErrnoError } from '../../src/filesystem/errors.js';
 
 const R = 2 * 1024 * 1024;
@@ -304,6 +306,35 @@ describe('FS_IO (Kata): READ into and WRITE from buffers in the DAX window', () 
     const r = await sendWithForeignData(s, s.fuse.build(Opcode.READ, bn.nodeid, [readIn(br.fh, 0, 4096)]), { gpa: 0x7_0000_0000n, len: 4096, writable: true });
     expect(r.usedLen).toBe(0); // returned empty: the guest sees an I/O error
     expect((await s.fuse.read(bn.nodeid, br.fh, 0, 5)).toString()).toBe('bytes');
+  });
+});
+
+describe('per-inode DAX (dax=inode guests)', () => {
+  const HAS_INODE_DAX_FLAGS2 = 1 << 1; // bit 33 of the 64-bit flags
+  const FUSE_ATTR_DAX = 2;
+  it('offers HAS_INODE_DAX with a window and marks regular files FUSE_ATTR_DAX in every attribute reply', async () => {
+    s = await startSession({ args: ['--dax-window=16M'], frontend: { daxWindowSize: 16 << 20 } });
+    const out = await s.fuse.init(0xffffffff, 0xffffffff);
+    expect(out.readUInt32LE(InitOutFlags2) & HAS_INODE_DAX_FLAGS2).toBe(HAS_INODE_DAX_FLAGS2);
+    writeFileSync(`${s.daemon.shareDir}/f`, 'data');
+    const f = await s.fuse.lookup(1, 'f');
+    expect(f.attr.flags & FUSE_ATTR_DAX).toBe(FUSE_ATTR_DAX);
+    expect((await s.fuse.getattr(f.nodeid)).flags & FUSE_ATTR_DAX).toBe(FUSE_ATTR_DAX);
+    const d = await s.fuse.mkdir(1, 'd');
+    expect(d.attr.flags & FUSE_ATTR_DAX).toBe(0);
+    const c = await s.fuse.create(1, 'c', 0o644, O_RDWR);
+    expect(c.entry.attr.flags & FUSE_ATTR_DAX).toBe(FUSE_ATTR_DAX);
+    const plus = await s.fuse.listDir(1, true);
+    expect(plus.find((e) => e.name === 'f')?.entry?.attr.flags).toBe(FUSE_ATTR_DAX);
+    expect(plus.find((e) => e.name === 'd')?.entry?.attr.flags).toBe(0);
+  });
+
+  it('offers neither without a window', async () => {
+    s = await startSession();
+    const out = await s.fuse.init(0xffffffff, 0xffffffff);
+    expect(out.readUInt32LE(InitOutFlags2) & HAS_INODE_DAX_FLAGS2).toBe(0);
+    writeFileSync(`${s.daemon.shareDir}/f`, 'data');
+    expect((await s.fuse.lookup(1, 'f')).attr.flags & FUSE_ATTR_DAX).toBe(0);
   });
 });
 
