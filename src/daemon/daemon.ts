@@ -82,6 +82,10 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
         log,
         // Each SHMEM mapping becomes a region of our memory table: keep room for guest RAM.
         maxMappings: () => (daxProtocol(config, backendRef()) === 'shmem' ? MAX_DAX_SHMEM_MAPPINGS : Number.MAX_SAFE_INTEGER),
+        writable: config.readonly !== true,
+        // A read-write descriptor for a read-only range gives the guest nothing FUSE WRITE does
+        // not: only where guest root is host root and the share is writable (docs/dax.md).
+        shareReadOnlyRanges: config.readonly !== true && !(config.translateUid?.length ?? 0) && !(config.translateGid?.length ?? 0),
       });
     }
     server = new FuseServer(dax ? withDax(fs, dax) : fs, {

@@ -40,13 +40,21 @@ const I64_MAX = (1n << 63n) - 1n;
 export type DaxProtocol = 'kata' | 'shmem';
 
 /** How the manager reaches a host file for a guest handle. */
+/** A descriptor pinned for a mapping; `readWrite` when it was opened read-write for sharing. */
+export interface Pinned {
+  fd: number;
+  size: bigint;
+  unpin: () => void;
+  readWrite?: boolean;
+}
+
 export interface MappingSource {
   /**
    * A descriptor for `nodeid` — its handle `fh`, or the inode opened afresh when fh is -1 (the
    * Linux guest sends no handle) — pinned until `unpin()`; ErrnoError EBADF if unknown, EACCES
    * if `write` is asked of a handle not open for writing.
    */
-  pinForMapping(nodeid: number, fh: number, write: boolean): Promise<{ fd: number; size: bigint; unpin: () => void }>;
+  pinForMapping(nodeid: number, fh: number, write: boolean): Promise<Pinned>;
 }
 
 export interface DaxManagerOptions {
@@ -64,6 +72,15 @@ export interface DaxManagerOptions {
    * ENOSPC (and logged), never silently dropped.
    */
   maxMappings?: () => number;
+  /** False with --readonly: writable mappings are refused (EROFS). Default true. */
+  writable?: boolean;
+  /**
+   * SHMEM only: a read-only range may map the file itself through a read-write descriptor
+   * (QEMU ≥ 11 maps every region writable), instead of a copy. Safe only where the guest could
+   * write the file anyway: not --readonly, and the guest's root is the host's root (no uid/gid
+   * translation) — a guest kernel can then write any such file with FUSE WRITE already.
+   */
+  shareReadOnlyRanges?: boolean;
   /** The system calls of range copies (tests inject their own). */
   copyIo?: CopyIo;
 }
@@ -100,13 +117,16 @@ export class DaxManager {
     const shmem = this.o.protocol() === 'shmem';
     const slot = Number(moffset / RANGE);
     const existing = this.table.get(slot);
-    const pin = await this.o.source.pinForMapping(nodeid, fh, write);
+    if (write && this.o.writable === false) throw new ErrnoError(E.EROFS, 'read-only share (--readonly)');
+    let pin = await this.o.source.pinForMapping(nodeid, fh, write);
+    if (shmem && !write && this.o.shareReadOnlyRanges === true) pin = await this.readWritePin(nodeid, pin);
     let pinOwned = false;
     try {
-      // QEMU ≥ 11 maps no region past EOF and every region writable: a writable range maps the
-      // file's whole pages and a copy of the rest, a read-only range a copy of all (range-copy.ts).
+      // QEMU ≥ 11 maps no region past EOF and every region writable: the file backs its whole
+      // pages when the descriptor is read-write (a writable range, or a shared read-only one),
+      // and a copy backs the rest (range-copy.ts).
       const wholePages = pin.size > foffset ? ((pin.size - foffset) / PAGE) * PAGE : 0n;
-      const fileLen = !shmem ? len : write ? minBig(len, wholePages) : 0n;
+      const fileLen = !shmem ? len : write || pin.readWrite === true ? minBig(len, wholePages) : 0n;
       const regions = (fileLen > 0n ? 1 : 0) + (fileLen < len ? 1 : 0);
       const freed = existing === undefined ? 0 : regionsOf(existing);
       if (this.o.maxMappings !== undefined && this.table.regionCount() - freed + regions > this.o.maxMappings()) {
@@ -227,6 +247,20 @@ export class DaxManager {
     const c = this.o.channel();
     if (c === undefined || !c.isOpen) throw new ErrnoError(E.EOPNOTSUPP, 'the front-end gave us no back-end request channel');
     return c;
+  }
+
+  /**
+   * Swaps a read-only pin for a read-write descriptor of the same inode when the daemon can
+   * open one (not for a running executable, a read-only mount, an immutable file); else keeps it.
+   */
+  private async readWritePin(nodeid: number, readOnly: Pinned): Promise<Pinned> {
+    try {
+      const rw = await this.o.source.pinForMapping(nodeid, -1, true);
+      readOnly.unpin();
+      return { ...rw, readWrite: true };
+    } catch {
+      return readOnly;
+    }
   }
 
   /** One front-end mapping of [fdOffset, +len) of fd at window offset moffset. */

@@ -187,6 +187,21 @@ describe('DAX range copies (shmem: QEMU 11 cannot map past EOF)', () => {
     expect(readFileSync(`${s.daemon.shareDir}/empty`).length).toBe(0);
   });
 
+  it('with --readonly: refuses writable mappings and maps read-only ranges from copies the guest cannot write through', async () => {
+    s = await startSession({ args: ['--dax-window=16M', '--dax=shmem', '--readonly'], frontend: { daxWindowSize: 16 << 20 } });
+    await s.fuse.init(0xffffffff);
+    const path = `${s.daemon.shareDir}/ro`;
+    writeFileSync(path, Buffer.alloc(8192, 0x72));
+    const e = await s.fuse.lookup(1, 'ro');
+    expect(await errno(s.fuse.setupmapping(e.nodeid, -1, 0, R, 3, 0))).toBe(30); // EROFS
+    await s.fuse.setupmapping(e.nodeid, -1, 0, R, 2, 0);
+    const window = s.frontend.backend!.window;
+    expect(window.mappings.map((m) => m.len)).toEqual([R]); // one copy, not the file
+    window.write(0, Buffer.from('scribble')); // QEMU 11 maps it writable: a guest could do this
+    await s.fuse.removemapping([[0, R]]);
+    expect(readFileSync(path).equals(Buffer.alloc(8192, 0x72))).toBe(true);
+  });
+
   it('drops the mappings of an inode the guest forgets (and writes its copies back)', async () => {
     s = await startSession({ args: ['--dax-window=16M', '--dax=shmem'], frontend: { daxWindowSize: 16 << 20 } });
     await s.fuse.init(0xffffffff);
