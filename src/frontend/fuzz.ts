@@ -1,7 +1,7 @@
 /**
  * `vufs fuzz`: sends malformed descriptor chains and malformed FUSE messages (fuzz-cases.ts) in
- * batches, checks every returned chain against an oracle, and after every batch checks that a
- * valid request is still answered.
+ * batches, checks every returned chain against an oracle (fuzz-oracle.ts), and after every batch
+ * checks that a valid request is still answered.
  *
  * Verdicts per case:
  * - a chain the oracle calls malformed must come back with used length 0 (or, for an avail
@@ -24,18 +24,15 @@ import {
   FUZZ_QUEUE_SIZE,
   FUZZ_RAM_SIZE,
   SLOT_BYTES,
-  SLOT_REPLY,
   SLOT_REQ,
   SLOT_REQ_BYTES,
   describeCase,
-  generateCase,
-  isNoReplyOpcode,
-  seenRequest,
-  selectClasses,
-  walkChain,
   type FuzzCase,
   type FuzzTargets,
-} from './fuzz-cases.js';
+} from './fuzz-case-model.js';
+import { generateCase, selectClasses } from './fuzz-cases.js';
+import { isNoReplyOpcode } from './fuzz-fuse-request.js';
+import { seenRequest, walkChain } from './fuzz-oracle.js';
 import { CpuMeter, findDaemonPids } from './proc-cpu.js';
 import { VhostUserFrontend } from './vhost-user-frontend.js';
 

@@ -3,7 +3,6 @@
 // oracle's chain walk classifies each malformation as the virtio rules say.
 import { describe, expect, it } from 'vitest';
 import {
-  CLASSES,
   FUZZ_RAM_SIZE,
   MAX_DIRECT,
   SLOT_BYTES,
@@ -13,13 +12,11 @@ import {
   SLOT_REQ_BYTES,
   SLOT_TABLE,
   describeCase,
-  generateCase,
-  seenRequest,
-  selectClasses,
-  walkChain,
   type FuzzCase,
   type FuzzTargets,
-} from '../../../src/frontend/fuzz-cases.js';
+} from '../../../src/frontend/fuzz-case-model.js';
+import { CLASSES, generateCase, selectClasses } from '../../../src/frontend/fuzz-cases.js';
+import { seenRequest, walkChain } from '../../../src/frontend/fuzz-oracle.js';
 import { DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, RAM_GPA } from '../../../src/frontend/layout.js';
 
 const T: FuzzTargets = { dir: 2, file: 3, fileFh: 1, dirFh: 2 };
