@@ -208,12 +208,19 @@ export class DaxManager {
   }
 
   /**
-   * Device reset or session end: the front-end drops every mapping itself; write the range
-   * copies back, close them and forget the table.
+   * The FUSE session ended (DESTROY, a new INIT, device reset): unmap what the old session
+   * mapped, write the range copies back, close them and forget the table. A guest that
+   * unmounts and mounts again keeps its device, and the front-end its mappings — the new
+   * session's SHMEM_MAP at those offsets would be refused. After a device reset the front-end
+   * has dropped them itself and refuses the unmaps: harmless.
    */
   async endSession(): Promise<void> {
     const slots = this.table.mappedSlots();
-    await this.closeTails(slots);
+    const channel = this.o.channel();
+    if (slots.length > 0 && channel?.isOpen) {
+      await this.unmapSlots(channel, slots).catch((err: unknown) => this.o.log.debug({ err }, 'unmapping the previous session\'s DAX ranges'));
+    }
+    await this.closeTails(this.table.mappedSlots());
     this.table.reset();
   }
 
@@ -283,9 +290,13 @@ export class DaxManager {
     if (status !== 0n) throw new ErrnoError(E.EIO, 'the front-end failed to unmap');
   }
 
-  /** Unmaps whole slots in the front-end (exact ranges, as SHMEM_UNMAP requires) and forgets them. */
+  /**
+   * Unmaps whole slots in the front-end (exact ranges, as SHMEM_UNMAP requires) and forgets
+   * them. Every slot is tried; the first failure is thrown at the end.
+   */
   private async unmapSlots(channel: BackendChannel, slots: number[]): Promise<void> {
     const mappings = slots.map((s) => [s, this.table.get(s)] as const).filter((x): x is readonly [number, WindowMapping] => x[1] !== undefined);
+    let failure: unknown;
     if (this.o.protocol() === 'shmem') {
       for (const [slot, m] of mappings) {
         const at = BigInt(slot) * RANGE;
@@ -293,21 +304,24 @@ export class DaxManager {
         try {
           if (m.fileLen > 0) await this.unmapRange(channel, at, BigInt(m.fileLen));
           if (m.copy !== undefined) await this.unmapRange(channel, at + BigInt(m.fileLen), BigInt(m.copy.len));
+        } catch (err) {
+          failure ??= err;
         } finally {
-          await m.copy?.close();
+          await m.copy?.close().catch((err: unknown) => this.o.log.warn({ err }, 'writing a DAX range copy back failed'));
         }
       }
-      return;
+    } else {
+      for (let i = 0; i < mappings.length; i += FS_MAX_ENTRIES) {
+        const batch = mappings.slice(i, i + FS_MAX_ENTRIES);
+        const status = await channel.request(
+          BackendReq.FS_UNMAP,
+          encodeFsMessage({ flags: 0, align: MAP_ALIGNMENT_LOG2, entries: batch.map(([slot, m]) => ({ fdOffset: 0n, cacheOffset: BigInt(slot) * RANGE, len: BigInt(m.len), flags: 0n })) }),
+        );
+        for (const [slot] of batch) this.table.clear(slot);
+        if (status !== 0n) failure ??= new ErrnoError(frontEndErrno(status), 'the front-end failed to unmap');
+      }
     }
-    for (let i = 0; i < mappings.length; i += FS_MAX_ENTRIES) {
-      const batch = mappings.slice(i, i + FS_MAX_ENTRIES);
-      const status = await channel.request(
-        BackendReq.FS_UNMAP,
-        encodeFsMessage({ flags: 0, align: MAP_ALIGNMENT_LOG2, entries: batch.map(([slot, m]) => ({ fdOffset: 0n, cacheOffset: BigInt(slot) * RANGE, len: BigInt(m.len), flags: 0n })) }),
-      );
-      for (const [slot] of batch) this.table.clear(slot);
-      if (status !== 0n) throw new ErrnoError(frontEndErrno(status), 'the front-end failed to unmap');
-    }
+    if (failure !== undefined) throw failure;
   }
 
   /** Closes (writing back) the range copies of `slots` and forgets those slots. */

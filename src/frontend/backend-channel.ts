@@ -17,8 +17,8 @@
  *   existing mapping exactly; reply u64 0 ok / 1 error. Recognised by size (40) too. As QEMU
  *   11.1 does (it maps the range as writable RAM from the fd), a read-only fd is refused, a range
  *   reaching past the end of a non-empty file is refused, and one of an empty file too (QEMU would
- *   ftruncate the file to the range's size — a daemon must never ask for that); `lastRefusal`
- *   says why.
+ *   ftruncate the file to the range's size — a daemon must never ask for that), and so is a
+ *   range overlapping an existing mapping; `lastRefusal` says why.
  * A reply is sent only when the request has NEED_REPLY, as QEMU does.
  *
  * The window is emulated, not one reserved mmap: each mapping is its own MAP_SHARED view of the
@@ -396,7 +396,12 @@ export class BackendChannel {
     if (shmid !== 0 || len === 0n || off + len > BigInt(this.window.size)) {
       result = -EINVAL;
     } else if (map) {
-      const refusal = fds.length === 1 ? shmemBackingRefusal(fds[0], fdOffset, len) : undefined;
+      const overlap = this.window.mappings.some((m) => BigInt(m.offset) < off + len && off < BigInt(m.offset + m.len));
+      const refusal = overlap
+        ? `SHMEM_MAP at 0x${off.toString(16)} conflicts with previously mapped memory`
+        : fds.length === 1
+          ? shmemBackingRefusal(fds[0], fdOffset, len)
+          : undefined;
       if (refusal !== undefined) this.lastRefusal = refusal;
       result = fds.length !== 1 ? -EBADF : refusal !== undefined ? -EINVAL : this.window.map(Number(off), Number(len), fds[0], Number(fdOffset), (flags & SHMEM_FLAG_RW) !== 0n);
     } else {

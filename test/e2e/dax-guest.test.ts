@@ -9,7 +9,9 @@
  *     serves it with `--tag myfs --dax-window 64M`; the guest mounts `-o dax=always`, must log
  *     the window (`virtiofs virtio0: Cache len: 0x4000000 @ ...`), and runs fio (psync and mmap,
  *     crc32c verify) over an active set four times the window so it reclaims and remaps. The
- *     host then checks that what the guest wrote through the window is in the files.
+ *     host then checks that what the guest wrote through the window is in the files. Last, the
+ *     guest remounts with `-o dax=inode` and checks (test/guest/daxprobe.c) that regular files
+ *     are DAX and directories are not (per-inode DAX).
  *
  * Policy: with CI=true a missing prerequisite (or a failure to build the sid QEMU) fails the
  * test; elsewhere it is skipped with the reason. The DAX test FAILS (never skips) while our
@@ -21,8 +23,11 @@
  * GUEST_VERBOSE=1 streams the console, GUEST_LOG_DIR=dir keeps console logs,
  * QEMU_TRACE='vhost_user*' adds `-trace` to QEMU (its log goes to the console output).
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   GUEST_TEST_SCRIPT_PATH,
@@ -74,6 +79,17 @@ function requirePrereqs(ctx: TestContext, needs: Parameters<typeof missingPrereq
   requireOrSkip(ctx, missing, 'e2e-qemu11');
 }
 
+
+/** test/guest/daxprobe.c, built static for the guest. */
+function buildDaxProbe(): Buffer {
+  const out = join(tmpdir(), `daxprobe-${process.pid}`);
+  execFileSync('gcc', ['-static', '-O2', '-o', out, fileURLToPath(new URL('../guest/daxprobe.c', import.meta.url))]);
+  try {
+    return readFileSync(out);
+  } finally {
+    rmSync(out, { force: true });
+  }
+}
 
 /** The options our daemon's --help lists that the DAX device needs (empty = all there). */
 function missingDaemonOptions(): string[] {
@@ -163,7 +179,8 @@ describe('e2e guest under QEMU 11.1 (Debian sid)', () => {
         tag: 'myfs',
         deviceArgs: daxDeviceArgs({ numVqs: DAX_NUM_VQS }),
         mountOpts: 'dax=always',
-        testScript: daxGuestScript({ files: DAX_FILES, totalMiB: DAX_SET_MIB }),
+        testScript: daxGuestScript({ files: DAX_FILES, totalMiB: DAX_SET_MIB, inodeDaxTag: 'myfs' }),
+        extraFiles: { daxprobe: buildDaxProbe() },
         extraQemuArgs: TRACE_ARGS,
         timeoutMs: DAX_GUEST_TIMEOUT,
       });

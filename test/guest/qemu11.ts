@@ -154,6 +154,12 @@ export interface DaxGuestScriptOptions {
   requireDax?: boolean;
   /** fio block size (default 128k): with random offsets most I/Os then miss a window that is smaller than the set. */
   blockSize?: string;
+  /**
+   * Mount tag for a last step that remounts with `-o dax=inode` and checks with /daxprobe
+   * (test/guest/daxprobe.c, supplied by the caller) that regular files are DAX and directories
+   * are not — the per-inode DAX negotiation (FUSE_HAS_INODE_DAX, FUSE_ATTR_DAX). Omitted: no step.
+   */
+  inodeDaxTag?: string;
 }
 
 /**
@@ -235,7 +241,21 @@ STEP=checksums
 cd $D
 sha256sum guest.bin dax-*.* > sums.txt
 sync
-dmesg | grep -E 'WARNING|BUG|Call Trace|virtio_fs|virtiofs|fuse' | grep -v 'Cache len' | sed 's/^/DAX-DMESG-END /' || true
+${opts.inodeDaxTag === undefined ? '' : `
+# per-inode DAX: the daemon marks regular files FUSE_ATTR_DAX, never directories
+STEP=dax-inode
+cd /
+umount $M || fail "umount $M"
+mount -t virtiofs -o dax=inode ${opts.inodeDaxTag} $M || fail "mount -o dax=inode"
+grep " $M virtiofs .*dax=inode" /proc/mounts | sed 's/^/DAX-MOUNT /' || fail "$M is not mounted dax=inode"
+probe=$(/daxprobe $M/seed/pattern.bin $M/seed) || fail "daxprobe"
+echo "$probe" | sed 's/^/DAX-INODE /'
+echo "$probe" | grep -q "^$M/seed/pattern.bin dax$" || fail "a regular file is not DAX under dax=inode"
+echo "$probe" | grep -q "^$M/seed nodax$" || fail "a directory is DAX under dax=inode"
+got=$(sha256sum $M/seed/pattern.bin | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "read through per-inode DAX: sha256 $got, want $want"
+echo "DAX-CHECK per-inode DAX (dax=inode): ok"
+`}dmesg | grep -E 'WARNING|BUG|Call Trace|virtio_fs|virtiofs|fuse' | grep -v 'Cache len' | sed 's/^/DAX-DMESG-END /' || true
 if dmesg | grep -q -E 'WARNING:|BUG:|Call Trace'; then fail "the guest kernel logged a warning (see DAX-DMESG-END)"; fi
 echo "GUEST-TEST: dax checks passed"
 `;

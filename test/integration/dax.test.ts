@@ -202,6 +202,21 @@ describe('DAX range copies (shmem: QEMU 11 cannot map past EOF)', () => {
     expect(readFileSync(path).equals(Buffer.alloc(8192, 0x72))).toBe(true);
   });
 
+  it('a remount (DESTROY, then INIT on the same device) unmaps the old session\'s ranges first', async () => {
+    s = await startSession({ args: ['--dax-window=16M', '--dax=shmem'], frontend: { daxWindowSize: 16 << 20 } });
+    await s.fuse.init(0xffffffff);
+    writeFileSync(`${s.daemon.shareDir}/m`, Buffer.alloc(3 * 4096 + 10, 0x6d));
+    let e = await s.fuse.lookup(1, 'm');
+    await s.fuse.setupmapping(e.nodeid, -1, 0, R, 2, 0);
+    expect(s.frontend.backend!.window.mappings.length).toBe(2); // whole pages + the ragged end
+    await s.fuse.destroy();
+    await s.fuse.init(0xffffffff);
+    expect(s.frontend.backend!.window.mappings.length).toBe(0);
+    e = await s.fuse.lookup(1, 'm');
+    await s.fuse.setupmapping(e.nodeid, -1, 0, R, 2, 0); // QEMU refuses a map over a mapping
+    expect(s.frontend.backend!.lastRefusal, s.frontend.backend!.lastRefusal).toBeUndefined();
+  });
+
   it('drops the mappings of an inode the guest forgets (and writes its copies back)', async () => {
     s = await startSession({ args: ['--dax-window=16M', '--dax=shmem'], frontend: { daxWindowSize: 16 << 20 } });
     await s.fuse.init(0xffffffff);

@@ -40,11 +40,12 @@ function memoryCopyIo(size: bigint) {
 
 function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?: number; size?: bigint } = {}) {
   const sent: Sent[] = [];
+  const status = { value: opts.status ?? 0n };
   const channel = {
     isOpen: true,
     request: (request: number, payload: Buffer, fds?: number[]) => {
       sent.push({ request, payload, fds });
-      return Promise.resolve(opts.status ?? 0n);
+      return Promise.resolve(status.value);
     },
   } as unknown as BackendChannel;
   const pins: string[] = [];
@@ -66,7 +67,7 @@ function setup(protocol: 'kata' | 'shmem', opts: { status?: bigint; maxMappings?
     maxMappings: opts.maxMappings === undefined ? undefined : () => opts.maxMappings!,
     copyIo: tails.io,
   });
-  return { m, sent, pins, tails };
+  return { m, sent, pins, tails, status };
 }
 
 async function errno(p: Promise<unknown>): Promise<number> {
@@ -186,13 +187,25 @@ describe('DAX manager', () => {
     expect(kata.m.table.get(0)?.copy).toBeUndefined();
   });
 
-  it('ends a session by writing every range copy back', async () => {
+  it('ends a session by unmapping what it mapped and writing every range copy back', async () => {
     const t = setup('shmem', { size: 100n });
     await t.m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE, 4n * R);
     t.tails.files.get(100)!.write('bye', 50);
     await t.m.endSession();
+    // A remount keeps the device: the front-end must not keep the old session's mappings.
+    expect(t.sent.at(-1)!.request).toBe(BackendReq.SHMEM_UNMAP);
+    expect(decodeShmemMessage(t.sent.at(-1)!.payload)).toMatchObject({ shmOffset: 4n * R, len: R });
     expect(t.tails.files.get(42)!.subarray(50, 53).toString()).toBe('bye');
     expect(t.m.table.mappedSlots()).toEqual([]);
     expect(t.tails.closed).toEqual([100]);
+  });
+
+  it('ends a session even when the front-end already dropped the mappings (device reset)', async () => {
+    const t = setup('kata');
+    await t.m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ, 0n);
+    await t.m.setup(2, 7, R, R, SETUPMAPPING_FLAG_READ, 2n * R);
+    t.status.value = BigInt.asUintN(64, -22n); // the front-end refuses: nothing mapped there any more
+    await t.m.endSession();
+    expect(t.m.table.mappedSlots()).toEqual([]);
   });
 });
