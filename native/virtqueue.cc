@@ -19,6 +19,7 @@ bool RingAligned(const uint8_t* desc, const uint8_t* avail, const uint8_t* used)
 
 std::string SplitQueue::Start(const QueueSetup& s, MemoryTablePtr memory) {
   Stop();
+  generation_++;
   if (s.size == 0 || s.size > kMaxQueueSize || (s.size & (s.size - 1)) != 0) {
     return "queue size " + std::to_string(s.size) + " is not a power of two ≤ 32768";
   }
@@ -66,6 +67,7 @@ std::string SplitQueue::Remap(MemoryTablePtr memory) {
 }
 
 void SplitQueue::Stop() {
+  generation_++;
   started_ = false;
   in_flight_ = 0;
   chains_.clear();  // drops the memory references of chains that were never completed

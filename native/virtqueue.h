@@ -58,6 +58,9 @@ class SplitQueue {
   uint32_t in_flight() const { return in_flight_; }
   uint16_t last_avail_idx() const { return last_avail_; }
   uint32_t size() const { return size_; }
+  // Changes on every Start() and Stop(): a completion that outlived its run (a pooled read)
+  // must not return a head that now names another request.
+  uint32_t generation() const { return generation_; }
 
   // Pops the next chain into chains_[head]. On kMalformed the entry was consumed and already
   // returned to the guest as used with length 0.
@@ -81,6 +84,7 @@ class SplitQueue {
   void WriteUsedElem(uint16_t head, uint32_t len);
 
   bool started_ = false;
+  uint32_t generation_ = 0;
   bool broken_ = false;
   uint32_t in_flight_ = 0;
   uint32_t size_ = 0;

@@ -10,6 +10,7 @@ import { FuseServer } from '../fuse/server.js';
 import { applyNofileLimit, createFileSystem } from '../passthrough/setup.js';
 import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
+import { FastReadPath, fastPathEnabled } from '../transport/fast-read.js';
 import type { Logger } from './log.js';
 import { statsSnapshot } from './stats-dump.js';
 import { DaxManager, MAP_ALIGNMENT_LOG2, type DaxProtocol } from '../dax/dax-manager.js';
@@ -64,6 +65,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     }
   };
   let server: FuseServer;
+  let fastRead: FastReadPath | undefined;
   let dax: DaxManager | undefined;
   let backendForDax: VhostUserBackend | undefined;
   const backendRef = (): VhostUserBackend | undefined => backendForDax;
@@ -82,11 +84,17 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
         maxMappings: () => (daxProtocol(config, backendRef()) === 'shmem' ? MAX_DAX_SHMEM_MAPPINGS : Number.MAX_SAFE_INTEGER),
       });
     }
+    const maxRead = 1024 * 1024;
+    const fast = fastPathEnabled() ? new FastReadPath(maxRead) : undefined;
     server = new FuseServer(dax ? withDax(fs, dax) : fs, {
       logger: log,
+      maxRead,
       announceSubmounts: config.announceSubmounts,
       mapAlignment: dax ? MAP_ALIGNMENT_LOG2 : undefined,
+      onServing: fast ? (up) => fast.serving(up) : undefined,
     });
+    if (fast) passthrough.observeHandles(fast.handles);
+    fastRead = fast;
     lockDown({ ...config, fileHandles: config.inodeFileHandles !== undefined }, log, jail);
   } catch (error) {
     cleanupSocket();
@@ -115,7 +123,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     process.on('SIGHUP', () => log.info('SIGHUP ignored'));
     process.on('SIGUSR1', () => {
       try {
-        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined }) }, 'statistics');
+        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined, fastPath: fastRead ? () => fastRead!.counters() : undefined }) }, 'statistics');
       } catch (err) {
         log.warn({ err }, 'cannot gather statistics');
       }
@@ -128,6 +136,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       onReset: () => server.reset(),
       tag: config.tag,
       daxWindow: config.daxWindow === undefined ? undefined : BigInt(config.daxWindow),
+      fastPath: fastRead?.native,
     });
 
     process.stderr.write(`${READY_LINE}\n`);

@@ -48,7 +48,7 @@ import { check, PtCore } from './core.js';
 import { createFile, createNode, createTmpfile, FUSE_OPEN_KILL_SUIDGID, sessionOpenFlags } from './create.js';
 import * as fileOps from './file-ops.js';
 import { checkName } from './guest-input.js';
-import type { HandleData } from './handle-table.js';
+import type { HandleData, HandleObserver } from './handle-table.js';
 import { acceptedInitFlags, FUSE_DONT_MASK, FUSE_HANDLE_KILLPRIV_V2, FUSE_SECURITY_CTX, FUSE_SUBMOUNTS, FUSE_WRITEBACK_CACHE } from './init-flags.js';
 import { S_IFDIR, S_IFLNK, S_IFREG, type InodeData } from './inode-table.js';
 import { LockTable } from './locks.js';
@@ -182,6 +182,11 @@ export class PassthroughFs implements FileSystem {
     const rec = Buffer.alloc(STAT_RECORD_SIZE);
     check(await sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, rec), 'statx');
     return rec.readBigUInt64LE(StatField.size);
+  }
+
+  /** Reports open file handles (fh, nodeid, fd) to `observer`: the native READ fast path. */
+  observeHandles(observer: HandleObserver | undefined): void {
+    this.core.handles.observe(observer);
   }
 
   /** Counts, for tests and metrics. */
