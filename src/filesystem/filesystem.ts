@@ -198,6 +198,13 @@ export interface FileSystem {
   /** Drops `count` lookup references; never fails, never replies. */
   forget(nodeid: number, count: bigint): void;
   getattr(ctx: RequestContext, nodeid: number, fh: number | undefined): Promise<AttrReply>;
+  /**
+   * Optional synchronous LOOKUP / GETATTR, same semantics, no promise: the core tries them
+   * first (the hot metadata path). `undefined` means "cannot now" — returned before doing
+   * anything — and the core calls the async method instead.
+   */
+  lookupSync?(ctx: RequestContext, parent: number, name: Buffer): Entry | undefined;
+  getattrSync?(ctx: RequestContext, nodeid: number, fh: number | undefined): AttrReply | undefined;
   setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply>;
   readlink(ctx: RequestContext, nodeid: number): Promise<Buffer>;
   symlink(ctx: RequestContext, parent: number, name: Buffer, target: Buffer): Promise<Entry>;

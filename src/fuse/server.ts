@@ -346,11 +346,34 @@ export class FuseServer implements FuseRequestHandler {
   }
 
   private start(spec: OpSpec, c: FuseCall): void {
+    if (spec.runSync !== undefined && this.runSync(spec.runSync, c)) return;
     this.inflight++;
     const key = c.uniqueKey;
     this.calls.set(key, c);
     if (this.pendingInterrupts.size !== 0 && this.pendingInterrupts.delete(key)) c.markInterrupted();
     void this.run(spec, c);
+  }
+
+  /**
+   * The synchronous lane (LOOKUP, GETATTR without worker threads): no promise, no microtask.
+   * The request is never in flight across a turn of the event loop, so it needs no entry in
+   * `calls` (FUSE_INTERRUPT) or `inflight` (drain). False: the file system cannot serve it
+   * synchronously now; nothing was done.
+   */
+  private runSync(run: (core: Core, c: FuseCall) => boolean, c: FuseCall): boolean {
+    try {
+      if (!run(this.core, c)) return false;
+      if (!c.done) {
+        this.logger.error({ op: opcodeName(c.opcode) }, 'FUSE core bug: handler returned without replying');
+        c.error(E.EIO);
+      }
+    } catch (err) {
+      if (!c.done) c.error(err);
+      else this.logger.warn({ err, op: opcodeName(c.opcode) }, 'error after the reply was sent');
+    }
+    // An INTERRUPT that arrived before this request would have been consumed by it.
+    if (this.pendingInterrupts.size !== 0) this.pendingInterrupts.delete(c.uniqueKey);
+    return true;
   }
 
   private async run(spec: OpSpec, c: FuseCall): Promise<void> {

@@ -237,6 +237,18 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
+  /** LOOKUP without a promise when the core can (core.lookupInSync); undefined otherwise. */
+  lookupSync(_ctx: RequestContext, parent: number, name: Buffer): Entry | undefined {
+    if (this.core.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
+    checkName(name);
+    const p = this.core.inodes.acquire(parent);
+    try {
+      return this.core.lookupInSync(p, name);
+    } finally {
+      this.core.inodes.release(p);
+    }
+  }
+
   forget(nodeid: number, count: bigint): void {
     // Number() of any u64 is finite and >= 0; counts beyond the refcount clamp to zero.
     this.core.inodes.forget(nodeid, Number(count));
@@ -320,6 +332,16 @@ export class PassthroughFs implements FileSystem {
     const d = this.core.inodes.acquire(nodeid);
     try {
       return { attr: await this.core.stat(d), attrTimeout: this.core.policy.attrTimeout };
+    } finally {
+      this.core.inodes.release(d);
+    }
+  }
+
+  getattrSync(_ctx: RequestContext, nodeid: number, _fh: number | undefined): AttrReply | undefined {
+    if (!sys.inline()) return undefined;
+    const d = this.core.inodes.acquire(nodeid);
+    try {
+      return { attr: this.core.statSync(d)!, attrTimeout: this.core.policy.attrTimeout };
     } finally {
       this.core.inodes.release(d);
     }
