@@ -161,7 +161,10 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
         q_.counters.last_error = "chain longer than 4 GiB";
         continue;
       }
-      if (fast_path_ != nullptr && fast_path_->TryServe(&q_, head, pool_ready ? &pool : nullptr)) continue;
+      if (fast_path_ != nullptr && fast_path_->TryServe(&q_, head, pool_ready ? &pool : nullptr)) {
+        if (q_.InterruptDue()) Publish();  // as complete() does
+        continue;
+      }
       size_t staged = GatherCopy(c->readable, 0, arena + static_cast<size_t>(head) * slot,
                                  std::min<uint64_t>(slot, c->readable_len));
       uint32_t* out = infos + 4 * count;
@@ -334,7 +337,11 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     if (c == nullptr) return Napi::Boolean::New(env, false);
     size_t copied = ScatterCopy(c->writable, 0, buf.Data() + off, len);
     uint32_t used = std::max<uint32_t>(static_cast<uint32_t>(copied), std::min<uint32_t>(total, static_cast<uint32_t>(c->writable_len)));
-    return Napi::Boolean::New(env, q_.AddUsed(static_cast<uint16_t>(head), used));
+    bool ok = q_.AddUsed(static_cast<uint16_t>(head), used);
+    // The guest waits for this many completions (EVENT_IDX): let it have them now, so it
+    // refills the ring while we serve the rest. Costs the interrupt a batch publish would send.
+    if (ok && q_.InterruptDue()) Publish();
+    return Napi::Boolean::New(env, ok);
   }
 
   // flush() → bool: publishes used entries; interrupts the guest through the call eventfd if

@@ -254,6 +254,11 @@ bool SplitQueue::PublishUsed() {
   return notify;
 }
 
+bool SplitQueue::InterruptDue() const {
+  if (!started_ || !event_idx_ || used_idx_ == published_idx_) return false;
+  return NeedEvent(LoadRelaxed16(avail_ + 4 + 2 * size_), used_idx_, published_idx_);
+}
+
 bool SplitQueue::EnableNotification() {
   if (!started_ || broken_) return false;
   if (event_idx_) {

@@ -74,6 +74,9 @@ class SplitQueue {
   bool AddUsed(uint16_t head, uint32_t len);
   // Publishes used entries and decides whether the guest must be interrupted.
   bool PublishUsed();
+  // With EVENT_IDX: whether publishing now would cross the guest's used_event, i.e. the guest
+  // is waiting for an interrupt that is due. A hint (no fence): PublishUsed() decides.
+  bool InterruptDue() const;
 
   QueueCounters counters;
 
