@@ -261,24 +261,32 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     if (self == nullptr) return;
     Napi::HandleScope scope(self->env_);
     try {
-      uint64_t v;
-      ssize_t n;
-      do {
-        n = read(self->kick_fd_, &v, sizeof v);
-      } while (n < 0 && errno == EINTR);
-      if (n < 0 && errno != EAGAIN) {
-        self->Deliver(-errno, true);
-        return;
-      }
-      self->DrainLoop(true);
+      self->DrainLoop(true, true);
     } catch (const Napi::Error& e) {
       napi_fatal_exception(self->env_, e.Value());
     }
   }
 
+  // Reads (clears) the kick eventfd; false after reporting an error to JS.
+  bool ConsumeKick(bool from_loop) {
+    uint64_t v;
+    ssize_t n;
+    do {
+      n = read(kick_fd_, &v, sizeof v);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN) {
+      Deliver(-errno, from_loop);
+      return false;
+    }
+    return true;
+  }
+
   // Pops until the ring is empty with notifications re-armed (drain → enable → re-check), as
-  // long as someone watches; JS may stop watching from inside its callback.
-  void DrainLoop(bool from_loop) {
+  // long as someone watches; JS may stop watching from inside its callback. After a kick the
+  // eventfd is read only once the ring looked empty, before the re-check: the first reply is
+  // not delayed by it, and a kick after the read wakes us again while entries made available
+  // before it are seen by the re-check.
+  void DrainLoop(bool from_loop, bool kick_pending = false) {
     while (kick_poll_ != nullptr) {
       uint32_t n = PopBatch(kick_infos_, kick_max_, kick_arena_, kick_slot_);
       if (n > 0) {
@@ -288,6 +296,11 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
       if (q_.broken()) {
         Deliver(0, from_loop);
         break;
+      }
+      if (kick_pending) {
+        kick_pending = false;
+        if (!ConsumeKick(from_loop)) break;
+        continue;  // look once more before re-arming
       }
       if (!q_.EnableNotification()) break;
     }
