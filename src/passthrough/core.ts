@@ -153,8 +153,24 @@ export class PtCore {
    */
   lookupInSync(parent: InodeData, name: Buffer): Entry | undefined {
     if (this.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
-    const fd = check(sys.openat2(parent.fd, name, LOOKUP_FLAGS, 0, BENEATH) as number, 'openat2');
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
+    // The name of an inode we already hold needs no new descriptor: one statx of the name
+    // instead of openat2 + statx + close (a repeated LOOKUP is the common case). The name is
+    // one validated component (checkName: no '/', not '.' or '..') and AT_SYMLINK_NOFOLLOW
+    // does not follow it, so this reaches exactly what openat2 below would open. Anything but
+    // a known inode — or an error other than ENOENT, which openat2 would report alike — takes
+    // the full path.
+    const pre = sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr) as number;
+    if (pre === -E.ENOENT) throw new ErrnoError(E.ENOENT, 'openat2');
+    if (pre >= 0) {
+      const known = this.inodes.find(attr);
+      if (known !== undefined && this.mountNoted(attr)) {
+        this.markSubmount(parent, attr);
+        this.inodes.ref(known);
+        return this.entry(known.nodeid, this.mapAttr(attr));
+      }
+    }
+    const fd = check(sys.openat2(parent.fd, name, LOOKUP_FLAGS, 0, BENEATH) as number, 'openat2');
     const r = sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, attr) as number;
     if (r < 0) {
       this.closeQuietly(fd);
@@ -319,6 +335,12 @@ export class PtCore {
   }
 
   // ---- mounts -------------------------------------------------------------------------
+
+  /** Whether noteMount() has nothing left to do for `attr`. */
+  mountNoted(attr: Buffer): boolean {
+    const type = attr.readUInt32LE(StatField.mode) & S_IFMT;
+    return (type !== S_IFDIR && type !== S_IFREG) || this.seenMounts.has(attr.readUInt32LE(StatField.mntId));
+  }
 
   /** Remembers the mount of a directory or regular file (SYNCFS without submounts). */
   noteMount(attr: Buffer, fd: number): void {

@@ -36,9 +36,35 @@ describe('synchronous lookup and getattr', () => {
     expect(a.attr.equals(b.attr)).toBe(true);
     expect(a.entryTimeout).toBe(b.entryTimeout);
     expect(await fdCount()).toBe(before + 1); // one O_PATH descriptor for the inode
-    // Two references: two forgets evict it.
+    // Again: a known inode is found by one statx of the name, no new descriptor.
+    const again = fs.lookupSync!(root, 1, name('file'))!;
+    expect(again.nodeid).toBe(a.nodeid);
+    expect(again.attr.equals(a.attr)).toBe(true);
+    expect(await fdCount()).toBe(before + 1);
+    // Three references: three forgets evict it.
     fs.forget(a.nodeid, 2n);
+    expect(fs.stats.inodes).toBe(2);
+    fs.forget(a.nodeid, 1n);
     expect(fs.stats.inodes).toBe(1);
+
+    // A symlink is the link itself, never its target (known or not).
+    nfs.symlinkSync('file', join(s.dir, 'link'));
+    nfs.symlinkSync('/etc/passwd', join(s.dir, 'abs'));
+    for (const n of ['link', 'abs']) {
+      const l1 = fs.lookupSync!(root, 1, name(n))!;
+      const l2 = fs.lookupSync!(root, 1, name(n))!;
+      const l3 = await fs.lookup(root, 1, name(n));
+      expect(l2.nodeid).toBe(l1.nodeid);
+      expect(l3.nodeid).toBe(l1.nodeid);
+      expect(l1.attr.readUInt32LE(StatField.mode) & 0o170000).toBe(0o120000);
+      fs.forget(l1.nodeid, 3n);
+    }
+    // A name replaced by another file is the new inode.
+    const f1 = fs.lookupSync!(root, 1, name('file'))!;
+    nfs.renameSync(join(s.dir, 'link'), join(s.dir, 'file'));
+    const f2 = fs.lookupSync!(root, 1, name('file'))!;
+    expect(f2.nodeid).not.toBe(f1.nodeid);
+    expect(f2.attr.readUInt32LE(StatField.mode) & 0o170000).toBe(0o120000);
 
     const d = fs.lookupSync!(root, 1, name('sub'))!;
     const ga = fs.getattrSync!(root, d.nodeid, undefined)!;
