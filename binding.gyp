@@ -16,6 +16,7 @@
         "native/sandbox.cc",
         "native/virtqueue.cc",
         "native/queue_binding.cc",
+        "native/fuse_fast_path.cc",
         "native/syscalls.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -12,6 +12,7 @@ void InitFdWatch(Napi::Env env, Napi::Object exports);
 void InitUnixSocket(Napi::Env env, Napi::Object exports);
 void InitGuestMemory(Napi::Env env, Napi::Object exports);
 void InitQueueBinding(Napi::Env env, Napi::Object exports);
+void InitFuseFastPath(Napi::Env env, Napi::Object exports);
 void InitSyscalls(Napi::Env env, Napi::Object exports);
 void InitProcess(Napi::Env env, Napi::Object exports);
 void InitSharedMemory(Napi::Env env, Napi::Object exports);
@@ -39,6 +40,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vfs::InitUnixSocket(env, exports);
   vfs::InitGuestMemory(env, exports);
   vfs::InitQueueBinding(env, exports);
+  vfs::InitFuseFastPath(env, exports);
   vfs::InitSyscalls(env, exports);
   vfs::InitProcess(env, exports);
   vfs::InitSharedMemory(env, exports);

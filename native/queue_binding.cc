@@ -8,11 +8,14 @@
 #include <napi.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "fuse_fast_path.h"
+#include "iovec_io.h"
 #include "memory_binding.h"
 #include "util.h"
 #include "virtqueue.h"
@@ -22,56 +25,6 @@ namespace vfs {
 
 namespace {
 
-// Copies [from, from+len) of the byte stream described by `iov` into `dst`. Returns bytes copied.
-size_t GatherCopy(const std::vector<iovec>& iov, uint64_t from, uint8_t* dst, size_t len) {
-  size_t done = 0;
-  for (const iovec& v : iov) {
-    if (done == len) break;
-    if (from >= v.iov_len) {
-      from -= v.iov_len;
-      continue;
-    }
-    size_t n = std::min(len - done, static_cast<size_t>(v.iov_len - from));
-    std::memcpy(dst + done, static_cast<uint8_t*>(v.iov_base) + from, n);
-    done += n;
-    from = 0;
-  }
-  return done;
-}
-
-size_t ScatterCopy(const std::vector<iovec>& iov, uint64_t from, const uint8_t* src, size_t len) {
-  size_t done = 0;
-  for (const iovec& v : iov) {
-    if (done == len) break;
-    if (from >= v.iov_len) {
-      from -= v.iov_len;
-      continue;
-    }
-    size_t n = std::min(len - done, static_cast<size_t>(v.iov_len - from));
-    std::memcpy(static_cast<uint8_t*>(v.iov_base) + from, src + done, n);
-    done += n;
-    from = 0;
-  }
-  return done;
-}
-
-// The sub-list of `iov` covering [from, from+len), clipped to what exists.
-std::vector<iovec> Slice(const std::vector<iovec>& iov, uint64_t from, uint64_t len) {
-  std::vector<iovec> out;
-  for (const iovec& v : iov) {
-    if (len == 0) break;
-    if (from >= v.iov_len) {
-      from -= v.iov_len;
-      continue;
-    }
-    size_t n = static_cast<size_t>(std::min<uint64_t>(len, v.iov_len - from));
-    out.push_back(iovec{static_cast<uint8_t*>(v.iov_base) + from, n});
-    len -= n;
-    from = 0;
-  }
-  return out;
-}
-
 // preadv/pwritev between a file and guest memory. Holds the memory table so the regions stay
 // mapped even if the frontend replaces the table while the job runs on a pool thread.
 class ChainIoJob : public Job {
@@ -79,32 +32,7 @@ class ChainIoJob : public Job {
   ChainIoJob(std::vector<iovec> iov, MemoryTablePtr mem, int fd, int64_t offset, bool write)
       : iov_(std::move(iov)), mem_(std::move(mem)), fd_(fd), offset_(offset), write_(write) {}
 
-  void Execute() override {
-    size_t idx = 0;
-    int64_t total = 0;
-    while (idx < iov_.size()) {
-      ssize_t n = write_ ? pwritev(fd_, &iov_[idx], static_cast<int>(iov_.size() - idx), offset_ + total)
-                         : preadv(fd_, &iov_[idx], static_cast<int>(iov_.size() - idx), offset_ + total);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        result_ = total > 0 ? total : -errno;
-        return;
-      }
-      if (n == 0) break;  // end of file (read) or nothing accepted (write)
-      total += n;
-      // Advance past what was transferred; a short transfer leaves a partial segment.
-      size_t left = static_cast<size_t>(n);
-      while (idx < iov_.size() && left >= iov_[idx].iov_len) {
-        left -= iov_[idx].iov_len;
-        idx++;
-      }
-      if (idx < iov_.size() && left > 0) {
-        iov_[idx].iov_base = static_cast<uint8_t*>(iov_[idx].iov_base) + left;
-        iov_[idx].iov_len -= left;
-      }
-    }
-    result_ = total;
-  }
+  void Execute() override { result_ = TransferAll(&iov_, fd_, offset_, write_); }
 
   Napi::Value Complete(Napi::Env env) override {
     return Napi::Number::New(env, static_cast<double>(result_));
@@ -151,7 +79,11 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
                         InstanceMethod("setAllowForeign", &VirtQueueWrap::SetAllowForeign),
                         InstanceMethod("inFlight", &VirtQueueWrap::InFlightCount),
                         InstanceMethod("broken", &VirtQueueWrap::Broken),
-                        InstanceMethod("counters", &VirtQueueWrap::Counters)});
+                        InstanceMethod("counters", &VirtQueueWrap::Counters),
+                        InstanceMethod("setFastPath", &VirtQueueWrap::SetFastPath),
+                        InstanceMethod("watchKick", &VirtQueueWrap::WatchKick),
+                        InstanceMethod("unwatchKick", &VirtQueueWrap::UnwatchKick),
+                        InstanceMethod("drainKick", &VirtQueueWrap::DrainKick)});
   }
 
   explicit VirtQueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VirtQueueWrap>(info) {
@@ -161,6 +93,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     memory_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
     memory_ = GuestMemoryWrap::Unwrap(info[0].As<Napi::Object>());
   }
+
+  ~VirtQueueWrap() override { StopKickPoll(); }
 
  private:
   // start(size, descUva, availUva, usedUva, eventIdx, lastAvailIdx) → '' | reason
@@ -210,7 +144,17 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     if (slot == 0 || static_cast<uint64_t>(slot) * q_.size() > arena.ByteLength()) {
       throw Napi::RangeError::New(env, "staging arena too small for the queue");
     }
+    return Napi::Number::New(env, PopBatch(infos.Data(), max, arena.Data(), slot));
+  }
+
+  // Pops chains until `max` are described for JS or the ring is empty. READs the fast path
+  // answers (if one is set) are completed here and never described.
+  uint32_t PopBatch(uint32_t* infos, uint32_t max, uint8_t* arena, uint32_t slot) {
     uint32_t count = 0;
+    // Large fast-path reads may use the worker pool, reporting back through fast_path_done_.
+    bool pool_ready = fast_path_ != nullptr && !fast_path_done_.IsEmpty() && PoolSize() > 0;
+    FastPathPool pool{env_, pool_ready ? Value() : Napi::Object(), pool_ready ? fast_path_ref_.Value() : Napi::Object(),
+                      pool_ready ? fast_path_done_.Value() : Napi::Function()};
     while (count < max) {
       uint16_t head;
       PopResult r = q_.Pop(&head);
@@ -223,17 +167,175 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
         q_.counters.last_error = "chain longer than 4 GiB";
         continue;
       }
-      size_t staged = GatherCopy(c->readable, 0, arena.Data() + static_cast<size_t>(head) * slot,
-                                 std::min<uint64_t>(slot, c->readable_len));
-      uint32_t* out = infos.Data() + 4 * count;
+      // Chains with foreign segments (FS_IO) always go to JavaScript.
       bool foreign = !c->foreign_readable.empty() || !c->foreign_writable.empty();
+      if (!foreign && fast_path_ != nullptr && fast_path_->TryServe(&q_, head, pool_ready ? &pool : nullptr)) {
+        if (q_.InterruptDue()) Publish();  // as complete() does
+        continue;
+      }
+      size_t staged = GatherCopy(c->readable, 0, arena + static_cast<size_t>(head) * slot,
+                                 std::min<uint64_t>(slot, c->readable_len));
+      uint32_t* out = infos + 4 * count;
       out[0] = head | (foreign ? kForeignFlag : 0);
       out[1] = static_cast<uint32_t>(c->readable_len);
       out[2] = static_cast<uint32_t>(c->writable_len);
       out[3] = static_cast<uint32_t>(staged);
       count++;
     }
-    return Napi::Number::New(env, count);
+    return count;
+  }
+
+  // setFastPath(fastPath | null, onPooledDone?): READs on handles it knows are answered during
+  // pop; with a worker pool, large ones complete later and then call onPooledDone() (the
+  // caller publishes the used ring and wakes GET_VRING_BASE waiters).
+  Napi::Value SetFastPath(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    env_ = env;
+    if (!fast_path_done_.IsEmpty()) fast_path_done_.Reset();
+    if (info.Length() > 0 && info[0].IsObject()) {
+      FuseFastPath* fp = UnwrapFuseFastPath(env, info[0].As<Napi::Object>());
+      if (fp == nullptr) throw Napi::TypeError::New(env, "setFastPath(fastPath: FuseFastPath | null, onPooledDone?)");
+      fast_path_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+      fast_path_ = fp;
+      if (info.Length() > 1 && info[1].IsFunction()) fast_path_done_ = Napi::Persistent(info[1].As<Napi::Function>());
+    } else {
+      fast_path_ = nullptr;
+      if (!fast_path_ref_.IsEmpty()) fast_path_ref_.Reset();
+    }
+    return env.Undefined();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Kick handling without JS. A kick wakes this uv_poll; the eventfd is read, chains are
+  // popped (fast-path READs answered on the way), and JS is called only with the chains it
+  // must serve: callback(n) with n chains described in `infos`, callback(0) once the ring is
+  // broken, callback(-errno) if the kick eventfd cannot be read. The used ring is published
+  // (and the guest signalled) before returning to the event loop.
+
+  // watchKick(kickFd, infos: Uint32Array, arena: Buffer, slotSize, max, callback)
+  Napi::Value WatchKick(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = ArgInt32(info, 0);
+    if (info.Length() < 6 || !info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array || !info[5].IsFunction()) {
+      throw Napi::TypeError::New(env, "watchKick(fd, infos: Uint32Array, arena, slotSize, max, callback)");
+    }
+    Napi::Uint32Array infos = info[1].As<Napi::Uint32Array>();
+    Napi::Uint8Array arena = ArgBytes(info, 2);
+    uint32_t slot = ArgUint32(info, 3);
+    uint32_t max = std::min<uint32_t>(ArgUint32(info, 4), static_cast<uint32_t>(infos.ElementLength() / 4));
+    if (slot == 0 || static_cast<uint64_t>(slot) * q_.size() > arena.ByteLength() || max == 0) {
+      throw Napi::RangeError::New(env, "staging arena too small for the queue");
+    }
+    StopKickPoll();
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    auto* poll = new uv_poll_t;
+    int r = uv_poll_init(loop, poll, fd);
+    if (r != 0) {
+      delete poll;
+      ThrowErrno(env, -r, "uv_poll_init");
+    }
+    poll->data = this;
+    kick_poll_ = poll;
+    kick_fd_ = fd;
+    kick_infos_ref_ = Napi::Persistent(static_cast<Napi::Object>(infos));
+    kick_arena_ref_ = Napi::Persistent(static_cast<Napi::Object>(arena));
+    kick_callback_ = Napi::Persistent(info[5].As<Napi::Function>());
+    kick_infos_ = infos.Data();
+    kick_arena_ = arena.Data();
+    kick_slot_ = slot;
+    kick_max_ = max;
+    env_ = env;
+    if (self_ref_.IsEmpty()) self_ref_ = Napi::Persistent(info.This().As<Napi::Object>());  // alive while watching
+    uv_poll_start(poll, UV_READABLE, &VirtQueueWrap::OnKick);
+    return env.Undefined();
+  }
+
+  Napi::Value UnwatchKick(const Napi::CallbackInfo& info) {
+    StopKickPoll();
+    return info.Env().Undefined();
+  }
+
+  // drainKick(): what a kick does, without reading the eventfd (requests queued while nobody
+  // watched). The callback runs synchronously from inside this call.
+  Napi::Value DrainKick(const Napi::CallbackInfo& info) {
+    if (kick_poll_ != nullptr) DrainLoop(false);
+    return info.Env().Undefined();
+  }
+
+  static void OnKick(uv_poll_t* handle, int status, int events) {
+    auto* self = static_cast<VirtQueueWrap*>(handle->data);
+    if (self == nullptr) return;
+    Napi::HandleScope scope(self->env_);
+    try {
+      self->DrainLoop(true, true);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(self->env_, e.Value());
+    }
+  }
+
+  // Reads (clears) the kick eventfd; false after reporting an error to JS.
+  bool ConsumeKick(bool from_loop) {
+    uint64_t v;
+    ssize_t n;
+    do {
+      n = read(kick_fd_, &v, sizeof v);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN) {
+      Deliver(-errno, from_loop);
+      return false;
+    }
+    return true;
+  }
+
+  // Pops until the ring is empty with notifications re-armed (drain → enable → re-check), as
+  // long as someone watches; JS may stop watching from inside its callback. After a kick the
+  // eventfd is read only once the ring looked empty, before the re-check: the first reply is
+  // not delayed by it, and a kick after the read wakes us again while entries made available
+  // before it are seen by the re-check.
+  void DrainLoop(bool from_loop, bool kick_pending = false) {
+    while (kick_poll_ != nullptr) {
+      uint32_t n = PopBatch(kick_infos_, kick_max_, kick_arena_, kick_slot_);
+      if (n > 0) {
+        Deliver(static_cast<int32_t>(n), from_loop);
+        continue;
+      }
+      if (q_.broken()) {
+        Deliver(0, from_loop);
+        break;
+      }
+      if (kick_pending) {
+        kick_pending = false;
+        if (!ConsumeKick(from_loop)) break;
+        continue;  // look once more before re-arming
+      }
+      if (!q_.EnableNotification()) break;
+    }
+    // Fast-path replies and malformed chains returned during pop; JS replies published too.
+    Publish();
+  }
+
+  void Deliver(int32_t n, bool from_loop) {
+    Napi::Value arg = Napi::Number::New(env_, n);
+    if (from_loop) {
+      kick_callback_.MakeCallback(env_.Global(), {arg});
+    } else {
+      kick_callback_.Call({arg});
+    }
+  }
+
+  void StopKickPoll() {
+    if (kick_poll_ == nullptr) return;
+    uv_poll_stop(kick_poll_);
+    kick_poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(kick_poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    kick_poll_ = nullptr;
+    kick_infos_ = nullptr;
+    kick_arena_ = nullptr;
+    // The buffers and callback stay referenced until replaced or this queue is collected: a
+    // DrainLoop on the stack may still be inside the callback.
+    if (!self_ref_.IsEmpty()) self_ref_.Reset();
   }
 
   Napi::Value EnableNotification(const Napi::CallbackInfo& info) {
@@ -256,12 +358,18 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     if (c == nullptr) return Napi::Boolean::New(env, false);
     size_t copied = ScatterCopy(c->writable, 0, buf.Data() + off, len);
     uint32_t used = std::max<uint32_t>(static_cast<uint32_t>(copied), std::min<uint32_t>(total, static_cast<uint32_t>(c->writable_len)));
-    return Napi::Boolean::New(env, q_.AddUsed(static_cast<uint16_t>(head), used));
+    bool ok = q_.AddUsed(static_cast<uint16_t>(head), used);
+    // The guest waits for this many completions (EVENT_IDX): let it have them now, so it
+    // refills the ring while we serve the rest. Costs the interrupt a batch publish would send.
+    if (ok && q_.InterruptDue()) Publish();
+    return Napi::Boolean::New(env, ok);
   }
 
   // flush() → bool: publishes used entries; interrupts the guest through the call eventfd if
   // the guest asked for it.
-  Napi::Value Flush(const Napi::CallbackInfo& info) {
+  Napi::Value Flush(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Publish()); }
+
+  bool Publish() {
     bool notify = q_.PublishUsed();
     if (notify && call_fd_ >= 0) {
       uint64_t one = 1;
@@ -270,7 +378,7 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
         n = write(call_fd_, &one, sizeof one);
       } while (n < 0 && errno == EINTR);
     }
-    return Napi::Boolean::New(info.Env(), notify);
+    return notify;
   }
 
   // readInput(head, from, dst, dstOff, len) → bytes copied (-1 if the chain is not in flight)
@@ -310,7 +418,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     if (!foreign.empty() && static_cast<uint64_t>(from) + static_cast<uint64_t>(len) > foreign.front().offset) {
       return SubmitJob(env, std::make_unique<ErrnoJob>(EFAULT), cb);
     }
-    std::vector<iovec> iov = Slice(write ? c->readable : c->writable, static_cast<uint64_t>(from), static_cast<uint64_t>(len));
+    std::vector<iovec> iov;
+    SliceInto(write ? c->readable : c->writable, static_cast<uint64_t>(from), static_cast<uint64_t>(len), &iov);
     return SubmitJob(env, std::make_unique<ChainIoJob>(std::move(iov), c->memory, fd, offset, write), cb);
   }
 
@@ -375,6 +484,20 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
   };
 
   SplitQueue q_;
+  FuseFastPath* fast_path_ = nullptr;
+  Napi::ObjectReference fast_path_ref_;
+  Napi::FunctionReference fast_path_done_;
+  uv_poll_t* kick_poll_ = nullptr;
+  int kick_fd_ = -1;
+  uint32_t* kick_infos_ = nullptr;
+  uint8_t* kick_arena_ = nullptr;
+  uint32_t kick_slot_ = 0;
+  uint32_t kick_max_ = 0;
+  Napi::ObjectReference kick_infos_ref_;
+  Napi::ObjectReference kick_arena_ref_;
+  Napi::FunctionReference kick_callback_;
+  Napi::ObjectReference self_ref_;
+  Napi::Env env_{nullptr};
   GuestMemoryWrap* memory_;
   Napi::ObjectReference memory_ref_;  // keeps the GuestMemory object alive
   int call_fd_ = -1;

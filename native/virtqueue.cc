@@ -20,6 +20,7 @@ bool RingAligned(const uint8_t* desc, const uint8_t* avail, const uint8_t* used)
 
 std::string SplitQueue::Start(const QueueSetup& s, MemoryTablePtr memory) {
   Stop();
+  generation_++;
   if (s.size == 0 || s.size > kMaxQueueSize || (s.size & (s.size - 1)) != 0) {
     return "queue size " + std::to_string(s.size) + " is not a power of two ≤ 32768";
   }
@@ -67,6 +68,7 @@ std::string SplitQueue::Remap(MemoryTablePtr memory) {
 }
 
 void SplitQueue::Stop() {
+  generation_++;
   started_ = false;
   in_flight_ = 0;
   chains_.clear();  // drops the memory references of chains that were never completed
@@ -263,6 +265,11 @@ bool SplitQueue::PublishUsed() {
   }
   if (notify) counters.notifications++;
   return notify;
+}
+
+bool SplitQueue::InterruptDue() const {
+  if (!started_ || !event_idx_ || used_idx_ == published_idx_) return false;
+  return NeedEvent(LoadRelaxed16(avail_ + 4 + 2 * size_), used_idx_, published_idx_);
 }
 
 bool SplitQueue::EnableNotification() {

@@ -75,6 +75,9 @@ class SplitQueue {
   // instead of rejecting the chain. Only while a front-end can do FS_IO for us.
   void set_allow_foreign(bool allow) { allow_foreign_ = allow; }
   uint32_t size() const { return size_; }
+  // Changes on every Start() and Stop(): a completion that outlived its run (a pooled read)
+  // must not return a head that now names another request.
+  uint32_t generation() const { return generation_; }
 
   // Pops the next chain into chains_[head]. On kMalformed the entry was consumed and already
   // returned to the guest as used with length 0.
@@ -88,6 +91,9 @@ class SplitQueue {
   bool AddUsed(uint16_t head, uint32_t len);
   // Publishes used entries and decides whether the guest must be interrupted.
   bool PublishUsed();
+  // With EVENT_IDX: whether publishing now would cross the guest's used_event, i.e. the guest
+  // is waiting for an interrupt that is due. A hint (no fence): PublishUsed() decides.
+  bool InterruptDue() const;
 
   QueueCounters counters;
 
@@ -98,6 +104,7 @@ class SplitQueue {
   void WriteUsedElem(uint16_t head, uint32_t len);
 
   bool started_ = false;
+  uint32_t generation_ = 0;
   bool broken_ = false;
   bool allow_foreign_ = false;
   uint32_t in_flight_ = 0;

@@ -174,6 +174,8 @@ Napi::Value SubmitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Value callb
   return env.Undefined();
 }
 
+size_t PoolSize() { return WorkerPool::Get().size(); }
+
 void InitWorkerPool(Napi::Env env, Napi::Object exports) {
   exports.Set("setPoolSize", Napi::Function::New(env, SetPoolSize, "setPoolSize"));
   exports.Set("getPoolSize", Napi::Function::New(env, GetPoolSize, "getPoolSize"));

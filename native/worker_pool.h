@@ -48,6 +48,9 @@ class Job {
 // runs inline and Complete()'s value is returned.
 Napi::Value SubmitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Value callback);
 
+// Threads in the pool (0: every job runs inline).
+size_t PoolSize();
+
 // Switches this thread's fsuid/fsgid for one job and restores the previous ids afterwards.
 // setfsuid(2) reports no errors, so the switch is verified by reading the ids back.
 class ScopedCredentials {

@@ -10,6 +10,7 @@ import { FuseServer } from '../fuse/server.js';
 import { applyNofileLimit, createFileSystem } from '../passthrough/setup.js';
 import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
+import { FastReadPath, fastPathEnabled } from '../transport/fast-read.js';
 import type { Logger } from './log.js';
 import { statsSnapshot } from './stats-dump.js';
 import { DaxManager, MAP_ALIGNMENT_LOG2, type DaxProtocol } from '../dax/dax-manager.js';
@@ -65,6 +66,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     }
   };
   let server: FuseServer;
+  let fastRead: FastReadPath | undefined;
   let dax: DaxManager | undefined;
   let backendForDax: VhostUserBackend | undefined;
   const backendRef = (): VhostUserBackend | undefined => backendForDax;
@@ -88,11 +90,19 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
         shareReadOnlyRanges: config.readonly !== true && !(config.translateUid?.length ?? 0) && !(config.translateGid?.length ?? 0),
       });
     }
+    const maxRead = 1024 * 1024;
+    // With a DAX window, READs go through the DAX wrapper (range copies are written back
+    // before a READ sees the file), so the native READ fast path stays off.
+    const fast = fastPathEnabled() && dax === undefined ? new FastReadPath(maxRead) : undefined;
     server = new FuseServer(dax ? withDax(fs, dax) : fs, {
       logger: log,
+      maxRead,
       announceSubmounts: config.announceSubmounts,
       mapAlignment: dax ? MAP_ALIGNMENT_LOG2 : undefined,
+      onServing: fast ? (up) => fast.serving(up) : undefined,
     });
+    if (fast) passthrough.observeHandles(fast.handles);
+    fastRead = fast;
     lockDown({ ...config, fileHandles: config.inodeFileHandles !== undefined }, log, jail);
   } catch (error) {
     cleanupSocket();
@@ -121,7 +131,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     process.on('SIGHUP', () => log.info('SIGHUP ignored'));
     process.on('SIGUSR1', () => {
       try {
-        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined }) }, 'statistics');
+        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined, fastPath: fastRead ? () => fastRead!.counters() : undefined }) }, 'statistics');
       } catch (err) {
         log.warn({ err }, 'cannot gather statistics');
       }
@@ -136,6 +146,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       daxWindow: config.daxWindow === undefined ? undefined : BigInt(config.daxWindow),
       // Kata's QEMU keeps the DAX window out of our memory table: I/O there goes through FS_IO.
       foreignIo: () => (dax !== undefined && daxProtocol(config, backendRef()) === 'kata' && backendRef()?.channel !== undefined ? kataFsIo : undefined),
+      fastPath: fastRead?.native,
     });
 
     process.stderr.write(`${READY_LINE}\n`);

@@ -5,11 +5,15 @@
 import { errnoName } from '../filesystem/errors.js';
 import { opcodeName } from '../fuse/abi.js';
 import type { FuseStats } from '../fuse/server.js';
+import { Opcode } from '../fuse/abi.js';
+import type { FastPathCounters } from '../native/binding.js';
 
 export interface StatsSources {
   fuse: FuseStats;
   queues: () => Record<number, { requests: number; batches: number; malformed: number }>;
   dax?: () => object;
+  /** READs answered by the native fast path: counted with the others, and shown apart. */
+  fastPath?: () => FastPathCounters;
 }
 
 export function statsSnapshot(s: StatsSources): Record<string, unknown> {
@@ -19,6 +23,15 @@ export function statsSnapshot(s: StatsSources): Record<string, unknown> {
   });
   const errors: Record<string, number> = {};
   for (const [errno, n] of s.fuse.errors) errors[errnoName(errno)] = n;
+  const fast = s.fastPath?.();
+  if (fast !== undefined) {
+    const read = opcodeName(Opcode.READ);
+    if (fast.reads > 0) requests[read] = (requests[read] ?? 0) + fast.reads;
+    for (const [errno, n] of Object.entries(fast.errors)) {
+      const name = errnoName(Number(errno));
+      errors[name] = (errors[name] ?? 0) + n;
+    }
+  }
   return {
     requests,
     errors,
@@ -28,6 +41,7 @@ export function statsSnapshot(s: StatsSources): Record<string, unknown> {
     forgets: s.fuse.forgets,
     queues: s.queues(),
     ...(s.dax ? { dax: s.dax() } : {}),
+    ...(fast !== undefined ? { fastPath: { reads: fast.reads, bytes: fast.bytes, passed: fast.passed, pooled: fast.pooled, handles: fast.handles } } : {}),
     rssBytes: residentBytes(),
   };
 }

@@ -7,7 +7,7 @@
  * attributes, and switches an inode's mode the next time it evicts it.
  *
  * Every reply that carries attributes is covered: entries (LOOKUP, CREATE, MKNOD, LINK, TMPFILE,
- * READDIRPLUS), GETATTR, SETATTR and STATX.
+ * READDIRPLUS), GETATTR, SETATTR and STATX, on the synchronous lane too.
  */
 import type { AttrReply, Entry, FileSystem, StatRecord } from '../filesystem/filesystem.js';
 import { StatField } from '../filesystem/filesystem.js';
@@ -41,6 +41,21 @@ export function markDaxInodes(fs: FileSystem, inner: FileSystem, policy: InodeDa
   fs.create = (ctx, parent, name, mode, flags, umask, openFlags) =>
     inner.create(ctx, parent, name, mode, flags, umask, openFlags).then((r) => (entry(r.entry), r));
   fs.getattr = (ctx, nodeid, fh) => inner.getattr(ctx, nodeid, fh).then(attrs);
+  // The synchronous lane (no promise) answers the hot LOOKUP / GETATTR: mark its replies too.
+  if (inner.lookupSync) {
+    const lookupSync = inner.lookupSync.bind(inner);
+    fs.lookupSync = (ctx, parent, name) => {
+      const e = lookupSync(ctx, parent, name);
+      return e === undefined ? e : entry(e);
+    };
+  }
+  if (inner.getattrSync) {
+    const getattrSync = inner.getattrSync.bind(inner);
+    fs.getattrSync = (ctx, nodeid, fh) => {
+      const a = getattrSync(ctx, nodeid, fh);
+      return a === undefined ? a : attrs(a);
+    };
+  }
   // SETATTR may already be wrapped (range copies): mark what that wrapper returns.
   const setattr = fs.setattr.bind(fs);
   fs.setattr = (ctx, nodeid, req) => setattr(ctx, nodeid, req).then(attrs);

@@ -200,6 +200,13 @@ export interface FileSystem {
   /** Whether `nodeid` is still known (its lookup count has not dropped to zero). */
   knows?(nodeid: number): boolean;
   getattr(ctx: RequestContext, nodeid: number, fh: number | undefined): Promise<AttrReply>;
+  /**
+   * Optional synchronous LOOKUP / GETATTR, same semantics, no promise: the core tries them
+   * first (the hot metadata path). `undefined` means "cannot now" — returned before doing
+   * anything — and the core calls the async method instead.
+   */
+  lookupSync?(ctx: RequestContext, parent: number, name: Buffer): Entry | undefined;
+  getattrSync?(ctx: RequestContext, nodeid: number, fh: number | undefined): AttrReply | undefined;
   setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply>;
   readlink(ctx: RequestContext, nodeid: number): Promise<Buffer>;
   symlink(ctx: RequestContext, parent: number, name: Buffer, target: Buffer): Promise<Entry>;

@@ -91,6 +91,12 @@ export interface OpSpec {
   /** Whether the handler reads the whole request from `buf` (false: WRITE, data via transport). */
   readonly wholeRequest: boolean;
   readonly run: (core: Core, c: FuseCall) => Promise<void>;
+  /**
+   * A synchronous form of `run` for the hot metadata requests: true once it answered, false —
+   * before doing anything — when the file system cannot serve it synchronously now (the server
+   * then calls `run`). Throws like `run`.
+   */
+  readonly runSync: ((core: Core, c: FuseCall) => boolean) | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,6 +179,30 @@ async function lookup(core: Core, c: FuseCall): Promise<void> {
   const name = readName(r);
   r.end();
   replyEntry(core, c, await core.fs.lookup(c, c.nodeid, name));
+}
+
+function lookupSync(core: Core, c: FuseCall): boolean {
+  if (core.fs.lookupSync === undefined) return false;
+  const r = c.args(); // "name\0"
+  const name = readName(r);
+  r.end();
+  const entry = core.fs.lookupSync(c, c.nodeid, name);
+  if (entry === undefined) return false;
+  replyEntry(core, c, entry);
+  return true;
+}
+
+function getattrSync(core: Core, c: FuseCall): boolean {
+  if (core.fs.getattrSync === undefined) return false;
+  const off = c.args().struct(GetattrIn.SIZE, 'fuse_getattr_in');
+  const flags = c.buf.readUInt32LE(off + GetattrIn.getattrFlags);
+  const fh = flags & FUSE_GETATTR_FH ? readU64Number(c.buf, off + GetattrIn.fh) : undefined;
+  const attr = core.fs.getattrSync(c, c.nodeid, fh);
+  if (attr === undefined) return false;
+  const b = c.small(AttrOut.SIZE);
+  encodeAttrOut(b, OutHeader.SIZE, attr);
+  c.send(b, AttrOut.SIZE);
+  return true;
 }
 
 async function getattr(core: Core, c: FuseCall): Promise<void> {
@@ -476,13 +506,14 @@ function def(
   outSize: number,
   run: (core: Core, c: FuseCall) => Promise<void>,
   wholeRequest = true,
+  runSync?: (core: Core, c: FuseCall) => boolean,
 ): void {
-  table[opcode] = { opcode, method, inSize, outSize, run, wholeRequest };
+  table[opcode] = { opcode, method, inSize, outSize, run, wholeRequest, runSync };
 }
 
 const VARIABLE = -1;
-def(Opcode.LOOKUP, 'lookup', 0, EntryOut.SIZE, lookup);
-def(Opcode.GETATTR, 'getattr', GetattrIn.SIZE, AttrOut.SIZE, getattr);
+def(Opcode.LOOKUP, 'lookup', 0, EntryOut.SIZE, lookup, true, lookupSync);
+def(Opcode.GETATTR, 'getattr', GetattrIn.SIZE, AttrOut.SIZE, getattr, true, getattrSync);
 def(Opcode.SETATTR, 'setattr', SetattrIn.SIZE, AttrOut.SIZE, setattr);
 def(Opcode.READLINK, 'readlink', 0, VARIABLE, readlink);
 def(Opcode.SYMLINK, 'symlink', 0, EntryOut.SIZE, symlink);

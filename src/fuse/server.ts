@@ -70,6 +70,12 @@ export interface FuseServerOptions {
   mapAlignment?: number;
   /** Counters to update; one is created when absent (see FuseServer.stats). */
   stats?: FuseStats;
+  /**
+   * Told when the session starts serving ordinary requests (INIT done) and when it stops
+   * (DESTROY, reset, a new INIT), before the server drains: the native READ fast path serves
+   * only in between (src/transport/fast-read.ts).
+   */
+  onServing?: (serving: boolean) => void;
 }
 
 const MIB = 1024 * 1024;
@@ -101,7 +107,8 @@ export class FuseServer implements FuseRequestHandler {
   private readonly logger: Logger;
   private readonly announceSubmounts: boolean;
   private readonly mapAlignment: number | undefined;
-  private state: State = 'down';
+  private stateValue: State = 'down';
+  private readonly onServing: ((serving: boolean) => void) | undefined;
   private sessionInfo: SessionInfo | undefined;
   private lifecycle: Promise<void> = Promise.resolve();
   private inflight = 0;
@@ -131,6 +138,7 @@ export class FuseServer implements FuseRequestHandler {
     this.announceSubmounts = options.announceSubmounts ?? false;
     this.mapAlignment = options.mapAlignment;
     this.stats = options.stats ?? createFuseStats();
+    this.onServing = options.onServing;
 
     this.host = {
       logger: this.logger,
@@ -158,6 +166,16 @@ export class FuseServer implements FuseRequestHandler {
         skipped: (d: DirEntry, why) => this.logger.warn({ name: d.name.toString('latin1'), why }, 'skipping a directory entry the guest would reject'),
       },
     };
+  }
+
+  private get state(): State {
+    return this.stateValue;
+  }
+
+  private set state(s: State) {
+    const was = this.stateValue === 'up';
+    this.stateValue = s;
+    if (was !== (s === 'up') && this.onServing !== undefined) this.onServing(s === 'up');
   }
 
   /** The negotiated session, while one is up. */
@@ -328,11 +346,34 @@ export class FuseServer implements FuseRequestHandler {
   }
 
   private start(spec: OpSpec, c: FuseCall): void {
+    if (spec.runSync !== undefined && this.runSync(spec.runSync, c)) return;
     this.inflight++;
     const key = c.uniqueKey;
     this.calls.set(key, c);
     if (this.pendingInterrupts.size !== 0 && this.pendingInterrupts.delete(key)) c.markInterrupted();
     void this.run(spec, c);
+  }
+
+  /**
+   * The synchronous lane (LOOKUP, GETATTR without worker threads): no promise, no microtask.
+   * The request is never in flight across a turn of the event loop, so it needs no entry in
+   * `calls` (FUSE_INTERRUPT) or `inflight` (drain). False: the file system cannot serve it
+   * synchronously now; nothing was done.
+   */
+  private runSync(run: (core: Core, c: FuseCall) => boolean, c: FuseCall): boolean {
+    try {
+      if (!run(this.core, c)) return false;
+      if (!c.done) {
+        this.logger.error({ op: opcodeName(c.opcode) }, 'FUSE core bug: handler returned without replying');
+        c.error(E.EIO);
+      }
+    } catch (err) {
+      if (!c.done) c.error(err);
+      else this.logger.warn({ err, op: opcodeName(c.opcode) }, 'error after the reply was sent');
+    }
+    // An INTERRUPT that arrived before this request would have been consumed by it.
+    if (this.pendingInterrupts.size !== 0) this.pendingInterrupts.delete(c.uniqueKey);
+    return true;
   }
 
   private async run(spec: OpSpec, c: FuseCall): Promise<void> {

@@ -78,12 +78,49 @@ export interface VirtQueue {
   /** True once the guest corrupted the ring (nothing more is popped until start()). */
   broken(): boolean;
   counters(): QueueCounters;
+  /**
+   * READs on handles `fastPath` knows are answered natively during pop (null: none). With a
+   * worker pool, large ones finish on a pool thread and then call `onPooledDone()`.
+   */
+  setFastPath(fastPath: FuseFastPath | null, onPooledDone?: () => void): void;
+  /**
+   * Serves kicks of `kickFd` natively: reads the eventfd, pops (fast-path READs answered on
+   * the way), calls `callback(n)` with n > 0 chains described in `infos` as pop() does, 0 once
+   * the ring is broken, -errno if the eventfd cannot be read; publishes used entries after.
+   */
+  watchKick(kickFd: number, infos: Uint32Array, arena: Buffer, slotSize: number, max: number, callback: (n: number) => void): void;
+  unwatchKick(): void;
+  /** What a kick does, now, without reading the eventfd; the callback runs synchronously. */
+  drainKick(): void;
+}
+
+/** Counters of the native READ fast path (native/fuse_fast_path.cc). */
+export interface FastPathCounters {
+  reads: number;
+  bytes: number;
+  /** READs left to JS (unknown handle, unusual shape). */
+  passed: number;
+  /** READs whose preadv ran on a worker thread. */
+  pooled: number;
+  handles: number;
+  /** Error replies by positive errno. */
+  errors: Record<number, number>;
+}
+
+/** The native table of open regular-file handles the READ fast path may serve. */
+export interface FuseFastPath {
+  register(fh: number, nodeid: number, fd: number): void;
+  unregister(fh: number): void;
+  clear(): void;
+  setSession(up: boolean, maxRead: number): void;
+  counters(): FastPathCounters;
 }
 
 export interface DataPathAddon {
   FdWatcher: new (fd: number, callback: (status: number) => void) => FdWatcher;
   GuestMemory: new () => GuestMemory;
   VirtQueue: new (memory: GuestMemory) => VirtQueue;
+  FuseFastPath: new () => FuseFastPath;
 
   eventfdCreate(nonblocking: boolean): number;
   /** Counter value, 0 if nothing pending, or -errno. */

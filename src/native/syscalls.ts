@@ -94,6 +94,11 @@ function usePool(): boolean {
   return pooled || (pooled = sys.getPoolSize() > 0);
 }
 
+/** True while calls run inline (no worker pool): the wrappers then return plain numbers. */
+export function inline(): boolean {
+  return !usePool();
+}
+
 /** A raw result, or a promise of one when the call went to the pool. Never rejects. */
 export type SysResult = number | Promise<number>;
 

@@ -123,9 +123,7 @@ export class PtCore {
       this.closeQuietly(fd);
       throw new ErrnoError(-r, 'statx');
     }
-    if (this.submounts && (attr.readUInt32LE(StatField.mode) & S_IFMT) === S_IFDIR && !parent.sameDevice(attr)) {
-      attr.writeUInt32LE(FUSE_ATTR_SUBMOUNT, StatField.flags);
-    }
+    this.markSubmount(parent, attr);
     this.noteMount(attr, fd);
     let handle: Buffer | undefined;
     let mountFd = -1;
@@ -146,6 +144,56 @@ export class PtCore {
       d = this.inodes.adopt(fd, attr);
     }
     return this.entry(d.nodeid, this.mapAttr(attr));
+  }
+
+  /**
+   * lookupIn without a promise — the same steps as lookupIn + adoptFd — when every system call
+   * runs inline and inodes are kept as descriptors (no file handles, whose set-up may need the
+   * pool); undefined, before doing anything, otherwise.
+   */
+  lookupInSync(parent: InodeData, name: Buffer): Entry | undefined {
+    if (this.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
+    const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
+    // The name of an inode we already hold needs no new descriptor: one statx of the name
+    // instead of openat2 + statx + close (a repeated LOOKUP is the common case). The name is
+    // one validated component (checkName: no '/', not '.' or '..') and AT_SYMLINK_NOFOLLOW
+    // does not follow it, so this reaches exactly what openat2 below would open. Anything but
+    // a known inode — or an error other than ENOENT, which openat2 would report alike — takes
+    // the full path.
+    const pre = sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr) as number;
+    if (pre === -E.ENOENT) throw new ErrnoError(E.ENOENT, 'openat2');
+    if (pre >= 0) {
+      const known = this.inodes.find(attr);
+      if (known !== undefined && this.mountNoted(attr)) {
+        this.markSubmount(parent, attr);
+        this.inodes.ref(known);
+        return this.entry(known.nodeid, this.mapAttr(attr));
+      }
+    }
+    const fd = check(sys.openat2(parent.fd, name, LOOKUP_FLAGS, 0, BENEATH) as number, 'openat2');
+    const r = sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, attr) as number;
+    if (r < 0) {
+      this.closeQuietly(fd);
+      throw new ErrnoError(-r, 'statx');
+    }
+    this.markSubmount(parent, attr);
+    this.noteMount(attr, fd);
+    return this.entry(this.inodes.adopt(fd, attr).nodeid, this.mapAttr(attr));
+  }
+
+  /** With --announce-submounts, a directory on another device is flagged as a submount. */
+  private markSubmount(parent: InodeData, attr: Buffer): void {
+    if (this.submounts && (attr.readUInt32LE(StatField.mode) & S_IFMT) === S_IFDIR && !parent.sameDevice(attr)) {
+      attr.writeUInt32LE(FUSE_ATTR_SUBMOUNT, StatField.flags);
+    }
+  }
+
+  /** stat() without a promise when system calls run inline; undefined otherwise. */
+  statSync(d: InodeData): Buffer | undefined {
+    if (!sys.inline()) return undefined;
+    const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
+    check(sys.statx(d.fd, null, C.AT_SYMLINK_NOFOLLOW, attr) as number, 'statx');
+    return this.mapAttr(attr);
   }
 
   /**
@@ -287,6 +335,12 @@ export class PtCore {
   }
 
   // ---- mounts -------------------------------------------------------------------------
+
+  /** Whether noteMount() has nothing left to do for `attr`. */
+  mountNoted(attr: Buffer): boolean {
+    const type = attr.readUInt32LE(StatField.mode) & S_IFMT;
+    return (type !== S_IFDIR && type !== S_IFREG) || this.seenMounts.has(attr.readUInt32LE(StatField.mntId));
+  }
 
   /** Remembers the mount of a directory or regular file (SYNCFS without submounts). */
   noteMount(attr: Buffer, fd: number): void {

@@ -48,7 +48,7 @@ import { check, PtCore } from './core.js';
 import { createFile, createNode, createTmpfile, FUSE_OPEN_KILL_SUIDGID, sessionOpenFlags } from './create.js';
 import * as fileOps from './file-ops.js';
 import { checkName } from './guest-input.js';
-import type { HandleData } from './handle-table.js';
+import type { HandleData, HandleObserver } from './handle-table.js';
 import { acceptedInitFlags, FUSE_DONT_MASK, FUSE_HANDLE_KILLPRIV_V2, FUSE_SECURITY_CTX, FUSE_SUBMOUNTS, FUSE_WRITEBACK_CACHE } from './init-flags.js';
 import { S_IFDIR, S_IFLNK, S_IFREG, type InodeData } from './inode-table.js';
 import { LockTable } from './locks.js';
@@ -184,6 +184,11 @@ export class PassthroughFs implements FileSystem {
     return rec.readBigUInt64LE(StatField.size);
   }
 
+  /** Reports open file handles (fh, nodeid, fd) to `observer`: the native READ fast path. */
+  observeHandles(observer: HandleObserver | undefined): void {
+    this.core.handles.observe(observer);
+  }
+
   /** Counts, for tests and metrics. */
   get stats(): { inodes: number; handles: number } {
     return { inodes: this.core.inodes.size, handles: this.core.handles.size };
@@ -234,6 +239,18 @@ export class PassthroughFs implements FileSystem {
 
   knows(nodeid: number): boolean {
     return this.core.inodes.get(nodeid) !== undefined;
+  }
+
+  /** LOOKUP without a promise when the core can (core.lookupInSync); undefined otherwise. */
+  lookupSync(_ctx: RequestContext, parent: number, name: Buffer): Entry | undefined {
+    if (this.core.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
+    checkName(name);
+    const p = this.core.inodes.acquire(parent);
+    try {
+      return this.core.lookupInSync(p, name);
+    } finally {
+      this.core.inodes.release(p);
+    }
   }
 
   forget(nodeid: number, count: bigint): void {
@@ -319,6 +336,16 @@ export class PassthroughFs implements FileSystem {
     const d = this.core.inodes.acquire(nodeid);
     try {
       return { attr: await this.core.stat(d), attrTimeout: this.core.policy.attrTimeout };
+    } finally {
+      this.core.inodes.release(d);
+    }
+  }
+
+  getattrSync(_ctx: RequestContext, nodeid: number, _fh: number | undefined): AttrReply | undefined {
+    if (!sys.inline()) return undefined;
+    const d = this.core.inodes.acquire(nodeid);
+    try {
+      return { attr: this.core.statSync(d)!, attrTimeout: this.core.policy.attrTimeout };
     } finally {
       this.core.inodes.release(d);
     }

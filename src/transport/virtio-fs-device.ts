@@ -2,7 +2,7 @@
  * The virtio-fs device behind the vhost-user back-end: queue 0 is the high-priority queue
  * (FORGET, INTERRUPT), queues 1..N carry requests. Every queue feeds the same FUSE core.
  */
-import type { VirtQueue } from '../native/binding.js';
+import type { FuseFastPath, VirtQueue } from '../native/binding.js';
 import type { VhostUserDevice } from '../vhost/device.js';
 import type { FuseRequestHandler } from '../fuse/transport.js';
 import type { Logger } from '../daemon/log.js';
@@ -28,6 +28,8 @@ export interface VirtioFsDeviceOptions {
    * (after feature negotiation): Kata's FS_IO while its DAX protocol is in use, else nobody.
    */
   foreignIo?: () => ForeignMemoryIo | undefined;
+  /** Native READ fast path shared by the request queues (src/transport/fast-read.ts). */
+  fastPath?: FuseFastPath;
 }
 
 /** struct virtio_fs_config { u8 tag[36]; le32 num_request_queues; } */
@@ -62,7 +64,7 @@ export class VirtioFsDevice implements VhostUserDevice {
 
   startQueue(index: number, queue: VirtQueue, kickFd: number, queueSize: number): void {
     this.stopQueue(index);
-    const t = new VirtqueueTransport(index, queue, queueSize, kickFd, this.options.handler, this.options.log, this.options.foreignIo?.());
+    const t = new VirtqueueTransport(index, queue, queueSize, kickFd, this.options.handler, this.options.log, this.options.fastPath, this.options.foreignIo?.());
     this.transports.set(index, t);
     t.start();
   }

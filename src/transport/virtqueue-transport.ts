@@ -4,9 +4,13 @@
  * core; replies are written into the chain's writable buffers and published to the guest in
  * one used-ring update (and at most one interrupt) per event-loop turn.
  *
+ * Kicks are served natively (VirtQueue.watchKick): JS is entered only with the chains it must
+ * answer. With a FuseFastPath, READs on registered handles never reach JS at all (see
+ * native/fuse_fast_path.cc).
+ *
  * Knows nothing about inodes or opcodes: bytes in, bytes out.
  */
-import { native, type FdWatcher, type VirtQueue } from '../native/binding.js';
+import { native, type FuseFastPath, type VirtQueue } from '../native/binding.js';
 import { ErrnoError } from '../filesystem/errors.js';
 import type { FuseRequest, FuseRequestHandler } from '../fuse/transport.js';
 import type { Logger } from '../daemon/log.js';
@@ -31,7 +35,7 @@ export interface QueueStats {
 export class VirtqueueTransport {
   private readonly infos = new Uint32Array(4 * MAX_BATCH);
   private readonly arena: Buffer;
-  private watcher: FdWatcher | undefined;
+  private watching = false;
   /** Started and not stopped: replies are delivered. */
   private running = false;
   /** Taking new requests from the ring (false while paused). */
@@ -41,6 +45,7 @@ export class VirtqueueTransport {
   generation = 0;
   private flushScheduled = false;
   private readonly flushCallback = (): void => this.flush();
+  private readonly batchCallback = (n: number): void => this.onBatch(n);
   readonly stats: QueueStats = { requests: 0, batches: 0 };
   /** No worker threads: chain I/O completes inside the native call. */
   readonly inline = native.getPoolSize() === 0;
@@ -52,11 +57,14 @@ export class VirtqueueTransport {
     private kickFd: number,
     private readonly handler: FuseRequestHandler,
     private readonly log: Logger,
+    fastPath?: FuseFastPath,
     /** Moves bytes of chains that point outside our memory table (Kata's DAX window), if any can. */
     readonly foreignIo?: ForeignMemoryIo,
   ) {
     // allocUnsafe: untouched pages of the arena cost no resident memory.
     this.arena = Buffer.allocUnsafe(queueSize * STAGING_SLOT);
+    // Large fast-path reads on the worker pool finish later: publish them like JS replies.
+    queue.setFastPath(fastPath ?? null, () => this.scheduleFlush());
     queue.setAllowForeign(foreignIo !== undefined);
   }
 
@@ -68,19 +76,20 @@ export class VirtqueueTransport {
   /** Stops popping (kicks are ignored); requests in flight still complete. */
   pause(): void {
     this.popping = false;
-    this.watcher?.close();
-    this.watcher = undefined;
+    if (this.watching) this.queue.unwatchKick();
+    this.watching = false;
   }
 
   /** Pops again, watching `kickFd` (a new one when the front-end replaced it). */
   resume(kickFd = this.kickFd): void {
     if (!this.running) return;
     this.kickFd = kickFd;
-    this.watcher?.close();
-    this.watcher = new native.FdWatcher(this.kickFd, () => this.onKick());
+    this.queue.watchKick(this.kickFd, this.infos, this.arena, STAGING_SLOT, MAX_BATCH, this.batchCallback);
+    this.watching = true;
     this.popping = true;
     // Requests may have been queued while we did not watch: look once without a kick.
-    this.drain();
+    this.queue.drainKick();
+    this.scheduleFlush();
   }
 
   /**
@@ -118,39 +127,23 @@ export class VirtqueueTransport {
     return this.running;
   }
 
-  private onKick(): void {
-    const r = native.eventfdRead(this.kickFd);
-    if (r < 0) {
-      this.log.error({ queue: this.index }, `reading the kick eventfd failed: errno ${-r}`);
-      this.pause();
+  /** The native kick handler's callback: n chains to serve, 0 = ring broken, < 0 = -errno. */
+  private onBatch(n: number): void {
+    if (!this.popping) return;
+    if (n > 0) {
+      this.stats.batches++;
+      this.stats.requests += n;
+      for (let i = 0; i < n; i++) this.dispatch(i);
       return;
     }
-    this.drain();
-  }
-
-  /** Pops until the ring is empty with notifications re-armed (drain → enable → re-check). */
-  private drain(): void {
-    if (!this.popping) return;
-    for (;;) {
-      const n = this.queue.pop(this.infos, MAX_BATCH, this.arena, STAGING_SLOT);
-      if (n > 0) {
-        this.stats.batches++;
-        this.stats.requests += n;
-        for (let i = 0; i < n; i++) this.dispatch(i);
-        if (!this.popping) return;
-        continue;
-      }
-      if (this.queue.broken()) {
-        // The guest corrupted its ring: serving it further could only misbehave. The queue
-        // stays paused until the front-end restarts it.
-        this.log.error({ queue: this.index, why: this.queue.counters().lastError }, 'virtqueue is broken; no longer serving it');
-        this.pause();
-        break;
-      }
-      if (!this.queue.enableNotification()) break;
+    if (n < 0) {
+      this.log.error({ queue: this.index }, `reading the kick eventfd failed: errno ${-n}`);
+    } else {
+      // The guest corrupted its ring: serving it further could only misbehave. The queue
+      // stays paused until the front-end restarts it.
+      this.log.error({ queue: this.index, why: this.queue.counters().lastError }, 'virtqueue is broken; no longer serving it');
     }
-    // Malformed chains are returned during pop; publish them even if nothing was dispatched.
-    this.scheduleFlush();
+    this.pause();
   }
 
   private dispatch(i: number): void {

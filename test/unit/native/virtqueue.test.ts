@@ -199,10 +199,16 @@ describe('split virtqueue (device side)', () => {
     expect(pop(r)).toBe(2);
     // used_event (after the avail ring) = 0: the driver wants a call once entry 0 is used.
     r.buf.writeUInt16LE(0, AVAIL + 4 + 2 * SIZE);
+    // complete() publishes at once when that crosses used_event (the interrupt is due anyway).
     r.q.complete(0, Buffer.alloc(0), 0, 0, 0);
-    expect(r.q.flush()).toBe(true);
+    expect(r.buf.readUInt16LE(USED + 2)).toBe(1);
+    expect(r.q.counters().notifications).toBe(1);
+    expect(r.q.flush()).toBe(false); // nothing left to publish
     r.q.complete(1, Buffer.alloc(0), 0, 0, 0);
+    expect(r.buf.readUInt16LE(USED + 2)).toBe(1); // not due: left for the batch publish
     expect(r.q.flush()).toBe(false); // driver has not moved used_event
+    expect(r.buf.readUInt16LE(USED + 2)).toBe(2);
+    expect(r.q.counters().notifications).toBe(1);
     // enableNotification publishes avail_event = last avail index and re-checks.
     expect(r.q.enableNotification()).toBe(false);
     expect(r.buf.readUInt16LE(USED + 4 + 8 * SIZE)).toBe(2);

@@ -1,0 +1,69 @@
+// The native FUSE READ fast path: the one place where native code knows FUSE (see
+// fuse_fast_path.cc for why it exists and exactly what it decides).
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "virtqueue.h"
+
+namespace vfs {
+
+// Where a large read may go instead of the calling thread: the worker pool. The job keeps
+// both JS objects alive and calls `done` on the JS thread once the reply is in the used ring.
+struct FastPathPool {
+  Napi::Env env;
+  Napi::Object queue_owner;  // the VirtQueue whose SplitQueue the chain belongs to
+  Napi::Object fast_path_owner;
+  Napi::Function done;
+};
+
+class FuseFastPath {
+ public:
+  // Answers the chain `head` (in flight on `q`) if it is a READ this path may serve; the chain
+  // is then returned to the guest (AddUsed, not yet published) — or, for a large read with a
+  // worker pool (`pool` set), handed to a pool thread that returns it later. False: untouched,
+  // for JS.
+  bool TryServe(SplitQueue* q, uint16_t head, const FastPathPool* pool);
+  // Writes the fuse_out_header for a read that moved `got` bytes (or failed, -errno) and
+  // returns the chain to the guest.
+  void Reply(SplitQueue* q, uint16_t head, uint64_t unique, int64_t got);
+
+  // JS keeps this table equal to its open regular-file handles: Register on OPEN/CREATE,
+  // Unregister before the descriptor can be closed (RELEASE, session end).
+  void Register(uint64_t fh, uint64_t nodeid, int fd) { handles_[fh] = Handle{nodeid, fd}; }
+  void Unregister(uint64_t fh) { handles_.erase(fh); }
+  void Clear() { handles_.clear(); }
+  // Serve only while the FUSE session is up (after INIT, before DESTROY/reset starts).
+  void SetSession(bool up, uint32_t max_read) {
+    up_ = up;
+    max_read_ = max_read;
+  }
+  size_t handles() const { return handles_.size(); }
+
+  uint64_t reads = 0;      // READs answered here (successes and errors)
+  uint64_t bytes = 0;      // file bytes delivered by them
+  uint64_t passed = 0;     // READs left to JS (unknown handle, unusual shape, session not up)
+  uint64_t pooled = 0;     // READs whose preadv ran on a worker thread
+  static constexpr int kMaxErrno = 511;  // the FUSE core's MAX_REPLY_ERRNO
+  uint64_t errors[kMaxErrno + 1] = {};   // error replies by positive errno
+
+ private:
+  struct Handle {
+    uint64_t nodeid;
+    int fd;
+  };
+  std::unordered_map<uint64_t, Handle> handles_;
+  bool up_ = false;
+  uint32_t max_read_ = 0;
+  std::vector<iovec> iov_;  // reused for every read: no allocation per request
+};
+
+// The FuseFastPath behind a JS FuseFastPath object, or nullptr if `o` is not one.
+FuseFastPath* UnwrapFuseFastPath(Napi::Env env, Napi::Object o);
+void InitFuseFastPath(Napi::Env env, Napi::Object exports);
+
+}  // namespace vfs
