@@ -39,6 +39,17 @@ export function supervisorArgv(config: DaemonConfig, argv: readonly string[]): s
   return out;
 }
 
+/** The inner stage's environment (`KEY=value` strings): ours plus the stage (exported for tests). */
+export function innerEnvironment(env: NodeJS.ProcessEnv, stage: string): string[] {
+  const out: NodeJS.ProcessEnv = { ...env, [STAGE_ENV]: stage };
+  // The daemon makes no TLS connection, but Node 20 reads and parses this whole CA file at every
+  // start, before any JavaScript runs (~50 ms for a distribution's bundle): not for the inner stage.
+  delete out.NODE_EXTRA_CA_CERTS;
+  return Object.entries(out)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+}
+
 /**
  * Creates (or checks) the listening socket, then execs the supervisor. Settles only by
  * throwing. `argv` (the original arguments) is passed along for `ps` only: the inner stage takes
@@ -63,13 +74,7 @@ export async function execIntoSandbox(config: DaemonConfig, warnings: readonly s
   delete inner.socketGroup;
   delete inner.socketGid;
   const args = supervisorArgv(config, argv);
-  const env: NodeJS.ProcessEnv = { ...process.env, [STAGE_ENV]: encodeStage(inner, warnings) };
-  // The daemon makes no TLS connection, but Node 20 reads and parses this whole CA file at every
-  // start, before any JavaScript runs (~50 ms for a distribution's bundle): not for the inner stage.
-  delete env.NODE_EXTRA_CA_CERTS;
-  const envList = Object.entries(env)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => `${k}=${v}`);
+  const envList = innerEnvironment(process.env, encodeStage(inner, warnings));
   // Node marks stdio close-on-exec at start-up: the supervisor and the daemon need them.
   let r = 0;
   for (const fd of [0, 1, 2, listenFd]) if (r === 0) r = sandbox.sandboxClearCloexec(fd);
