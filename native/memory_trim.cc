@@ -6,14 +6,17 @@
 // table entries for them (MADV_DONTNEED) costs nothing but a minor fault if one is needed
 // again, which is what the kernel's reclaim would do under memory pressure anyway.
 //
-// Only read-only file mappings WITHOUT private copies are dropped: a private mapping whose pages
-// were written before it became read-only (RELRO after relocation, Anonymous > 0 in smaps) would
-// lose that content, so such a mapping is skipped whole. The list is taken while /proc is still
-// reachable (before the sandbox hides it); the mappings of an executable and its libraries do
-// not change afterwards.
+// Only read-only mappings of the executable and of shared libraries (*.so*) WITHOUT private
+// copies are dropped: a private mapping whose pages were written before it became read-only
+// (RELRO after relocation, Anonymous > 0 in smaps) would lose that content, so such a mapping is
+// skipped whole. The list is taken while /proc is still reachable (before the sandbox hides it)
+// and used later; that is safe because nothing unmaps the executable or a loaded library while
+// the daemon runs (Node never dlclose()s), so no listed range can be reused for other memory in
+// between. Other file mappings (data files, locale archives) are left alone for that reason.
 #include <malloc.h>
 #include <napi.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -32,7 +35,19 @@ std::vector<Range>* planned = nullptr;
 
 // trimPlanFileMappings() → how many bytes of read-only file mappings can be dropped later;
 // -errno if /proc/self/smaps cannot be read.
+// The executable and shared libraries: see the top of this file.
+bool CodeFile(const char* path, const char* exe) {
+  size_t n = strcspn(path, "\n");
+  if (exe[0] != '\0' && strlen(exe) == n && strncmp(path, exe, n) == 0) return true;
+  const char* base = static_cast<const char*>(memrchr(path, '/', n));
+  base = base ? base + 1 : path;
+  return memmem(base, n - static_cast<size_t>(base - path), ".so", 3) != nullptr;
+}
+
 Napi::Value TrimPlan(const Napi::CallbackInfo& info) {
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  exe[len > 0 ? len : 0] = '\0';
   FILE* f = fopen("/proc/self/smaps", "re");
   if (!f) return Napi::Number::New(info.Env(), -errno);
   auto* ranges = new std::vector<Range>();
@@ -56,10 +71,10 @@ Napi::Value TrimPlan(const Napi::CallbackInfo& info) {
     if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path) == 3 && strchr(line, '-') < strchr(line, ' ')) {
       finish(!anonymousSeen);
       anonymousSeen = false;
-      // Regular files only: no [heap], [stack], anonymous memory, V8's code space, memfds
-      // (guest RAM), devices; nothing writable.
+      // The executable and libraries only (no [heap], [stack], anonymous memory, V8's code
+      // space, memfds holding guest RAM, devices, data files); nothing writable.
       candidate = path > 0 && line[path] == '/' && perms[0] == 'r' && perms[1] == '-' && strstr(line + path, "(deleted)") == nullptr &&
-                  strncmp(line + path, "/dev/", 5) != 0 && strncmp(line + path, "/memfd:", 7) != 0;
+                  CodeFile(line + path, exe);
       current = Range{start, end};
       continue;
     }

@@ -6,8 +6,8 @@ import { addon } from './load.js';
 
 export interface MemoryTrimAddon {
   /**
-   * Lists the read-only file mappings (the node executable's text and read-only data, its
-   * libraries') without private copies, from /proc/self/smaps: bytes listed, or -errno.
+   * Lists the read-only mappings of the executable and its shared libraries (text, read-only
+   * data) without private copies, from /proc/self/smaps: bytes listed, or -errno.
    */
   trimPlanFileMappings(): number;
   /** malloc_trim(0), then MADV_DONTNEED on the listed mappings: bytes dropped. */
