@@ -11,6 +11,7 @@
         "native/guest_memory.cc",
         "native/memory_binding.cc",
         "native/process.cc",
+        "native/memory_trim.cc",
         "native/shared_memory.cc",
         "native/dev_fuse.cc",
         "native/sandbox.cc",

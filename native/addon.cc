@@ -18,6 +18,7 @@ void InitProcess(Napi::Env env, Napi::Object exports);
 void InitSharedMemory(Napi::Env env, Napi::Object exports);
 void InitDevFuse(Napi::Env env, Napi::Object exports);
 void InitSandbox(Napi::Env env, Napi::Object exports);
+void InitMemoryTrim(Napi::Env env, Napi::Object exports);
 
 const char* ErrnoName(int err) {
   const char* name = strerrorname_np(err);
@@ -46,6 +47,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vfs::InitSharedMemory(env, exports);
   vfs::InitDevFuse(env, exports);
   vfs::InitSandbox(env, exports);
+  vfs::InitMemoryTrim(env, exports);
   return exports;
 }
 

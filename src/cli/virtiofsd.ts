@@ -9,8 +9,8 @@
 import './early-signals.js'; // first: see the file
 import { takeInnerStage } from '../sandbox/stage.js';
 
-// options.ts's PROGRAM; not imported from there: the sandbox's inner stage never loads the
-// command-line parser (yargs costs ~0.2 s of start-up).
+// option-table.ts's PROGRAM; not imported from there: the sandbox's inner stage never loads the
+// command-line parser.
 const PROGRAM = 'virtiofsd-ts';
 
 function oneLine(error: unknown): string {
@@ -35,14 +35,14 @@ async function main(argv: string[]): Promise<Outcome> {
     return { code: result.code, ran: false };
   }
 
-  const { createLogger } = await import('../daemon/logger.js');
-  const logger = await createLogger(result.config);
   if (stage === undefined && result.config.sandbox === 'namespace') {
     // --sandbox=namespace: become the supervisor, which re-runs us in new namespaces (the
-    // inner stage logs the warnings). Returns only by throwing.
+    // inner stage logs the warnings, so this stage needs no logger). Returns only by throwing.
     const { execIntoSandbox } = await import('../sandbox/supervisor.js');
-    execIntoSandbox(result.config, result.warnings, argv);
+    await execIntoSandbox(result.config, result.warnings, argv);
   }
+  const { createLogger } = await import('../daemon/logger.js');
+  const logger = await createLogger(result.config);
   for (const warning of result.warnings) logger.warn(warning);
 
   const { runDaemon } = await import('../daemon/daemon.js');

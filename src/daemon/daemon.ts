@@ -13,13 +13,12 @@ import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
 import { FastReadPath, fastPathEnabled } from '../transport/fast-read.js';
 import type { Logger } from './log.js';
 import { statsSnapshot } from './stats-dump.js';
-import { DaxManager, MAP_ALIGNMENT_LOG2, type DaxProtocol } from '../dax/dax-manager.js';
-import { withDax } from '../dax/dax-filesystem.js';
-import { fsIo } from '../dax/fs-io.js';
+import type { DaxManager, DaxProtocol } from '../dax/dax-manager.js';
+import type { ForeignMemoryIo } from '../transport/foreign-memory.js';
 import { ProtocolFeature } from '../vhost/protocol.js';
-import { runHostMount } from './host-mount.js';
 import { enterSandbox, lockDown } from '../sandbox/sandbox.js';
 import { openListener } from './listener.js';
+import { planIdleTrim, trimWhenIdle } from './idle-trim.js';
 import type { SandboxStage } from '../sandbox/stage.js';
 
 /** The readiness line Kata's runtime-rs waits for on stderr (it has no timeout). */
@@ -37,6 +36,12 @@ function daxProtocol(config: DaemonConfig, backend: VhostUserBackend | undefined
   return backend !== undefined && (backend.protocolFeatures & ProtocolFeature.SHMEM) !== 0n ? 'shmem' : 'kata';
 }
 
+/** The DAX window's modules (--dax-window). */
+async function loadDax(): Promise<typeof import('../dax/dax-manager.js') & typeof import('../dax/dax-filesystem.js') & typeof import('../dax/fs-io.js')> {
+  const [manager, filesystem, io] = await Promise.all([import('../dax/dax-manager.js'), import('../dax/dax-filesystem.js'), import('../dax/fs-io.js')]);
+  return { ...manager, ...filesystem, ...io };
+}
+
 /** Request queues we offer; QEMU's vhost-user-fs-pci defaults to one. */
 const REQUEST_QUEUES = 8;
 
@@ -48,7 +53,9 @@ const EAGAIN = 11;
  */
 export async function runDaemon(config: DaemonConfig, log: Logger, stage?: SandboxStage): Promise<number> {
   // --mount: the same FUSE core, served through /dev/fuse on this host (no socket, no VM).
-  if (config.mount !== undefined) return runHostMount(config, log);
+  // Its modules, like DAX's below, are loaded only when asked for: the sandboxed daemon's
+  // start-up reads and compiles every module it loads, before it can answer (issue 7).
+  if (config.mount !== undefined) return (await import('./host-mount.js')).runHostMount(config, log);
   // The guest's umask was applied by its kernel already (we do not negotiate DONT_MASK);
   // ours must not strip permission bits a second time.
   process.umask(0);
@@ -70,13 +77,17 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
   let dax: DaxManager | undefined;
   let backendForDax: VhostUserBackend | undefined;
   const backendRef = (): VhostUserBackend | undefined => backendForDax;
-  const kataFsIo = fsIo(() => backendRef()?.channel);
+  let kataFsIo: ForeignMemoryIo | undefined;
   try {
+    // Before the sandbox: afterwards only the share is reachable.
+    const daxModules = config.daxWindow !== undefined && config.dax !== 'never' ? await loadDax() : undefined;
+    kataFsIo = daxModules?.fsIo(() => backendRef()?.channel);
+    planIdleTrim(log); // every module and library is loaded by now
     const jail = enterSandbox(config, log, stage);
     cleanupSocket = jail.unlinkSocket;
     const { fs, passthrough } = await createFileSystem(config, jail.root, log, jail.procSelfFd);
-    if (config.daxWindow !== undefined && config.dax !== 'never') {
-      dax = new DaxManager({
+    if (daxModules !== undefined && config.daxWindow !== undefined) {
+      dax = new daxModules.DaxManager({
         windowBytes: BigInt(config.daxWindow),
         protocol: () => daxProtocol(config, backendRef()),
         channel: () => backendRef()?.channel,
@@ -94,11 +105,11 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     // With a DAX window, READs go through the DAX wrapper (range copies are written back
     // before a READ sees the file), so the native READ fast path stays off.
     const fast = fastPathEnabled() && dax === undefined ? new FastReadPath(maxRead) : undefined;
-    server = new FuseServer(dax ? withDax(fs, dax) : fs, {
+    server = new FuseServer(dax && daxModules ? daxModules.withDax(fs, dax) : fs, {
       logger: log,
       maxRead,
       announceSubmounts: config.announceSubmounts,
-      mapAlignment: dax ? MAP_ALIGNMENT_LOG2 : undefined,
+      mapAlignment: dax ? daxModules?.MAP_ALIGNMENT_LOG2 : undefined,
       onServing: fast ? (up) => fast.serving(up) : undefined,
     });
     if (fast) passthrough.observeHandles(fast.handles);
@@ -151,6 +162,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
 
     process.stderr.write(`${READY_LINE}\n`);
     if (config.syslog) log.info(READY_LINE);
+    trimWhenIdle(log);
     acceptWatcher = new native.FdWatcher(listenFd, () => {
       const fd = native.socketAccept(listenFd);
       if (fd === -EAGAIN) return;

@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 import type { DaemonConfig } from '../cli/config.js';
 import { openListener } from '../daemon/listener.js';
 import { errnoName } from '../filesystem/errors.js';
-import { applyNofileLimit } from '../passthrough/setup.js';
 import { native } from '../native/binding.js';
 import { sandbox } from '../native/sandbox.js';
 import { STAGE_ENV, encodeStage } from './stage.js';
@@ -40,37 +39,58 @@ export function supervisorArgv(config: DaemonConfig, argv: readonly string[]): s
   return out;
 }
 
+/** The inner stage's environment (`KEY=value` strings): ours plus the stage (exported for tests). */
+export function innerEnvironment(env: NodeJS.ProcessEnv, stage: string): string[] {
+  const out: NodeJS.ProcessEnv = { ...env, [STAGE_ENV]: stage };
+  // The daemon makes no TLS connection, but Node 20 reads and parses this whole CA file at every
+  // start, before any JavaScript runs (~50 ms for a distribution's bundle): not for the inner stage.
+  delete out.NODE_EXTRA_CA_CERTS;
+  return Object.entries(out)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+}
+
 /**
- * Creates (or checks) the listening socket, then execs the supervisor. Returns only by
+ * Creates (or checks) the listening socket, then execs the supervisor. Settles only by
  * throwing. `argv` (the original arguments) is passed along for `ps` only: the inner stage takes
  * its configuration from the environment.
  */
-export function execIntoSandbox(config: DaemonConfig, warnings: readonly string[], argv: readonly string[]): never {
-  // RLIMIT_NOFILE before the clone, as virtiofsd does: the pid the starter knows shows it too.
-  // The inner stage applies it again and logs the outcome.
-  applyNofileLimit(config, native.setNofileLimit, { warn() {}, info() {} });
+export async function execIntoSandbox(config: DaemonConfig, warnings: readonly string[], argv: readonly string[]): Promise<never> {
+  // The socket first: from here on a front-end's connect() succeeds (it waits in the backlog
+  // until the inner stage accepts), while the rest of start-up goes on.
   const listenFd = openListener(config);
+  // RLIMIT_NOFILE before the clone, as virtiofsd does: the pid the starter knows shows it too.
+  // The inner stage applies it again and logs the outcome. Imported here, after listen(): the
+  // policy lives with the passthrough, which this stage does not otherwise load.
+  const { applyNofileLimit } = await import('../passthrough/setup.js');
+  try {
+    applyNofileLimit(config, native.setNofileLimit, { warn() {}, info() {} });
+  } catch (error) {
+    closeOwnSocket(config, listenFd);
+    throw error;
+  }
   const inner: DaemonConfig = { ...config, fd: listenFd };
   delete inner.socketPath;
   delete inner.socketGroup;
   delete inner.socketGid;
   const args = supervisorArgv(config, argv);
-  const env = { ...process.env, [STAGE_ENV]: encodeStage(inner, warnings) };
-  const envList = Object.entries(env)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => `${k}=${v}`);
+  const envList = innerEnvironment(process.env, encodeStage(inner, warnings));
   // Node marks stdio close-on-exec at start-up: the supervisor and the daemon need them.
   let r = 0;
   for (const fd of [0, 1, 2, listenFd]) if (r === 0) r = sandbox.sandboxClearCloexec(fd);
   if (r === 0) r = sandbox.sandboxExec(args[0], args, envList);
   // Still here: nothing was started. Leave no socket of ours behind.
-  if (config.socketPath !== undefined) {
-    native.closeFd(listenFd);
-    try {
-      unlinkSync(config.socketPath);
-    } catch {
-      /* already gone */
-    }
-  }
+  closeOwnSocket(config, listenFd);
   throw new Error(`cannot start the sandbox supervisor ${args[0]}: ${errnoName(-r)}`);
+}
+
+/** Closes and removes the --socket-path socket this stage created (an inherited --fd stays). */
+function closeOwnSocket(config: DaemonConfig, listenFd: number): void {
+  if (config.socketPath === undefined) return;
+  native.closeFd(listenFd);
+  try {
+    unlinkSync(config.socketPath);
+  } catch {
+    /* already gone */
+  }
 }

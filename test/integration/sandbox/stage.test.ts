@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DaemonConfig } from '../../../src/cli/config.js';
 import { STAGE_ENV, encodeStage, takeInnerStage } from '../../../src/sandbox/stage.js';
-import { DAEMON_SCRIPT, supervisorArgv } from '../../../src/sandbox/supervisor.js';
+import { DAEMON_SCRIPT, innerEnvironment, supervisorArgv } from '../../../src/sandbox/supervisor.js';
 
 const config: DaemonConfig = {
   fd: 7,
@@ -37,5 +37,10 @@ describe('sandbox stages', () => {
     expect(withPath[withPath.length - 1]).toBe('--socket-path=/run/vfs.sock');
     const withFd = supervisorArgv(config, ['--fd=7']);
     expect(withFd[1]).toBe('--');
+  });
+
+  it('the inner stage gets our environment and the stage, without NODE_EXTRA_CA_CERTS (start-up time)', () => {
+    const env = innerEnvironment({ PATH: '/bin', NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', NODE_OPTIONS: '--x' }, '{}');
+    expect(env.sort()).toEqual(['NODE_OPTIONS=--x', 'PATH=/bin', `${STAGE_ENV}={}`].sort());
   });
 });
