@@ -57,6 +57,10 @@ export interface DaemonConfig {
   daxWindow?: number;
   /** `--dax`: protocol choice; set only with a window (no window = no DAX). */
   dax?: DaxMode;
+  /** `--dax-inode-min-size`: regular files smaller than this carry no FUSE_ATTR_DAX (default 0). */
+  daxInodeMinSize?: number;
+  /** `--dax-readonly-copies`: SHMEM read-only ranges always from copies, never the file. */
+  daxReadonlyCopies?: boolean;
 
   // File-system semantics (src/cli/fs-options.ts). Set only when given; absent = the default.
   /** --xattr / --no-xattr / -o [no_]xattr (default false; --xattrmap, --posix-acl, --security-label imply it). */

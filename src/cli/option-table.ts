@@ -52,6 +52,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'tag', value: 'TAG', section: 'main', help: 'Mount tag answered through GET_CONFIG (generic front-ends, e.g. QEMU 11)' },
   { key: 'dax-window', value: 'SIZE', section: 'main', help: 'DAX window size (e.g. 256M; a power of two ≥ 2M): enables DAX' },
   { key: 'dax', value: 'MODE', section: 'main', help: 'DAX protocol: auto (SHMEM if negotiated, else Kata FS_MAP), shmem, kata, never' },
+  { key: 'dax-inode-min-size', value: 'SIZE', section: 'main', help: 'dax=inode guests: files smaller than SIZE use the page cache [default: 0]' },
+  { key: 'dax-readonly-copies', section: 'main', help: 'QEMU 11: read-only DAX ranges from copies, never the file (docs/dax.md)' },
   { key: 'print-capabilities', section: 'main', help: 'Print the vhost-user backend capabilities (JSON) and exit' },
   { key: 'version', aliases: ['V'], section: 'main', help: 'Print the version and exit' },
   { key: 'help', aliases: ['h'], section: 'main', help: 'Print this help and exit' },

@@ -26,7 +26,8 @@ import { fsConfig, newFsCompat } from './fs-options.js';
 import { allStrings, flag, lastString, tokenize } from './argv.js';
 import { applyCompat, splitCompat, type Settings } from './compat.js';
 import { OPTIONS, PROGRAM, USAGE_ERROR, UsageError, fail, helpText, notSupported } from './option-table.js';
-import { checkModcaps, checkMountPoint, checkSharedDir, nonEmpty, parseCache, parseDaxWindow, parseLogLevel, parseSandbox, parseSeccomp, parseUint, resolveGroup } from './values.js';
+import { checkModcaps, checkMountPoint, checkSharedDir, nonEmpty, parseCache, parseDaxInodeMinSize,
+  parseDaxWindow, parseLogLevel, parseSandbox, parseSeccomp, parseUint, resolveGroup } from './values.js';
 
 export { PROGRAM, USAGE_ERROR, helpText };
 
@@ -121,6 +122,12 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
   }
   const dax = (daxText ?? 'auto') as DaxMode;
   if (daxWindow === undefined && (dax === 'shmem' || dax === 'kata')) fail(`--dax=${dax} needs --dax-window SIZE`);
+  const inodeMinText = lastString(parsed, 'dax-inode-min-size');
+  const daxInodeMinSize = inodeMinText === undefined ? undefined : parseDaxInodeMinSize(inodeMinText);
+  const daxReadonlyCopies = flag(parsed, 'dax-readonly-copies');
+  if (daxWindow === undefined && (daxInodeMinSize !== undefined || daxReadonlyCopies)) {
+    fail(`${daxInodeMinSize !== undefined ? '--dax-inode-min-size' : '--dax-readonly-copies'} needs --dax-window SIZE`);
+  }
 
   const compat = allStrings(parsed, 'o');
   for (const arg of compat) for (const item of splitCompat(arg)) applyCompat(item, s);
@@ -164,6 +171,8 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
   if (tag !== undefined) config.tag = tag;
   if (daxWindow !== undefined) config.daxWindow = daxWindow;
   if (daxWindow !== undefined) config.dax = dax;
+  if (daxInodeMinSize !== undefined) config.daxInodeMinSize = daxInodeMinSize;
+  if (daxReadonlyCopies) config.daxReadonlyCopies = true;
   if (socketPath !== undefined) {
     nonEmpty(socketPath, '--socket-path');
     const bytes = Buffer.byteLength(socketPath);

@@ -71,16 +71,28 @@ export function checkModcaps(value: string, what: string): string {
   return value;
 }
 
+/** A size in bytes with an optional K/M/G suffix (powers of 1024), as a bigint. */
+function parseSize(text: string, what: string): bigint {
+  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
+  if (m === null) fail(`invalid value '${text}' for ${what}: expected a size like 256M`);
+  const shift = { '': 0n, K: 10n, M: 20n, G: 30n }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return BigInt(m[1]) << shift;
+}
+
 /** --dax-window: bytes with an optional K/M/G suffix; a power of two of at least 2 MiB. */
 export function parseDaxWindow(text: string): number {
-  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
-  if (m === null) fail(`invalid value '${text}' for --dax-window: expected a size like 256M`);
-  const shift = { '': 0n, K: 10n, M: 20n, G: 30n }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
-  const bytes = BigInt(m[1]) << shift;
+  const bytes = parseSize(text, '--dax-window');
   if (bytes < 2n << 20n || (bytes & (bytes - 1n)) !== 0n || bytes > 1n << 40n) {
     fail(`--dax-window must be a power of two between 2M and 1T, not ${text}`);
   }
   return Number(bytes); // ≤ 2^40: exact, and plain JSON for the sandbox's re-exec
+}
+
+/** --dax-inode-min-size: bytes with an optional K/M/G suffix, at most 2^53 - 1. */
+export function parseDaxInodeMinSize(text: string): number {
+  const bytes = parseSize(text, '--dax-inode-min-size');
+  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) fail(`--dax-inode-min-size is too large: ${text}`);
+  return Number(bytes);
 }
 
 /** `--socket-group`: a numeric gid, or a name looked up in /etc/group (no NSS: Node has no getgrnam). */

@@ -98,14 +98,15 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
         writable: config.readonly !== true,
         // A read-write descriptor for a read-only range gives the guest nothing FUSE WRITE does
         // not: only where guest root is host root and the share is writable (docs/dax.md).
-        shareReadOnlyRanges: config.readonly !== true && !(config.translateUid?.length ?? 0) && !(config.translateGid?.length ?? 0),
+        shareReadOnlyRanges:
+          config.daxReadonlyCopies !== true && config.readonly !== true && !(config.translateUid?.length ?? 0) && !(config.translateGid?.length ?? 0),
       });
     }
     const maxRead = 1024 * 1024;
     // With a DAX window, READs go through the DAX wrapper (range copies are written back
     // before a READ sees the file), so the native READ fast path stays off.
     const fast = fastPathEnabled() && dax === undefined ? new FastReadPath(maxRead) : undefined;
-    server = new FuseServer(dax && daxModules ? daxModules.withDax(fs, dax) : fs, {
+    server = new FuseServer(dax && daxModules ? daxModules.withDax(fs, dax, { inodeDaxMinSize: BigInt(config.daxInodeMinSize ?? 0) }) : fs, {
       logger: log,
       maxRead,
       announceSubmounts: config.announceSubmounts,

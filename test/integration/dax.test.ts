@@ -187,6 +187,18 @@ describe('DAX range copies (shmem: QEMU 11 cannot map past EOF)', () => {
     expect(readFileSync(`${s.daemon.shareDir}/empty`).length).toBe(0);
   });
 
+  it('--dax-readonly-copies: read-only ranges never map the file, even where sharing would be safe', async () => {
+    s = await startSession({ args: ['--dax-window=16M', '--dax=shmem', '--dax-readonly-copies'], frontend: { daxWindowSize: 16 << 20 } });
+    await s.fuse.init(0xffffffff);
+    const path = `${s.daemon.shareDir}/rc`;
+    writeFileSync(path, Buffer.alloc(8192, 0x72));
+    const e = await s.fuse.lookup(1, 'rc');
+    await s.fuse.setupmapping(e.nodeid, -1, 0, R, 2, 0);
+    s.frontend.backend!.window.write(0, Buffer.from('scribble'));
+    await s.fuse.removemapping([[0, R]]);
+    expect(readFileSync(path).equals(Buffer.alloc(8192, 0x72))).toBe(true);
+  });
+
   it('with --readonly: refuses writable mappings and maps read-only ranges from copies the guest cannot write through', async () => {
     s = await startSession({ args: ['--dax-window=16M', '--dax=shmem', '--readonly'], frontend: { daxWindowSize: 16 << 20 } });
     await s.fuse.init(0xffffffff);
@@ -357,6 +369,15 @@ describe('per-inode DAX (dax=inode guests)', () => {
     const plus = await s.fuse.listDir(1, true);
     expect(plus.find((e) => e.name === 'f')?.entry?.attr.flags).toBe(FUSE_ATTR_DAX);
     expect(plus.find((e) => e.name === 'd')?.entry?.attr.flags).toBe(0);
+  });
+
+  it('--dax-inode-min-size leaves smaller files to the page cache', async () => {
+    s = await startSession({ args: ['--dax-window=16M', '--dax-inode-min-size=4K'], frontend: { daxWindowSize: 16 << 20 } });
+    await s.fuse.init(0xffffffff, 0xffffffff);
+    writeFileSync(`${s.daemon.shareDir}/small`, 'x'.repeat(4095));
+    writeFileSync(`${s.daemon.shareDir}/big`, 'x'.repeat(4096));
+    expect((await s.fuse.lookup(1, 'small')).attr.flags & FUSE_ATTR_DAX).toBe(0);
+    expect((await s.fuse.lookup(1, 'big')).attr.flags & FUSE_ATTR_DAX).toBe(FUSE_ATTR_DAX);
   });
 
   it('offers neither without a window', async () => {

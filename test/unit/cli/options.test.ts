@@ -428,6 +428,18 @@ describe('refused options (recognised, not implemented yet)', () => {
     usageError([...base(), '--dax-window=4M', '--dax=fast'], /invalid value 'fast' for --dax/);
   });
 
+  it('--dax-inode-min-size and --dax-readonly-copies', () => {
+    const ok = parseCommandLine([...base(), '--dax-window', '64M', '--dax-inode-min-size', '1M', '--dax-readonly-copies']);
+    expect(ok.kind).toBe('run');
+    if (ok.kind === 'run') {
+      expect(ok.config.daxInodeMinSize).toBe(1 << 20);
+      expect(ok.config.daxReadonlyCopies).toBe(true);
+    }
+    usageError([...base(), '--dax-inode-min-size', '1M'], /--dax-inode-min-size needs --dax-window/);
+    usageError([...base(), '--dax-readonly-copies'], /--dax-readonly-copies needs --dax-window/);
+    usageError([...base(), '--dax-window=4M', '--dax-inode-min-size=lots'], /invalid value 'lots' for --dax-inode-min-size/);
+  });
+
   it('any other --dax* or --migration-* option', () => {
     usageError([...base(), '--dax-window-size=1G'], /--dax-window-size is not supported yet/);
     usageError([...base(), '--migration-whatever'], /--migration-whatever is not supported yet/);
