@@ -60,9 +60,9 @@ export async function execIntoSandbox(config: DaemonConfig, warnings: readonly s
   // until the inner stage accepts), while the rest of start-up goes on.
   const listenFd = openListener(config);
   // RLIMIT_NOFILE before the clone, as virtiofsd does: the pid the starter knows shows it too.
-  // The inner stage applies it again and logs the outcome. Imported here, after listen(): the
-  // policy lives with the passthrough, which this stage does not otherwise load.
-  const { applyNofileLimit } = await import('../passthrough/setup.js');
+  // The inner stage applies it again and logs the outcome. Imported after listen(), from a
+  // module of its own: this stage does not load the passthrough.
+  const { applyNofileLimit } = await import('../passthrough/nofile-limit.js');
   try {
     applyNofileLimit(config, native.setNofileLimit, { warn() {}, info() {} });
   } catch (error) {
