@@ -130,6 +130,8 @@ function treeRss(pid) {
 let TS_BIN = join(repo, 'dist/cli/virtiofsd.js');
 let VUFS_BIN = join(repo, 'dist/cli/vufs.js');
 let PIN_ROOT = repo;
+/** The pinned daemon can be executed directly (see pinBuild). */
+let TS_DIRECT = false;
 /** Copies dist/ and the native build into the temp dir so a rebuild of the tree mid-run cannot mix versions. */
 function pinBuild() {
   const pin = join(work, 'pin');
@@ -145,6 +147,9 @@ function pinBuild() {
   TS_BIN = join(pin, 'dist/cli/virtiofsd.js');
   VUFS_BIN = join(pin, 'dist/cli/vufs.js');
   PIN_ROOT = pin;
+  // Run the daemon as an installed `virtiofsd-ts` runs: through its #! line (which, for one,
+  // drops NODE_EXTRA_CA_CERTS — a daemon that makes no TLS connection need not parse CAs).
+  TS_DIRECT = spawnSync('chmod', ['+x', TS_BIN]).status === 0;
 }
 const RUST_BIN = join(here, '.peers/rust/virtiofsd');
 const C_BIN = existsSync(join(here, '.peers/c/virtiofsd')) ? join(here, '.peers/c/virtiofsd') : '/usr/lib/qemu/virtiofsd';
@@ -155,9 +160,11 @@ const unavailable = {}; // kind -> reason
 
 function daemonArgv(kind, pool, sock, share, extraNode = []) {
   switch (kind) {
-    case 'ts':
-      return [process.execPath, [...extraNode, TS_BIN, `--socket-path=${sock}`, `--shared-dir=${share}`, '--log-level=error',
-        `--thread-pool-size=${pool}`, ...(SANDBOX_NONE ? ['--sandbox=none', '--seccomp=none'] : [])]];
+    case 'ts': {
+      const args = [`--socket-path=${sock}`, `--shared-dir=${share}`, '--log-level=error', `--thread-pool-size=${pool}`,
+        ...(SANDBOX_NONE ? ['--sandbox=none', '--seccomp=none'] : [])];
+      return TS_DIRECT && extraNode.length === 0 ? [TS_BIN, args] : [process.execPath, [...extraNode, TS_BIN, ...args]];
+    }
     case 'rust':
       return [RUST_BIN, [`--socket-path=${sock}`, `--shared-dir=${share}`, '--log-level=error', `--thread-pool-size=${pool}`,
         ...(SANDBOX_NONE ? ['--sandbox=none', '--seccomp=none'] : [])]];
