@@ -15,6 +15,8 @@
         "native/shared_memory.cc",
         "native/dev_fuse.cc",
         "native/sandbox.cc",
+        "native/sandbox_capabilities.cc",
+        "native/sandbox_seccomp.cc",
         "native/virtqueue.cc",
         "native/queue_binding.cc",
         "native/fuse_fast_path.cc",

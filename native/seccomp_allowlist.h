@@ -17,7 +17,7 @@
 //                              lock-down, rare paths of glibc/V8/libuv, passthrough paths not
 //                              exercised yet (xattrs by path), crash reporting;
 //   VFS_SECCOMP_LEGACY         x86_64-only spellings glibc or V8 may still use.
-// Calls with argument checks (sandbox.cc builds them, whatever the group):
+// Calls with argument checks (sandbox_seccomp.cc builds them, whatever the group):
 //   clone   only with CLONE_THREAD (threads yes, processes no);
 //   clone3  always fails with ENOSYS (its flags live in memory a filter cannot read; glibc then
 //           falls back to clone);

@@ -1,5 +1,5 @@
 /**
- * Typed view of the addon's sandbox primitives (native/sandbox.cc). Policy — which mode, which
+ * Typed view of the addon's sandbox primitives (native/sandbox*.cc). Policy — which mode, which
  * capabilities, when — lives in src/sandbox/; these only do what they say. Functions that set up
  * the sandbox throw an Error with `code`, `errno` and `syscall` fields on failure.
  */
