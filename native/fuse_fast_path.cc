@@ -23,7 +23,8 @@
 // preadv until done or end of file; on an error before any byte, an error reply with that
 // errno (EIO outside 1..511, THE errno mapping of src/fuse/reply.ts); otherwise a header with
 // len = 16 + bytes read. With a worker pool, reads of ≥ 64 KiB run on a pool thread (as the JS
-// path's would) on a duplicate of the descriptor; the chain stays in flight until then. The JS side adds these requests to its statistics (stats-dump.ts).
+// path's would) on a duplicate of the descriptor; the chain stays in flight until then. The JS
+// side adds these requests to its statistics (src/daemon/stats-dump.ts).
 //
 // Lifetime: JS unregisters a handle before its descriptor can be closed (RELEASE, DESTROY,
 // reset), on the same thread as this code, so a registered fd is always open.
@@ -146,7 +147,8 @@ bool FuseFastPath::TryServe(SplitQueue* q, uint16_t head, const FastPathPool* po
     int dup_fd = fcntl(it->second.fd, F_DUPFD_CLOEXEC, 0);
     if (dup_fd >= 0) {
       pooled++;
-      SubmitJob(pool->env, std::make_unique<PooledReadJob>(this, q, head, unique, iov_, c->memory, dup_fd, static_cast<int64_t>(offset), *pool), pool->done);
+      auto job = std::make_unique<PooledReadJob>(this, q, head, unique, iov_, c->memory, dup_fd, static_cast<int64_t>(offset), *pool);
+      SubmitJob(pool->env, std::move(job), pool->done);
       return true;
     }
     // No descriptor to spare: read here instead.
