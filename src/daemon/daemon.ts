@@ -10,7 +10,7 @@ import { FuseServer } from '../fuse/server.js';
 import { applyNofileLimit, createFileSystem } from '../passthrough/setup.js';
 import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
-import { FastReadPath, fastPathEnabled } from '../transport/fast-read.js';
+import { FastPath, fastPathEnabled } from '../transport/fast-path.js';
 import type { Logger } from './log.js';
 import { statsSnapshot } from './stats-dump.js';
 import { DaxManager, MAP_ALIGNMENT_LOG2, type DaxProtocol } from '../dax/dax-manager.js';
@@ -65,7 +65,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     }
   };
   let server: FuseServer;
-  let fastRead: FastReadPath | undefined;
+  let fastPath: FastPath | undefined;
   let dax: DaxManager | undefined;
   let backendForDax: VhostUserBackend | undefined;
   const backendRef = (): VhostUserBackend | undefined => backendForDax;
@@ -85,16 +85,19 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       });
     }
     const maxRead = 1024 * 1024;
-    const fast = fastPathEnabled() ? new FastReadPath(maxRead) : undefined;
+    const maxWrite = 1024 * 1024;
+    const writesOk = config.readonly !== true && passthrough.settings.capabilityXattr === undefined;
+    const fast = fastPathEnabled() ? new FastPath({ maxRead, maxWrite, writesOk }) : undefined;
     server = new FuseServer(dax ? withDax(fs, dax) : fs, {
       logger: log,
       maxRead,
+      maxWrite,
       announceSubmounts: config.announceSubmounts,
       mapAlignment: dax ? MAP_ALIGNMENT_LOG2 : undefined,
       onServing: fast ? (up) => fast.serving(up) : undefined,
     });
     if (fast) passthrough.observeHandles(fast.handles);
-    fastRead = fast;
+    fastPath = fast;
     lockDown({ ...config, fileHandles: config.inodeFileHandles !== undefined }, log, jail);
   } catch (error) {
     cleanupSocket();
@@ -123,7 +126,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     process.on('SIGHUP', () => log.info('SIGHUP ignored'));
     process.on('SIGUSR1', () => {
       try {
-        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined, fastPath: fastRead ? () => fastRead!.counters() : undefined }) }, 'statistics');
+        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined, fastPath: fastPath ? () => fastPath!.counters() : undefined }) }, 'statistics');
       } catch (err) {
         log.warn({ err }, 'cannot gather statistics');
       }
@@ -136,7 +139,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       onReset: () => server.reset(),
       tag: config.tag,
       daxWindow: config.daxWindow === undefined ? undefined : BigInt(config.daxWindow),
-      fastPath: fastRead?.native,
+      fastPath: fastPath?.native,
     });
 
     process.stderr.write(`${READY_LINE}\n`);

@@ -22,7 +22,7 @@ export interface VirtioFsDeviceOptions {
   tag?: string;
   /** DAX window size declared as shared memory region 0 (`--dax-window`). */
   daxWindow?: bigint;
-  /** Native READ fast path shared by the request queues (src/transport/fast-read.ts). */
+  /** Native READ/WRITE fast path shared by the request queues (src/transport/fast-path.ts). */
   fastPath?: FuseFastPath;
 }
 
