@@ -173,6 +173,7 @@ for (const pool of [0, 2]) {
       expect(slowSt.fastPath).toBeUndefined();
       // Both count every READ and every error reply alike.
       expect(st.requests.READ).toBe(slowSt.requests.READ);
+      expect(st.requests.WRITE).toBe(slowSt.requests.WRITE);
       expect(st.errors).toEqual(slowSt.errors);
     });
 
