@@ -1,4 +1,4 @@
-// The native FUSE READ fast path: the one place where native code knows FUSE (see
+// The native FUSE READ/WRITE fast path: the one place where native code knows FUSE (see
 // fuse_fast_path.cc for why it exists and exactly what it decides).
 #pragma once
 
@@ -28,25 +28,31 @@ class FuseFastPath {
   // worker pool (`pool` set), handed to a pool thread that returns it later. False: untouched,
   // for JS.
   bool TryServe(SplitQueue* q, uint16_t head, const FastPathPool* pool);
-  // Writes the fuse_out_header for a read that moved `got` bytes (or failed, -errno) and
-  // returns the chain to the guest.
+  // Writes the reply of a read that moved `got` bytes (or failed, -errno) and returns the chain
+  // to the guest; ReplyWrite the same for a write (fuse_write_out).
   void Reply(SplitQueue* q, uint16_t head, uint64_t unique, int64_t got);
+  void ReplyWrite(SplitQueue* q, uint16_t head, uint64_t unique, int64_t got);
 
   // JS keeps this table equal to its open regular-file handles: Register on OPEN/CREATE,
   // Unregister before the descriptor can be closed (RELEASE, session end).
   void Register(uint64_t fh, uint64_t nodeid, int fd) { handles_[fh] = Handle{nodeid, fd}; }
   void Unregister(uint64_t fh) { handles_.erase(fh); }
   void Clear() { handles_.clear(); }
-  // Serve only while the FUSE session is up (after INIT, before DESTROY/reset starts).
-  void SetSession(bool up, uint32_t max_read) {
+  // Serve only while the FUSE session is up (after INIT, before DESTROY/reset starts); WRITEs
+  // only when `writes_ok` (the file system does nothing before a write but pwritev).
+  void SetSession(bool up, uint32_t max_read, uint32_t max_write, bool writes_ok) {
     up_ = up;
     max_read_ = max_read;
+    max_write_ = max_write;
+    writes_ok_ = writes_ok;
   }
   size_t handles() const { return handles_.size(); }
 
   uint64_t reads = 0;      // READs answered here (successes and errors)
   uint64_t bytes = 0;      // file bytes delivered by them
-  uint64_t passed = 0;     // READs left to JS (unknown handle, unusual shape, session not up)
+  uint64_t writes = 0;     // WRITEs answered here (successes and errors)
+  uint64_t written = 0;    // file bytes written by them
+  uint64_t passed = 0;     // READs/WRITEs left to JS (unknown handle, unusual shape)
   uint64_t pooled = 0;     // READs whose preadv ran on a worker thread
   static constexpr int kMaxErrno = 511;  // the FUSE core's MAX_REPLY_ERRNO
   uint64_t errors[kMaxErrno + 1] = {};   // error replies by positive errno
@@ -57,8 +63,12 @@ class FuseFastPath {
     int fd;
   };
   std::unordered_map<uint64_t, Handle> handles_;
+  void ReplyHeader(SplitQueue* q, Chain* c, uint16_t head, uint64_t unique, int64_t got, uint32_t len);
+
   bool up_ = false;
+  bool writes_ok_ = false;
   uint32_t max_read_ = 0;
+  uint32_t max_write_ = 0;
   std::vector<iovec> iov_;  // reused for every read: no allocation per request
 };
 

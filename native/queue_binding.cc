@@ -147,7 +147,7 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     return Napi::Number::New(env, PopBatch(infos.Data(), max, arena.Data(), slot));
   }
 
-  // Pops chains until `max` are described for JS or the ring is empty. READs the fast path
+  // Pops chains until `max` are described for JS or the ring is empty. Requests the fast path
   // answers (if one is set) are completed here and never described.
   uint32_t PopBatch(uint32_t* infos, uint32_t max, uint8_t* arena, uint32_t slot) {
     uint32_t count = 0;
@@ -185,8 +185,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     return count;
   }
 
-  // setFastPath(fastPath | null, onPooledDone?): READs on handles it knows are answered during
-  // pop; with a worker pool, large ones complete later and then call onPooledDone() (the
+  // setFastPath(fastPath | null, onPooledDone?): READs/WRITEs on handles it knows are answered in
+  // the pop; with a worker pool, large ones complete later and then call onPooledDone() (the
   // caller publishes the used ring and wakes GET_VRING_BASE waiters).
   Napi::Value SetFastPath(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -207,7 +207,7 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
 
   // ---------------------------------------------------------------------------------------
   // Kick handling without JS. A kick wakes this uv_poll; the eventfd is read, chains are
-  // popped (fast-path READs answered on the way), and JS is called only with the chains it
+  // popped (fast-path READs/WRITEs answered on the way), and JS is called only with those it
   // must serve: callback(n) with n chains described in `infos`, callback(0) once the ring is
   // broken, callback(-errno) if the kick eventfd cannot be read. The used ring is published
   // (and the guest signalled) before returning to the event loop.

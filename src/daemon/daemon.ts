@@ -10,7 +10,7 @@ import { FuseServer } from '../fuse/server.js';
 import { applyNofileLimit, createFileSystem } from '../passthrough/setup.js';
 import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
-import { FastReadPath, fastPathEnabled } from '../transport/fast-read.js';
+import { FastPath, fastPathEnabled } from '../transport/fast-path.js';
 import type { Logger } from './log.js';
 import { statsSnapshot } from './stats-dump.js';
 import type { DaxManager, DaxProtocol } from '../dax/dax-manager.js';
@@ -73,7 +73,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     }
   };
   let server: FuseServer;
-  let fastRead: FastReadPath | undefined;
+  let fastPath: FastPath | undefined;
   let dax: DaxManager | undefined;
   let backendForDax: VhostUserBackend | undefined;
   const backendRef = (): VhostUserBackend | undefined => backendForDax;
@@ -103,18 +103,21 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       });
     }
     const maxRead = 1024 * 1024;
-    // With a DAX window, READs go through the DAX wrapper (range copies are written back
-    // before a READ sees the file), so the native READ fast path stays off.
-    const fast = fastPathEnabled() && dax === undefined ? new FastReadPath(maxRead) : undefined;
+    const maxWrite = 1024 * 1024;
+    const writesOk = config.readonly !== true && passthrough.settings.capabilityXattr === undefined;
+    // With a DAX window, READ and WRITE go through the DAX wrapper (range copies are written back
+    // before a READ and reloaded after a WRITE), so the native fast path stays off.
+    const fast = fastPathEnabled() && dax === undefined ? new FastPath({ maxRead, maxWrite, writesOk }) : undefined;
     server = new FuseServer(dax && daxModules ? daxModules.withDax(fs, dax, { inodeDaxMinSize: BigInt(config.daxInodeMinSize ?? 0) }) : fs, {
       logger: log,
       maxRead,
+      maxWrite,
       announceSubmounts: config.announceSubmounts,
       mapAlignment: dax ? daxModules?.MAP_ALIGNMENT_LOG2 : undefined,
       onServing: fast ? (up) => fast.serving(up) : undefined,
     });
     if (fast) passthrough.observeHandles(fast.handles);
-    fastRead = fast;
+    fastPath = fast;
     lockDown({ ...config, fileHandles: config.inodeFileHandles !== undefined }, log, jail);
   } catch (error) {
     cleanupSocket();
@@ -143,7 +146,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     process.on('SIGHUP', () => log.info('SIGHUP ignored'));
     process.on('SIGUSR1', () => {
       try {
-        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined, fastPath: fastRead ? () => fastRead!.counters() : undefined }) }, 'statistics');
+        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined, fastPath: fastPath ? () => fastPath!.counters() : undefined }) }, 'statistics');
       } catch (err) {
         log.warn({ err }, 'cannot gather statistics');
       }
@@ -158,7 +161,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       daxWindow: config.daxWindow === undefined ? undefined : BigInt(config.daxWindow),
       // Kata's QEMU keeps the DAX window out of our memory table: I/O there goes through FS_IO.
       foreignIo: () => (dax !== undefined && daxProtocol(config, backendRef()) === 'kata' && backendRef()?.channel !== undefined ? kataFsIo : undefined),
-      fastPath: fastRead?.native,
+      fastPath: fastPath?.native,
     });
 
     process.stderr.write(`${READY_LINE}\n`);

@@ -12,7 +12,7 @@ export interface StatsSources {
   fuse: FuseStats;
   queues: () => Record<number, { requests: number; batches: number; malformed: number }>;
   dax?: () => object;
-  /** READs answered by the native fast path: counted with the others, and shown apart. */
+  /** READs/WRITEs answered by the native fast path: counted with the others, and shown apart. */
   fastPath?: () => FastPathCounters;
 }
 
@@ -25,8 +25,9 @@ export function statsSnapshot(s: StatsSources): Record<string, unknown> {
   for (const [errno, n] of s.fuse.errors) errors[errnoName(errno)] = n;
   const fast = s.fastPath?.();
   if (fast !== undefined) {
-    const read = opcodeName(Opcode.READ);
-    if (fast.reads > 0) requests[read] = (requests[read] ?? 0) + fast.reads;
+    for (const [op, n] of [[Opcode.READ, fast.reads], [Opcode.WRITE, fast.writes]] as const) {
+      if (n > 0) requests[opcodeName(op)] = (requests[opcodeName(op)] ?? 0) + n;
+    }
     for (const [errno, n] of Object.entries(fast.errors)) {
       const name = errnoName(Number(errno));
       errors[name] = (errors[name] ?? 0) + n;
@@ -41,7 +42,7 @@ export function statsSnapshot(s: StatsSources): Record<string, unknown> {
     forgets: s.fuse.forgets,
     queues: s.queues(),
     ...(s.dax ? { dax: s.dax() } : {}),
-    ...(fast !== undefined ? { fastPath: { reads: fast.reads, bytes: fast.bytes, passed: fast.passed, pooled: fast.pooled, handles: fast.handles } } : {}),
+    ...(fast !== undefined ? { fastPath: { reads: fast.reads, bytes: fast.bytes, writes: fast.writes, written: fast.written, passed: fast.passed, pooled: fast.pooled, handles: fast.handles } } : {}),
     rssBytes: residentBytes(),
   };
 }

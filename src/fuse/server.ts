@@ -72,8 +72,8 @@ export interface FuseServerOptions {
   stats?: FuseStats;
   /**
    * Told when the session starts serving ordinary requests (INIT done) and when it stops
-   * (DESTROY, reset, a new INIT), before the server drains: the native READ fast path serves
-   * only in between (src/transport/fast-read.ts).
+   * (DESTROY, reset, a new INIT), before the server drains: the native READ/WRITE fast path serves
+   * only in between (src/transport/fast-path.ts).
    */
   onServing?: (serving: boolean) => void;
 }

@@ -94,25 +94,27 @@ export interface VirtQueue {
   drainKick(): void;
 }
 
-/** Counters of the native READ fast path (native/fuse_fast_path.cc). */
+/** Counters of the native READ/WRITE fast path (native/fuse_fast_path.cc). */
 export interface FastPathCounters {
   reads: number;
   bytes: number;
-  /** READs left to JS (unknown handle, unusual shape). */
+  writes: number;
+  written: number;
+  /** READs and WRITEs left to JS (unknown handle, unusual shape). */
   passed: number;
-  /** READs whose preadv ran on a worker thread. */
+  /** Requests whose preadv/pwritev ran on a worker thread. */
   pooled: number;
   handles: number;
   /** Error replies by positive errno. */
   errors: Record<number, number>;
 }
 
-/** The native table of open regular-file handles the READ fast path may serve. */
+/** The native table of open regular-file handles the READ/WRITE fast path may serve. */
 export interface FuseFastPath {
   register(fh: number, nodeid: number, fd: number): void;
   unregister(fh: number): void;
   clear(): void;
-  setSession(up: boolean, maxRead: number): void;
+  setSession(up: boolean, maxRead: number, maxWrite: number, writesOk: boolean): void;
   counters(): FastPathCounters;
 }
 

@@ -104,11 +104,36 @@ export class PtCore {
   /**
    * One lookup of `name` in the (pinned) directory `parent`: +1 reference on the result. The
    * part after the last await is synchronous, so the table cannot change between finding an
-   * existing inode and taking the reference.
+   * existing inode and taking the reference. `created`: the name was just made by us, so its
+   * inode is new and the known-inode shortcut (knownEntry) would only cost a system call.
    */
-  async lookupIn(parent: InodeData, name: Buffer): Promise<Entry> {
+  async lookupIn(parent: InodeData, name: Buffer, created = false): Promise<Entry> {
+    if (!created) {
+      const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
+      const known = this.knownEntry(parent, attr, await sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr));
+      if (known !== undefined) return known;
+    }
     const fd = check(await sys.openat2(parent.fd, name, LOOKUP_FLAGS, 0, BENEATH), 'openat2');
     return this.adoptFd(parent, fd);
+  }
+
+  /**
+   * The first step of every lookup: `attr` holds statx of the name (result `r`). The name of an
+   * inode we already hold needs no new descriptor — one statx instead of openat2 + statx +
+   * close, and a repeated LOOKUP is the common case. The name is one validated component
+   * (checkName: no '/', not '.' or '..') and AT_SYMLINK_NOFOLLOW does not follow it, so this
+   * reaches exactly what openat2 would open. Returns the entry (+1 reference), throws ENOENT
+   * (which openat2 would report alike), or undefined: take the full path (unknown inode, any
+   * other error). Synchronous, so the table cannot change between find and reference.
+   */
+  private knownEntry(parent: InodeData, attr: Buffer, r: number): Entry | undefined {
+    if (r === -E.ENOENT) throw new ErrnoError(E.ENOENT, 'openat2');
+    if (r < 0) return undefined;
+    const known = this.inodes.find(attr);
+    if (known === undefined || !this.mountNoted(attr)) return undefined;
+    this.markSubmount(parent, attr);
+    this.inodes.ref(known);
+    return this.entry(known.nodeid, this.mapAttr(attr));
   }
 
   /**
@@ -154,22 +179,8 @@ export class PtCore {
   lookupInSync(parent: InodeData, name: Buffer): Entry | undefined {
     if (this.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
-    // The name of an inode we already hold needs no new descriptor: one statx of the name
-    // instead of openat2 + statx + close (a repeated LOOKUP is the common case). The name is
-    // one validated component (checkName: no '/', not '.' or '..') and AT_SYMLINK_NOFOLLOW
-    // does not follow it, so this reaches exactly what openat2 below would open. Anything but
-    // a known inode — or an error other than ENOENT, which openat2 would report alike — takes
-    // the full path.
-    const pre = sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr) as number;
-    if (pre === -E.ENOENT) throw new ErrnoError(E.ENOENT, 'openat2');
-    if (pre >= 0) {
-      const known = this.inodes.find(attr);
-      if (known !== undefined && this.mountNoted(attr)) {
-        this.markSubmount(parent, attr);
-        this.inodes.ref(known);
-        return this.entry(known.nodeid, this.mapAttr(attr));
-      }
-    }
+    const known = this.knownEntry(parent, attr, sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr) as number);
+    if (known !== undefined) return known;
     const fd = check(sys.openat2(parent.fd, name, LOOKUP_FLAGS, 0, BENEATH) as number, 'openat2');
     const r = sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, attr) as number;
     if (r < 0) {

@@ -87,7 +87,7 @@ export async function createNode(
         if (fd >= 0) core.closeQuietly(fd);
       }
     }
-    return await core.lookupIn(p, name);
+    return await core.lookupIn(p, name, true);
   } finally {
     core.inodes.release(p);
   }
@@ -119,7 +119,7 @@ export async function createFile(
       let entry: Entry;
       try {
         await setSecurityContext(core, ctx, fd, C.XATTR_VIA_FD);
-        entry = await core.lookupIn(p, name);
+        entry = await core.lookupIn(p, name, true);
       } catch (err) {
         core.closeQuietly(fd);
         if (core.securityLabel && ctx.securityContext !== undefined) await sys.unlinkat(p.fd, name, 0);

@@ -35,8 +35,8 @@ export class HandleData {
 }
 
 /**
- * Told about every open regular-file handle (the native READ fast path keeps a copy:
- * src/transport/fast-read.ts). removed() runs when the handle is dropped, before its descriptor
+ * Told about every open regular-file handle (the native READ/WRITE fast path keeps a copy:
+ * src/transport/fast-path.ts). removed() runs when the handle is dropped, before its descriptor
  * can be closed, so an observer never holds a closed descriptor.
  */
 export interface HandleObserver {

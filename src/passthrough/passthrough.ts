@@ -184,7 +184,7 @@ export class PassthroughFs implements FileSystem {
     return rec.readBigUInt64LE(StatField.size);
   }
 
-  /** Reports open file handles (fh, nodeid, fd) to `observer`: the native READ fast path. */
+  /** Reports open file handles (fh, nodeid, fd) to `observer`: the native READ/WRITE fast path. */
   observeHandles(observer: HandleObserver | undefined): void {
     this.core.handles.observe(observer);
   }

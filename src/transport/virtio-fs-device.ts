@@ -28,7 +28,7 @@ export interface VirtioFsDeviceOptions {
    * (after feature negotiation): Kata's FS_IO while its DAX protocol is in use, else nobody.
    */
   foreignIo?: () => ForeignMemoryIo | undefined;
-  /** Native READ fast path shared by the request queues (src/transport/fast-read.ts). */
+  /** Native READ/WRITE fast path shared by the request queues (src/transport/fast-path.ts). */
   fastPath?: FuseFastPath;
 }
 

@@ -5,8 +5,8 @@
  * one used-ring update (and at most one interrupt) per event-loop turn.
  *
  * Kicks are served natively (VirtQueue.watchKick): JS is entered only with the chains it must
- * answer. With a FuseFastPath, READs on registered handles never reach JS at all (see
- * native/fuse_fast_path.cc).
+ * answer. With a FuseFastPath, READs and WRITEs on registered handles never reach JS at all
+ * (see native/fuse_fast_path.cc).
  *
  * Knows nothing about inodes or opcodes: bytes in, bytes out.
  */
@@ -28,6 +28,7 @@ const FOREIGN_FLAG = 1 << 16;
 const E_FAULT = 14;
 
 export interface QueueStats {
+  /** Requests handed to JS (the native fast path counts its own: FastPathCounters). */
   requests: number;
   batches: number;
 }

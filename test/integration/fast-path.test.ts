@@ -1,11 +1,11 @@
 /**
- * The native READ fast path (native/fuse_fast_path.cc) against the JS core it shortcuts: the
- * same READ requests — well-formed, malformed, on stale or foreign handles, before INIT — go to
+ * The native READ/WRITE fast path (native/fuse_fast_path.cc) against the JS core it shortcuts:
+ * the same READ and WRITE requests — well-formed, malformed, on stale or foreign handles, before INIT — go to
  * a daemon with the fast path and to one without it (VIRTIOFSD_TS_FAST_PATH=0), and every
  * reply must be identical. SIGUSR1's statistics show which path answered.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, startSession, type RunningDaemon, type Session } from '../helpers/daemon.js';
 import { VhostUserFrontend } from '../../src/frontend/vhost-user-frontend.js';
@@ -25,12 +25,21 @@ function readIn(fh: number | bigint, offset: number | bigint, size: number): Buf
   return a;
 }
 
+function writeIn(fh: number | bigint, offset: number | bigint, size: number, writeFlags = 0): Buffer {
+  const a = Buffer.alloc(40);
+  a.writeBigUInt64LE(BigInt(fh), 0);
+  a.writeBigUInt64LE(BigInt(offset), 8);
+  a.writeUInt32LE(size, 16);
+  a.writeUInt32LE(writeFlags, 20);
+  return a;
+}
+
 /** What the guest sees of a reply: error, body bytes, used length. */
 function seen(r: FuseReply): { error: number; body: string; usedLen: number } {
   return { error: r.error, body: r.body.toString('base64'), usedLen: r.usedLen };
 }
 
-async function stats(d: RunningDaemon): Promise<{ requests: Record<string, number>; errors: Record<string, number>; fastPath?: { reads: number; passed: number; pooled: number; handles: number } }> {
+async function stats(d: RunningDaemon): Promise<{ requests: Record<string, number>; errors: Record<string, number>; fastPath?: { reads: number; writes: number; passed: number; pooled: number; handles: number } }> {
   const before = d.stderr().length;
   d.child.kill('SIGUSR1');
   for (let i = 0; i < 100; i++) {
@@ -94,6 +103,30 @@ async function battery(s: Session): Promise<unknown[]> {
   // After RELEASE the handle is gone: EBADF, from whichever path.
   await s.fuse.release(f.nodeid, fh);
   await send(read(f.nodeid, fh, 0, 10), 100);
+  // WRITEs: well-formed (small, 1 MiB, empty), then malformed or unusual ones.
+  const w = await s.fuse.create(1, 'out', 0o644, 2 /* O_RDWR */);
+  const wr = (h: number | bigint, off: number | bigint, data: Buffer, size = data.length, flags = 0): Buffer =>
+    s.fuse.build(Opcode.WRITE, w.entry.nodeid, [writeIn(h, off, size, flags), data]);
+  await send(wr(w.fh, 0, content.subarray(0, 4096)), 24);
+  await send(wr(w.fh, 4096, content.subarray(0, 1 << 18)), 24);
+  await send(wr(w.fh, 1e6, Buffer.alloc(1 << 20, 0x5a)), 24);
+  await send(wr(w.fh, 10, Buffer.alloc(0)), 24);
+  await send(wr(w.fh, 0, Buffer.alloc(10), 11), 24); // size beyond the payload
+  await send(wr(w.fh, 0, Buffer.alloc(10), 9), 24); // payload beyond size
+  await send(wr(w.fh, 0, Buffer.alloc((1 << 20) + 4096), (1 << 20) + 4096), 24); // above max_write
+  await send(wr(w.fh, 0, Buffer.alloc(10)), 16); // no room for fuse_write_out
+  await send(wr(9999, 0, Buffer.alloc(10)), 24); // unknown handle
+  await send(wr(w.fh, 2n ** 63n, Buffer.alloc(10)), 24); // offset past INT64_MAX
+  await send(wr(w.fh, 0, Buffer.from('killed'), 6, 1 << 2), 24); // FUSE_WRITE_KILL_SUIDGID
+  const { fh: rofh } = await s.fuse.open(w.entry.nodeid, 0 /* O_RDONLY */);
+  await send(wr(rofh, 0, Buffer.alloc(10)), 24); // EBADF from pwritev
+  const wlen = s.fuse.build(Opcode.WRITE, w.entry.nodeid, [writeIn(w.fh, 0, 4), Buffer.alloc(4)]);
+  wlen.writeUInt32LE(wlen.length + 4, InHeader.len);
+  await send(wlen, 24);
+  await s.fuse.release(w.entry.nodeid, rofh);
+  await s.fuse.release(w.entry.nodeid, w.fh);
+  await send(wr(w.fh, 0, Buffer.alloc(10)), 24); // after RELEASE
+  out.push(readFileSync(join(s.daemon.shareDir, 'out')).toString('base64'));
   // Many at once (one kick, one batch), then the session keeps serving.
   const { fh: fh2 } = await s.fuse.open(f.nodeid, 0);
   const many = await Promise.all(Array.from({ length: 48 }, (_, i) => s.fuse.raw(read(f.nodeid, fh2, i * 4096, 4096), 16 + 4096)));
@@ -131,6 +164,7 @@ for (const pool of [0, 2]) {
       const st = await stats(fast.daemon);
       expect(st.fastPath!.reads).toBeGreaterThanOrEqual(48 + 11);
       expect(st.fastPath!.passed).toBeGreaterThanOrEqual(5);
+      expect(st.fastPath!.writes).toBeGreaterThanOrEqual(5);
       expect(st.fastPath!.handles).toBe(1);
       // With a worker pool the large reads ran there (on a duplicate of the descriptor).
       if (pool > 0) expect(st.fastPath!.pooled).toBeGreaterThan(0);
@@ -139,7 +173,19 @@ for (const pool of [0, 2]) {
       expect(slowSt.fastPath).toBeUndefined();
       // Both count every READ and every error reply alike.
       expect(st.requests.READ).toBe(slowSt.requests.READ);
+      expect(st.requests.WRITE).toBe(slowSt.requests.WRITE);
       expect(st.errors).toEqual(slowSt.errors);
+    });
+
+    it('leaves WRITEs to the JS core on a read-only share (EROFS)', async () => {
+      const ro = await startSession({ args: [`--thread-pool-size=${pool}`, '--readonly'] });
+      sessions.push(ro);
+      writeFileSync(join(ro.daemon.shareDir, 'data'), content);
+      const f = await ro.fuse.lookup(1, 'data');
+      const { fh } = await ro.fuse.open(f.nodeid, 0);
+      const r = await ro.fuse.raw(ro.fuse.build(Opcode.WRITE, f.nodeid, [writeIn(fh, 0, 4), Buffer.from('abcd')]), 24);
+      expect(r.error).toBe(-30);
+      expect((await ro.fuse.read(f.nodeid, fh, 0, 4)).equals(content.subarray(0, 4))).toBe(true);
     });
 
     it('leaves READs before INIT to the JS core (EIO) and serves after it', async () => {
