@@ -24,7 +24,6 @@
 import { E, ErrnoError } from '../filesystem/errors.js';
 import {
   STAT_RECORD_SIZE,
-  StatField,
   type AttrReply,
   type CreateReply,
   type DirEntrySink,
@@ -40,7 +39,6 @@ import {
   type ZeroCopyReader,
   type ZeroCopyWriter,
 } from '../filesystem/filesystem.js';
-import { native } from '../native/binding.js';
 import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import type { CachePolicy } from './cache-policy.js';
@@ -48,32 +46,20 @@ import { check, PtCore } from './core.js';
 import { createFile, createNode, createTmpfile, FUSE_OPEN_KILL_SUIDGID, sessionOpenFlags } from './create.js';
 import * as fileOps from './file-ops.js';
 import { checkName } from './guest-input.js';
-import type { HandleData, HandleObserver } from './handle-table.js';
+import type { HandleObserver } from './handle-table.js';
 import { acceptedInitFlags, FUSE_DONT_MASK, FUSE_HANDLE_KILLPRIV_V2, FUSE_SECURITY_CTX, FUSE_SUBMOUNTS, FUSE_WRITEBACK_CACHE } from './init-flags.js';
-import { S_IFDIR, S_IFLNK, S_IFREG, type InodeData } from './inode-table.js';
+import { S_IFLNK, S_IFREG, type InodeData } from './inode-table.js';
 import { LockTable } from './locks.js';
+import { pinForMapping, type PinnedFile } from './mapping-pin.js';
 import { resolveOptions, type PassthroughLogger, type PassthroughOptions, type Settings } from './options.js';
 import { readDirectory, type ReaddirHost } from './readdir.js';
+import { setattr } from './setattr.js';
 import * as xattr from './xattr.js';
 
 export { FUSE_ATTR_SUBMOUNT } from './core.js';
 export type { PassthroughLogger, PassthroughOptions } from './options.js';
 
-/** SETATTR valid bits (FATTR_*). */
-export const FATTR = {
-  MODE: 1 << 0,
-  UID: 1 << 1,
-  GID: 1 << 2,
-  SIZE: 1 << 3,
-  ATIME: 1 << 4,
-  MTIME: 1 << 5,
-  FH: 1 << 6,
-  ATIME_NOW: 1 << 7,
-  MTIME_NOW: 1 << 8,
-  LOCKOWNER: 1 << 9,
-  CTIME: 1 << 10,
-  KILL_SUIDGID: 1 << 11,
-} as const;
+export { FATTR } from './setattr.js';
 
 /** fuse_write_in.write_flags: the writer lacks CAP_FSETID (KILLPRIV_V2). */
 const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
@@ -129,59 +115,9 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  /**
-   * DAX (src/dax/dax-manager.ts MappingSource): a descriptor for the front-end to map, pinned
-   * until unpin(). Linux's DAX code sends no handle (fh = -1): then the inode itself is opened
-   * for the mapping (read-only or read-write as asked) and closed at unpin — the front-end's
-   * mapping keeps its own reference. With a handle, a writable mapping needs one open for
-   * writing.
-   */
-  async pinForMapping(nodeid: number, fh: number, write: boolean): Promise<{ fd: number; size: bigint; unpin: () => void }> {
-    const c = this.core;
-    if (fh < 0) {
-      const d = c.inodes.acquire(nodeid);
-      try {
-        if (d.type !== S_IFREG) throw new ErrnoError(E.EINVAL, 'only regular files can be mapped');
-        const fd = await c.reopen(d, write ? C.O_RDWR : C.O_RDONLY);
-        let open = true;
-        return {
-          fd,
-          size: await this.sizeOf(fd).catch((err: unknown) => {
-            void sys.close(fd);
-            throw err;
-          }),
-          unpin: () => {
-            if (open) void sys.close(fd);
-            open = false;
-          },
-        };
-      } finally {
-        c.inodes.release(d);
-      }
-    }
-    const h = c.handles.acquire(fh, nodeid);
-    if (h.isDir || (write && native.fdAccessMode(h.fd) === 0 /* O_RDONLY */)) {
-      c.handles.release(h);
-      throw new ErrnoError(h.isDir ? E.EISDIR : E.EACCES, 'handle cannot back this mapping');
-    }
-    let pinned = true;
-    const unpin = (): void => {
-      if (pinned) c.handles.release(h);
-      pinned = false;
-    };
-    try {
-      return { fd: h.fd, size: await this.sizeOf(h.fd), unpin };
-    } catch (err) {
-      unpin();
-      throw err;
-    }
-  }
-
-  /** Current size of an open file (front-ends that cannot map past EOF need it). */
-  private async sizeOf(fd: number): Promise<bigint> {
-    const rec = Buffer.alloc(STAT_RECORD_SIZE);
-    check(await sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, rec), 'statx');
-    return rec.readBigUInt64LE(StatField.size);
+  /** DAX (src/dax/dax-manager.ts MappingSource): see mapping-pin.ts. */
+  pinForMapping(nodeid: number, fh: number, write: boolean): Promise<PinnedFile> {
+    return pinForMapping(this.core, nodeid, fh, write);
   }
 
   /** Reports open file handles (fh, nodeid, fd) to `observer`: the native READ/WRITE fast path. */
@@ -351,54 +287,8 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  async setattr(_ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
-    const c = this.core;
-    const v = req.valid;
-    const kill = c.killprivV2 && (v & FATTR.KILL_SUIDGID) !== 0;
-    const d = c.inodes.acquire(nodeid);
-    let h: HandleData | undefined;
-    try {
-      if (v & FATTR.FH) h = c.handles.acquire(req.fh, nodeid);
-      if (v & FATTR.MODE) {
-        const r = h ? await sys.fchmodat(h.fd, null, req.mode) : await sys.fchmodat(c.procSelfFd, d.procName, req.mode);
-        check(r, 'fchmodat');
-      }
-      if (v & (FATTR.UID | FATTR.GID)) {
-        const uid = v & FATTR.UID ? c.s.uidMap.toHost(req.uid) : -1;
-        const gid = v & FATTR.GID ? c.s.gidMap.toHost(req.gid) : -1;
-        await c.dropCapability(d.fd, d);
-        check(await sys.fchownat(d.fd, null, uid, gid, C.AT_SYMLINK_NOFOLLOW), 'fchownat');
-        if (kill && !d.isDir) await c.killSuidSgid(d.fd, d);
-      }
-      if (v & FATTR.SIZE) {
-        if (h) {
-          await c.dropCapability(h.fd);
-          check(await sys.ftruncate(h.fd, req.size), 'ftruncate');
-          if (kill) await c.killSuidSgid(h.fd);
-        } else {
-          await this.truncateInode(d, req.size, kill);
-        }
-      }
-      if (v & (FATTR.ATIME | FATTR.MTIME | FATTR.ATIME_NOW | FATTR.MTIME_NOW)) {
-        let aSec = 0;
-        let aNsec = C.UTIME_OMIT;
-        let mSec = 0;
-        let mNsec = C.UTIME_OMIT;
-        if (v & FATTR.ATIME_NOW) aNsec = C.UTIME_NOW;
-        else if (v & FATTR.ATIME) [aSec, aNsec] = [Number(BigInt.asIntN(64, req.atime)), req.atimensec];
-        if (v & FATTR.MTIME_NOW) mNsec = C.UTIME_NOW;
-        else if (v & FATTR.MTIME) [mSec, mNsec] = [Number(BigInt.asIntN(64, req.mtime)), req.mtimensec];
-        const r = h
-          ? await sys.utimensat(h.fd, null, aSec, aNsec, mSec, mNsec, 0)
-          : await sys.utimensat(c.procSelfFd, d.procName, aSec, aNsec, mSec, mNsec, 0);
-        check(r, 'utimensat');
-      }
-      // FATTR_CTIME: the host sets ctime itself; LOCKOWNER: no mandatory locks.
-      return { attr: await c.stat(d), attrTimeout: c.policy.attrTimeout };
-    } finally {
-      if (h) c.handles.release(h);
-      c.inodes.release(d);
-    }
+  setattr(_ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
+    return setattr(this.core, nodeid, req);
   }
 
   // ---- files --------------------------------------------------------------------------
@@ -642,20 +532,6 @@ export class PassthroughFs implements FileSystem {
       c.procSelfFd = -1;
       if (rootFd >= 0) c.closeQuietly(rootFd);
       throw err;
-    }
-  }
-
-  private async truncateInode(d: InodeData, size: bigint, kill: boolean): Promise<void> {
-    if (d.type === S_IFDIR) throw new ErrnoError(E.EISDIR);
-    if (d.type !== S_IFREG) throw new ErrnoError(E.EINVAL);
-    const c = this.core;
-    const fd = await c.reopen(d, C.O_WRONLY | C.O_NONBLOCK);
-    try {
-      await c.dropCapability(fd);
-      check(await sys.ftruncate(fd, size), 'ftruncate');
-      if (kill) await c.killSuidSgid(fd);
-    } finally {
-      c.closeQuietly(fd);
     }
   }
 
