@@ -116,10 +116,11 @@ export class DaxManager {
     const write = (flags & SETUPMAPPING_FLAG_WRITE) !== 0;
     const shmem = this.o.protocol() === 'shmem';
     const slot = Number(moffset / RANGE);
-    const existing = this.table.get(slot);
     if (write && this.o.writable === false) throw new ErrnoError(E.EROFS, 'read-only share (--readonly)');
     let pin = await this.o.source.pinForMapping(nodeid, fh, write);
     if (shmem && !write && this.o.shareReadOnlyRanges === true) pin = await this.readWritePin(nodeid, pin);
+    // Read after the awaits: what the slot holds now.
+    const existing = this.table.get(slot);
     let pinOwned = false;
     try {
       // QEMU ≥ 11 maps no region past EOF and every region writable: the file backs its whole
