@@ -23,10 +23,10 @@ struct FastPathPool {
 
 class FuseFastPath {
  public:
-  // Answers the chain `head` (in flight on `q`) if it is a READ this path may serve; the chain
-  // is then returned to the guest (AddUsed, not yet published) — or, for a large read with a
-  // worker pool (`pool` set), handed to a pool thread that returns it later. False: untouched,
-  // for JS.
+  // Answers the chain `head` (in flight on `q`) if it is a READ or WRITE this path may serve;
+  // the chain is then returned to the guest (AddUsed, not yet published) — or, for a large
+  // transfer with a worker pool (`pool` set), handed to a pool thread that returns it later.
+  // False: untouched, for JS.
   bool TryServe(SplitQueue* q, uint16_t head, const FastPathPool* pool);
   // Writes the reply of a read that moved `got` bytes (or failed, -errno) and returns the chain
   // to the guest; ReplyWrite the same for a write (fuse_write_out).
@@ -53,7 +53,7 @@ class FuseFastPath {
   uint64_t writes = 0;     // WRITEs answered here (successes and errors)
   uint64_t written = 0;    // file bytes written by them
   uint64_t passed = 0;     // READs/WRITEs left to JS (unknown handle, unusual shape)
-  uint64_t pooled = 0;     // READs whose preadv ran on a worker thread
+  uint64_t pooled = 0;     // READs/WRITEs whose preadv/pwritev ran on a worker thread
   static constexpr int kMaxErrno = 511;  // the FUSE core's MAX_REPLY_ERRNO
   uint64_t errors[kMaxErrno + 1] = {};   // error replies by positive errno
 

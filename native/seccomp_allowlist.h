@@ -147,7 +147,7 @@
   X(llistxattr) \
   X(lremovexattr) \
   X(fchown) \
-  /* DAX tail buffers (src/dax/tail-buffer.ts): the memfd behind a range's bytes past EOF */ \
+  /* DAX range copies (src/dax/range-copy.ts): the memfd behind what QEMU 11 cannot map from a file */ \
   X(memfd_create) \
   /* credentials read back by glibc / Node */ \
   X(capget) \

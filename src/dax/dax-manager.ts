@@ -8,6 +8,7 @@
  * 2 MiB boundaries, every handle must be open (for writing, if the mapping is writable).
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
+import { Mutex } from '../passthrough/mutex.js';
 import type { Logger } from '../daemon/log.js';
 import type { BackendChannel } from '../vhost/backend-channel.js';
 import { MappingTable, type WindowMapping } from './mapping-table.js';
@@ -39,7 +40,6 @@ const I64_MAX = (1n << 63n) - 1n;
 
 export type DaxProtocol = 'kata' | 'shmem';
 
-/** How the manager reaches a host file for a guest handle. */
 /** A descriptor pinned for a mapping; `readWrite` when it was opened read-write for sharing. */
 export interface Pinned {
   fd: number;
@@ -48,6 +48,7 @@ export interface Pinned {
   readWrite?: boolean;
 }
 
+/** How the manager reaches a host file for a guest handle. */
 export interface MappingSource {
   /**
    * A descriptor for `nodeid` — its handle `fh`, or the inode opened afresh when fh is -1 (the
@@ -93,6 +94,7 @@ export interface RemoveEntry {
 export class DaxManager {
   readonly table: MappingTable;
   private readonly startedAt = performance.now();
+  private readonly mutex = new Mutex();
 
   constructor(private readonly o: DaxManagerOptions) {
     if (o.windowBytes <= 0n || o.windowBytes % RANGE !== 0n) {
@@ -112,6 +114,10 @@ export class DaxManager {
     if (moffset % RANGE !== 0n || foffset % RANGE !== 0n) throw new ErrnoError(E.EINVAL, 'mapping not 2 MiB aligned');
     if (moffset >= this.o.windowBytes || moffset + len > this.o.windowBytes) throw new ErrnoError(E.EINVAL, 'mapping outside the window');
     if (foffset > I64_MAX - len) throw new ErrnoError(E.EINVAL, 'file offset overflows');
+    return this.exclusive(() => this.setupLocked(nodeid, fh, foffset, len, flags, moffset));
+  }
+
+  private async setupLocked(nodeid: number, fh: number, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
     const channel = this.requireChannel();
     const write = (flags & SETUPMAPPING_FLAG_WRITE) !== 0;
     const shmem = this.o.protocol() === 'shmem';
@@ -119,7 +125,6 @@ export class DaxManager {
     if (write && this.o.writable === false) throw new ErrnoError(E.EROFS, 'read-only share (--readonly)');
     let pin = await this.o.source.pinForMapping(nodeid, fh, write);
     if (shmem && !write && this.o.shareReadOnlyRanges === true) pin = await this.readWritePin(nodeid, pin);
-    // Read after the awaits: what the slot holds now.
     const existing = this.table.get(slot);
     let pinOwned = false;
     try {
@@ -168,18 +173,22 @@ export class DaxManager {
       }
       for (let s = e.moffset / RANGE; s * RANGE < e.moffset + e.len; s++) slots.add(Number(s));
     }
-    const mapped = [...slots].filter((s) => this.table.get(s) !== undefined);
-    if (mapped.length > 0) await this.unmapSlots(this.requireChannel(), mapped);
+    await this.exclusive(async () => {
+      const mapped = [...slots].filter((s) => this.table.get(s) !== undefined);
+      if (mapped.length > 0) await this.unmapSlots(this.requireChannel(), mapped);
+    });
     for (const e of entries) this.o.trace?.write({ op: 'remove', moff: Number(e.moffset), len: Number(e.len) });
   }
 
   /** The inode is gone: its ranges can no longer be used; release them in the front-end too. */
   async forgetInode(nodeid: number): Promise<void> {
-    const slots = this.table.slotsOf(nodeid);
-    if (slots.length === 0) return;
-    const channel = this.o.channel();
-    if (channel?.isOpen) await this.unmapSlots(channel, slots).catch((err: unknown) => this.o.log.warn({ err }, 'unmapping a forgotten inode failed'));
-    await this.closeTails(slots);
+    await this.exclusive(async () => {
+      const slots = this.table.slotsOf(nodeid);
+      if (slots.length === 0) return;
+      const channel = this.o.channel();
+      if (channel?.isOpen) await this.unmapSlots(channel, slots).catch((err: unknown) => this.o.log.warn({ err }, 'unmapping a forgotten inode failed'));
+      await this.closeTails(slots);
+    });
   }
 
   /** Whether any window slot holds a range of `nodeid`. */
@@ -216,13 +225,30 @@ export class DaxManager {
    * has dropped them itself and refuses the unmaps: harmless.
    */
   async endSession(): Promise<void> {
-    const slots = this.table.mappedSlots();
-    const channel = this.o.channel();
-    if (slots.length > 0 && channel?.isOpen) {
-      await this.unmapSlots(channel, slots).catch((err: unknown) => this.o.log.debug({ err }, 'unmapping the previous session\'s DAX ranges'));
+    await this.exclusive(async () => {
+      const slots = this.table.mappedSlots();
+      const channel = this.o.channel();
+      if (slots.length > 0 && channel?.isOpen) {
+        await this.unmapSlots(channel, slots).catch((err: unknown) => this.o.log.debug({ err }, 'unmapping the previous session\'s DAX ranges'));
+      }
+      await this.closeTails(this.table.mappedSlots());
+      this.table.reset();
+    });
+  }
+
+  /**
+   * Runs `op` alone among the window's changes (setup, remove, forget, session end): their awaits
+   * (front-end round trips, opening files) must not interleave on the same slots — a second
+   * setup of a slot would replace the first's entry and leak its copy, a removal could miss a
+   * mapping being made, the budget check could pass twice.
+   */
+  private async exclusive<T>(op: () => Promise<T>): Promise<T> {
+    await this.mutex.lock();
+    try {
+      return await op();
+    } finally {
+      this.mutex.unlock();
     }
-    await this.closeTails(this.table.mappedSlots());
-    this.table.reset();
   }
 
   /** Counters for metrics and the SIGUSR1 dump. */

@@ -13,17 +13,17 @@
  * zeros after EOF); a read-only range maps a copy of all of it. A copy lives in a memfd (zero
  * pages cost nothing until touched) and is sized to its part of the range.
  *
- * While mapped, a copy is authoritative for its bytes: stores the guest makes through the window
- * land here and a writable copy is written back to the file — only the bytes that differ, and
+ * While mapped, stores the guest makes through the window land in the copy, and a writable copy
+ * is written back to the file — only the bytes the guest changed since the copy was filled, and
  * never past the file's current size — at FLUSH, FSYNC, RELEASE, SYNCFS, removal of the mapping
- * and the end of the session. Operations that change the file's data without the window (WRITE,
- * truncation, FALLOCATE, COPY_FILE_RANGE) write back first and reload after
+ * and the end of the session. After a WRITE the written bytes are reloaded into the copy;
+ * truncation, FALLOCATE and COPY_FILE_RANGE write back first and reload after
  * (src/dax/dax-filesystem.ts). A host process changing the same bytes is seen by the guest only
  * when the range is mapped again (docs/dax.md).
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
 
-/** The system calls a tail buffer uses; injected so the buffer is testable without a daemon. */
+/** The system calls a range copy uses; injected so it is testable without a daemon. */
 export interface CopyIo {
   /** A new, zero-filled, sized anonymous file (memfd); throws ErrnoError. */
   createBuffer(len: number): number;
@@ -47,6 +47,12 @@ export class RangeCopy {
   /** Operations on one buffer run one at a time (a write-back must not race a reload or close). */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /**
+   * Writable copies: the bytes the copy held when last filled from (or written back to) the
+   * file; past its length, zeros. A write-back sends only what differs from it — the guest's
+   * stores — never bytes that merely differ from the file because someone else changed it.
+   */
+  private baseline = Buffer.alloc(0);
 
   private constructor(
     private readonly io: CopyIo,
@@ -88,7 +94,12 @@ export class RangeCopy {
     return this.serial(() => this.fill(from, to));
   }
 
-  /** Stores the guest made in the buffer go to the file: the differing bytes below its current size. */
+  /**
+   * The guest's stores go to the file: the runs where the copy differs from what it was filled
+   * with, below the file's current size (a copy never grows a file). Unchanged bytes are never
+   * written, so a change the host or a WRITE made meanwhile survives, and a copy nobody stored
+   * into costs no write and no mtime update.
+   */
   writeBack(): Promise<void> {
     return this.serial(async () => {
       if (!this.writable) return;
@@ -96,16 +107,19 @@ export class RangeCopy {
       if (size <= this.fileOffset) return;
       const n = Number(size - this.fileOffset < BigInt(this.len) ? size - this.fileOffset : BigInt(this.len));
       const mine = Buffer.allocUnsafe(n);
-      const theirs = Buffer.allocUnsafe(n);
       await readFully(this.io, this.memfd, mine, 0n);
-      const got = await readFully(this.io, this.file.fd, theirs, this.fileOffset);
-      theirs.fill(0, got);
-      let first = 0;
-      while (first < n && mine[first] === theirs[first]) first++;
-      if (first === n) return; // nothing changed: no write, no mtime update
-      let last = n;
-      while (mine[last - 1] === theirs[last - 1]) last--;
-      await writeFully(this.io, this.file.fd, mine.subarray(first, last), this.fileOffset + BigInt(first));
+      const base = (i: number): number => (i < this.baseline.length ? this.baseline[i] : 0);
+      for (let i = 0; i < n; ) {
+        if (mine[i] === base(i)) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < n && mine[j] !== base(j)) j++;
+        await writeFully(this.io, this.file.fd, mine.subarray(i, j), this.fileOffset + BigInt(i));
+        this.remember(i, mine.subarray(i, j));
+        i = j;
+      }
     });
   }
 
@@ -126,6 +140,21 @@ export class RangeCopy {
     const got = await readFully(this.io, this.file.fd, buf, this.fileOffset + BigInt(from));
     if (got > 0) await writeFully(this.io, this.memfd, buf.subarray(0, got), BigInt(from));
     if (got < buf.length) orThrow(await this.io.punchHole(this.memfd, from + got, buf.length - got), 'fallocate');
+    if (this.writable) {
+      this.remember(from, buf.subarray(0, got));
+      if (got < buf.length && from + got < this.baseline.length) this.baseline.fill(0, from + got, Math.min(to, this.baseline.length));
+    }
+  }
+
+  /** Records `bytes` at `at` in the baseline, growing it (it only covers what was ever non-zero). */
+  private remember(at: number, bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (at + bytes.length > this.baseline.length) {
+      const grown = Buffer.alloc(at + bytes.length);
+      this.baseline.copy(grown);
+      this.baseline = grown;
+    }
+    bytes.copy(this.baseline, at);
   }
 
   private serial<T>(op: () => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 /**
- * Tail buffers (src/dax/tail-buffer.ts) on the real system: memfd_create for the buffer, and the
+ * Tail buffers (src/dax/range-copy.ts) on the real system: memfd_create for the buffer, and the
  * daemon's own system-call layer (inline, or on the worker pool when there is one) for the I/O.
  */
 import { native } from '../native/binding.js';

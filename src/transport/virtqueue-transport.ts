@@ -259,6 +259,8 @@ class VirtqueueRequest implements FuseRequest {
       done = await (write ? this.localWrite(fd, from, local, offset) : this.localRead(fd, from, local, offset));
       if (done < local || spans.length === 0) return done;
     }
+    // The queue may have stopped while our part ran: its chains are no longer the guest's to fill.
+    if (!this.live) return done;
     const io = this.transport.foreignIo;
     if (io === undefined) throw new ErrnoError(E_FAULT, 'buffer outside guest memory');
     return done + (await io.transfer(fd, write, offset + BigInt(done), spans));

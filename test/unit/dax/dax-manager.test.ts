@@ -187,6 +187,35 @@ describe('DAX manager', () => {
     expect(kata.m.table.get(0)?.copy).toBeUndefined();
   });
 
+  it('serialises concurrent setups of one slot: the replaced copy is closed, none leaks', async () => {
+    const t = setup('shmem', { size: 100n });
+    const rw = SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE;
+    await Promise.all([t.m.setup(2, 7, 0n, R, rw, 0n), t.m.setup(2, 7, 0n, R, rw, 0n), t.m.remove([{ moffset: 0n, len: R }])]);
+    await t.m.remove([{ moffset: 0n, len: R }]);
+    expect(t.tails.closed.sort()).toEqual([100, 101]);
+    expect(t.pins.filter((p) => p.startsWith('pin')).length).toBe(t.pins.filter((p) => p.startsWith('unpin')).length);
+  });
+
+  it('writes back only what the guest stored: changes the host made meanwhile survive', async () => {
+    const t = setup('shmem', { size: 100n });
+    await t.m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE, 0n);
+    const copy = t.tails.files.get(100)!;
+    const file = t.tails.files.get(42)!;
+    file.write('H', 60); // the host rewrites a byte the copy holds
+    const grown = Buffer.concat([file, Buffer.from('appended by the host')]); // and appends
+    t.tails.files.set(42, grown);
+    copy.write('G', 10); // the guest stores through the window
+    await t.m.writeBack(2);
+    const now = t.tails.files.get(42)!;
+    expect(now.subarray(10, 11).toString()).toBe('G');
+    expect(now.subarray(60, 61).toString()).toBe('H');
+    expect(now.subarray(100).toString()).toBe('appended by the host');
+    // Nothing stored since: a second write-back writes nothing.
+    now.write('h', 10);
+    await t.m.writeBack(2);
+    expect(t.tails.files.get(42)!.subarray(10, 11).toString()).toBe('h');
+  });
+
   it('ends a session by unmapping what it mapped and writing every range copy back', async () => {
     const t = setup('shmem', { size: 100n });
     await t.m.setup(2, 7, 0n, R, SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE, 4n * R);
