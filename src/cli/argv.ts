@@ -49,6 +49,8 @@ export function prescan(argv: readonly string[]): string[] {
       for (let k = 0; k < letters.length && !split; k++) {
         const letter = letters[k];
         const spec = BY_NAME.get(letter);
+        // `-d=x`: a value given to a short flag that takes none (as `--syslog=x` is reported).
+        if (letter === '=' && k > 0 && BY_NAME.get(letters[k - 1])?.value === undefined) fail(`option -${letters[k - 1]} does not take a value`);
         if (!spec || letter === '-' || letter === '=') {
           const head = letters.split('=')[0];
           if (head.length > 1 && BY_NAME.has(head)) fail(`unknown option -${head} (did you mean --${head}?)`);

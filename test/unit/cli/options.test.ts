@@ -474,6 +474,7 @@ describe('usage errors', () => {
 
   it('a flag given a value', () => {
     usageError([...base(), '--syslog=true'], /option --syslog does not take a value/);
+    usageError([...base(), '-d=x'], /option -d does not take a value/);
     usageError([...base(), '--announce-submounts=1'], /option --announce-submounts does not take a value/);
     usageError([...base(), '--xattr=on'], /option --xattr does not take a value/);
   });
