@@ -14,8 +14,11 @@
 
 namespace vfs {
 
-// Copies [from, from+len) of the byte stream described by `iov` into `dst`. Returns bytes copied.
-inline size_t GatherCopy(const std::vector<iovec>& iov, uint64_t from, uint8_t* dst, size_t len) {
+// Walks [from, from+len) of the byte stream described by `iov`, calling move(stream, done, n)
+// for each piece (n bytes at `stream`, the piece's offset `done` from `from`). Returns the bytes
+// walked (short where the stream ends).
+template <typename Move>
+inline size_t WalkAt(const std::vector<iovec>& iov, uint64_t from, size_t len, Move move) {
   size_t done = 0;
   for (const iovec& v : iov) {
     if (done == len) break;
@@ -24,27 +27,21 @@ inline size_t GatherCopy(const std::vector<iovec>& iov, uint64_t from, uint8_t* 
       continue;
     }
     size_t n = std::min(len - done, static_cast<size_t>(v.iov_len - from));
-    std::memcpy(dst + done, static_cast<uint8_t*>(v.iov_base) + from, n);
+    move(static_cast<uint8_t*>(v.iov_base) + from, done, n);
     done += n;
     from = 0;
   }
   return done;
 }
 
+// Copies [from, from+len) of the stream into `dst`. Returns bytes copied.
+inline size_t GatherCopy(const std::vector<iovec>& iov, uint64_t from, uint8_t* dst, size_t len) {
+  return WalkAt(iov, from, len, [dst](const uint8_t* stream, size_t done, size_t n) { std::memcpy(dst + done, stream, n); });
+}
+
+// Copies `src` into [from, from+len) of the stream. Returns bytes copied.
 inline size_t ScatterCopy(const std::vector<iovec>& iov, uint64_t from, const uint8_t* src, size_t len) {
-  size_t done = 0;
-  for (const iovec& v : iov) {
-    if (done == len) break;
-    if (from >= v.iov_len) {
-      from -= v.iov_len;
-      continue;
-    }
-    size_t n = std::min(len - done, static_cast<size_t>(v.iov_len - from));
-    std::memcpy(static_cast<uint8_t*>(v.iov_base) + from, src + done, n);
-    done += n;
-    from = 0;
-  }
-  return done;
+  return WalkAt(iov, from, len, [src](uint8_t* stream, size_t done, size_t n) { std::memcpy(stream, src + done, n); });
 }
 
 // Replaces `out` with the sub-list of `iov` covering [from, from+len), clipped to what exists.
