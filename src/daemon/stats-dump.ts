@@ -4,7 +4,7 @@
  */
 import { errnoName } from '../filesystem/errors.js';
 import { opcodeName } from '../fuse/abi.js';
-import type { FuseStats } from '../fuse/server.js';
+import type { FuseStats } from '../fuse/stats.js';
 import { Opcode } from '../fuse/abi.js';
 import type { FastPathCounters } from '../native/binding.js';
 

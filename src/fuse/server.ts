@@ -28,34 +28,9 @@ import { DecodeError, readU64Number } from './codec.js';
 import { OPS, type Core, type OpSpec } from './handlers.js';
 import { decodeInitIn, encodeInitOut, initOutSize, negotiateInit, type InitRequest } from './init.js';
 import { isExpectedError } from './reply.js';
+import { createFuseStats, type FuseStats } from './stats.js';
 
 export type { Logger } from './call.js';
-
-export interface FuseStats {
-  /** Requests received, indexed by opcode (OPCODE_TABLE_SIZE entries). */
-  readonly requests: number[];
-  /** Requests whose opcode is ≥ OPCODE_TABLE_SIZE. */
-  unknownOpcodes: number;
-  /** Error replies sent, by positive errno. */
-  readonly errors: Map<number, number>;
-  /** Requests that failed validation: dropped, or answered with an errno. */
-  malformed: number;
-  /** FUSE_INTERRUPT requests received. */
-  interrupts: number;
-  /** fuse_forget_one records processed (FORGET counts 1, BATCH_FORGET its entries). */
-  forgets: number;
-}
-
-export function createFuseStats(): FuseStats {
-  return {
-    requests: new Array<number>(OPCODE_TABLE_SIZE).fill(0),
-    unknownOpcodes: 0,
-    errors: new Map(),
-    malformed: 0,
-    interrupts: 0,
-    forgets: 0,
-  };
-}
 
 export interface FuseServerOptions {
   /** pino-like logger; defaults to a silent one. */
@@ -363,29 +338,34 @@ export class FuseServer implements FuseRequestHandler {
   private runSync(run: (core: Core, c: FuseCall) => boolean, c: FuseCall): boolean {
     try {
       if (!run(this.core, c)) return false;
-      if (!c.done) {
-        this.logger.error({ op: opcodeName(c.opcode) }, 'FUSE core bug: handler returned without replying');
-        c.error(E.EIO);
-      }
+      this.checkReplied(c);
     } catch (err) {
-      if (!c.done) c.error(err);
-      else this.logger.warn({ err, op: opcodeName(c.opcode) }, 'error after the reply was sent');
+      this.failed(c, err);
     }
     // An INTERRUPT that arrived before this request would have been consumed by it.
     if (this.pendingInterrupts.size !== 0) this.pendingInterrupts.delete(c.uniqueKey);
     return true;
   }
 
+  /** A handler that returned without answering is a core bug: the guest still gets EIO. */
+  private checkReplied(c: FuseCall): void {
+    if (c.done) return;
+    this.logger.error({ op: opcodeName(c.opcode) }, 'FUSE core bug: handler returned without replying');
+    c.error(E.EIO);
+  }
+
+  /** A handler threw: the error is the reply, unless one was sent already. */
+  private failed(c: FuseCall, err: unknown): void {
+    if (!c.done) c.error(err);
+    else this.logger.warn({ err, op: opcodeName(c.opcode) }, 'error after the reply was sent');
+  }
+
   private async run(spec: OpSpec, c: FuseCall): Promise<void> {
     try {
       await spec.run(this.core, c);
-      if (!c.done) {
-        this.logger.error({ op: opcodeName(c.opcode) }, 'FUSE core bug: handler returned without replying');
-        c.error(E.EIO);
-      }
+      this.checkReplied(c);
     } catch (err) {
-      if (!c.done) c.error(err);
-      else this.logger.warn({ err, op: opcodeName(c.opcode) }, 'error after the reply was sent');
+      this.failed(c, err);
     } finally {
       if (--this.inflight === 0 && this.drainWaiters.length !== 0) {
         const waiters = this.drainWaiters;
