@@ -11,7 +11,7 @@ import { E, ErrnoError } from '../filesystem/errors.js';
 import { Mutex } from '../passthrough/mutex.js';
 import type { Logger } from '../daemon/log.js';
 import type { BackendChannel } from '../vhost/backend-channel.js';
-import { MappingTable, type WindowMapping } from './mapping-table.js';
+import { MappingTable, regionsOf, type WindowMapping } from './mapping-table.js';
 import { systemCopyIo } from './system-copy-io.js';
 import { RangeCopy, type CopyIo } from './range-copy.js';
 import type { TraceWriter } from './trace.js';
@@ -363,7 +363,6 @@ export class DaxManager {
 }
 
 const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
-const regionsOf = (m: WindowMapping): number => (m.fileLen > 0 ? 1 : 0) + (m.copy !== undefined ? 1 : 0);
 
 /** Kata's replies are -errno as a signed 64-bit value; SHMEM's are 0/1. */
 function frontEndErrno(status: bigint): number {

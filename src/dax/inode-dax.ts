@@ -26,9 +26,9 @@ export interface InodeDaxPolicy {
 
 /** Overrides the attribute-returning methods of `fs` (a wrapper whose prototype is `inner`). */
 export function markDaxInodes(fs: FileSystem, inner: FileSystem, policy: InodeDaxPolicy): void {
+  const wantsDax = (mode: number, size: bigint): boolean => (mode & S_IFMT) === S_IFREG && size >= policy.minSize;
   const mark = (attr: StatRecord): void => {
-    const mode = attr.readUInt32LE(StatField.mode);
-    if ((mode & S_IFMT) === S_IFREG && attr.readBigUInt64LE(StatField.size) >= policy.minSize) {
+    if (wantsDax(attr.readUInt32LE(StatField.mode), attr.readBigUInt64LE(StatField.size))) {
       attr.writeUInt32LE(attr.readUInt32LE(StatField.flags) | FUSE_ATTR_DAX, StatField.flags);
     }
   };
@@ -69,8 +69,7 @@ export function markDaxInodes(fs: FileSystem, inner: FileSystem, policy: InodeDa
     const statx = inner.statx.bind(inner);
     fs.statx = (ctx, nodeid, fh, flags, mask) =>
       statx(ctx, nodeid, fh, flags, mask).then((r) => {
-        const mode = r.statx.readUInt16LE(STATX_MODE);
-        if ((mode & S_IFMT) === S_IFREG && r.statx.readBigUInt64LE(STATX_SIZE) >= policy.minSize) r.flags |= FUSE_ATTR_DAX;
+        if (wantsDax(r.statx.readUInt16LE(STATX_MODE), r.statx.readBigUInt64LE(STATX_SIZE))) r.flags |= FUSE_ATTR_DAX;
         return r;
       });
   }

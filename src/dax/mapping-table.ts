@@ -23,6 +23,11 @@ export interface WindowMapping {
   copy?: RangeCopy;
 }
 
+/** Front-end regions one mapping uses: its file part and its copy count one each. */
+export function regionsOf(m: WindowMapping): number {
+  return (m.fileLen > 0 ? 1 : 0) + (m.copy !== undefined ? 1 : 0);
+}
+
 export interface MappingStats {
   setups: number;
   removes: number;
@@ -96,7 +101,7 @@ export class MappingTable {
   /** Front-end regions the mappings use (file part and range copy count one each). */
   regionCount(): number {
     let n = 0;
-    for (const m of this.slots) if (m !== undefined) n += (m.fileLen > 0 ? 1 : 0) + (m.copy !== undefined ? 1 : 0);
+    for (const m of this.slots) if (m !== undefined) n += regionsOf(m);
     return n;
   }
 
