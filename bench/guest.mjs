@@ -3,12 +3,15 @@
 // runs a few fio jobs with O_DIRECT (so the guest page cache does not hide the back-end).
 //
 // Our own init (`rdinit=/bench-init`, in a small cpio appended to the base initramfs) mounts
-// either virtiofs or 9p; the 9p modules (netfs fscache 9pnet 9pnet_virtio 9p), which the base
-// initramfs does not carry, are extracted from the same kernel .deb into bench/.build/guest9p/.
+// either virtiofs or 9p. The base initramfs carries only the virtio-fs modules, so the 9p ones
+// (netfs fscache 9pnet 9pnet_virtio 9p) are taken at run time from the kernel .deb build-guest.sh
+// used (its GUEST_DEB): modules are only good for the one kernel build they came from, so they are
+// never kept in the tree. They are cached next to that .deb, in <guest cache>/bench9p/.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
+/** insmod order: there is no modules.dep in the .deb (as for build-guest.sh's virtio-fs modules). */
 const MODS_9P = ['netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
 
 const INIT = `#!/bin/sh
@@ -25,12 +28,12 @@ for a in $(cat /proc/cmdline); do
 done
 while read -r m; do insmod "/modules/$m.ko" || echo "BENCH-ERROR insmod $m"; done < /modules/order
 if [ "$FS" = 9p ]; then
-  for m in ${MODS_9P.join(' ')}; do insmod "/bench9p-$m.ko" || echo "BENCH-ERROR insmod $m"; done
+  while read -r m; do insmod "/bench9p-$m.ko" || echo "BENCH-ERROR insmod $m"; done < /bench9p.order
   mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 "$TAG" /mnt || echo "BENCH-ERROR mount 9p"
 else
   mount -t virtiofs "$TAG" /mnt || echo "BENCH-ERROR mount virtiofs"
 fi
-echo "BENCH-MOUNTED $FS"
+echo "BENCH-MOUNTED $FS kernel $(uname -r): $(grep ' /mnt ' /proc/mounts)"
 (cd /mnt && sh /bench-fio.sh)
 echo "BENCH-DONE"
 cd /
@@ -81,50 +84,94 @@ function cpio(files) {
   return Buffer.concat(parts);
 }
 
-/** Builds (or reuses) the guest image and the 9p modules. Returns { kernel, initrd, mods9p } or throws. */
-export function prepareGuest(repo, buildDir) {
+/**
+ * Builds (or reuses) the guest image (test/guest/build-guest.sh, cached in its own directory) and
+ * the 9p modules of the same kernel. Returns { kernel, initrd, kver, deb, mods9p, mods9pError? }
+ * (mods9p: [name, path] in insmod order; without them only the 9p boot fails) or throws.
+ */
+export function prepareGuest(repo, log = () => {}) {
   const r = spawnSync('bash', [join(repo, 'test/guest/build-guest.sh')], { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.status !== 0) throw new Error(`build-guest.sh failed: ${(r.stderr || '').split('\n').slice(-5).join(' ')}`);
   const kv = Object.fromEntries(r.stdout.split('\n').map((l) => /^(GUEST_[A-Z]+)=(.*)$/.exec(l.trim())).filter(Boolean).map((m) => [m[1], m[2]]));
-  const { GUEST_KERNEL: kernel, GUEST_INITRD: initrd, GUEST_KVER: kver } = kv;
-  if (!kernel || !initrd) throw new Error('build-guest.sh did not report its outputs');
-  const cache = process.env.GUEST_CACHE_DIR ?? join(repo, '.cache/guest');
-  const deb = process.env.KERNEL_DEB ?? readdirSync(cache).filter((f) => /^linux-image-.*\.deb$/.test(f)).map((f) => join(cache, f)).sort().pop();
-  const modDir = join(buildDir, 'guest9p', kver);
-  const mods9p = {};
-  if (deb && !MODS_9P.every((m) => existsSync(join(modDir, `${m}.ko`)))) {
-    const x = join(buildDir, 'guest9p', 'x');
-    rmSync(x, { recursive: true, force: true });
-    mkdirSync(x, { recursive: true });
-    const e = spawnSync('dpkg-deb', ['-x', deb, x]);
-    if (e.status === 0) {
-      mkdirSync(modDir, { recursive: true });
-      const find = spawnSync('find', [x, '-name', '*.ko*'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-      for (const m of MODS_9P) {
-        const f = find.stdout.split('\n').find((p) => p.endsWith(`/${m}.ko`) || p.endsWith(`/${m}.ko.xz`) || p.endsWith(`/${m}.ko.zst`));
-        if (!f) continue;
-        const out = join(modDir, `${m}.ko`);
-        if (f.endsWith('.xz')) spawnSync('sh', ['-c', `xz -dc '${f}' > '${out}'`]);
-        else if (f.endsWith('.zst')) spawnSync('sh', ['-c', `zstd -qdc '${f}' > '${out}'`]);
-        else writeFileSync(out, readFileSync(f));
-      }
-    }
-    rmSync(x, { recursive: true, force: true });
+  const { GUEST_KERNEL: kernel, GUEST_INITRD: initrd, GUEST_KVER: kver, GUEST_DEB: deb } = kv;
+  if (!kernel || !initrd || !kver || !deb) throw new Error('build-guest.sh did not report its outputs (GUEST_KERNEL, GUEST_INITRD, GUEST_KVER, GUEST_DEB)');
+  const image = { kernel, initrd, kver, deb, mods9p: [] };
+  try {
+    image.mods9p = modules9p(deb, kver, join(dirname(kernel), 'bench9p'), log);
+  } catch (e) {
+    image.mods9pError = e.message;
   }
-  for (const m of MODS_9P) if (existsSync(join(modDir, `${m}.ko`))) mods9p[m] = join(modDir, `${m}.ko`);
-  return { kernel, initrd, kver, mods9p };
+  return image;
+}
+
+/**
+ * The 9p modules of `kver` from `deb`, found and decompressed the way build-guest.sh does it for
+ * the virtio-fs modules: lib/modules/<kver> (or usr/lib/...), NAME.ko[.xz|.zst|.gz], a module
+ * listed in modules.builtin needs no insmod. Kept in `dir` with a stamp naming the .deb (file
+ * name and size, as build-guest.sh's stamp does), so a new kernel package replaces them.
+ */
+function modules9p(deb, kver, dir, log) {
+  const want = `deb=${basename(deb)} ${statSync(deb).size}\n`;
+  const stamp = join(dir, 'stamp');
+  const order = join(dir, 'order');
+  const listed = () => readFileSync(order, 'utf8').split('\n').filter(Boolean).map((m) => [m, join(dir, `${m}.ko`)]);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want && existsSync(order) && listed().every(([, p]) => existsSync(p))) {
+    log(`guest 9p modules: reusing ${dir} (${kver}, from ${basename(deb)})`);
+    return listed();
+  }
+  log(`guest 9p modules: extracting ${MODS_9P.join(' ')} (${kver}) from ${basename(deb)} into ${dir}`);
+  // Built beside `dir` and renamed into place: a half-written set is never taken for a cached one.
+  const work = mkdtempSync(`${dir}.work.`);
+  try {
+    const x = join(work, 'deb');
+    const e = spawnSync('dpkg-deb', ['-x', deb, x], { encoding: 'utf8' });
+    if (e.status !== 0) throw new Error(`dpkg-deb -x ${deb} failed: ${(e.stderr || e.error?.message || '').trim()}`);
+    const modDir = [join(x, 'lib/modules', kver), join(x, 'usr/lib/modules', kver)].find((d) => existsSync(d));
+    if (!modDir) throw new Error(`no lib/modules/${kver} in ${deb}`);
+    const found = spawnSync('find', [modDir, '-name', '*.ko*'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout.split('\n');
+    const builtin = existsSync(join(modDir, 'modules.builtin')) ? readFileSync(join(modDir, 'modules.builtin'), 'utf8').split('\n') : [];
+    const out = join(work, 'out');
+    mkdirSync(out);
+    const loaded = [];
+    for (const m of MODS_9P) {
+      const f = ['.ko', '.ko.xz', '.ko.zst', '.ko.gz'].map((ext) => found.find((p) => p.endsWith(`/${m}${ext}`))).find(Boolean);
+      if (!f) {
+        if (builtin.some((l) => l.endsWith(`/${m}.ko`))) { log(`guest 9p modules: ${m} is built in`); continue; }
+        throw new Error(`module ${m} not found in ${deb}`);
+      }
+      const ko = join(out, `${m}.ko`);
+      const unpack = { '.xz': ['xz', '-dc'], '.zst': ['zstd', '-qdc'], '.gz': ['gzip', '-dc'] }[f.slice(f.lastIndexOf('.'))];
+      if (unpack) {
+        const u = spawnSync(unpack[0], [...unpack.slice(1), f], { maxBuffer: 256 << 20 });
+        if (u.status !== 0) throw new Error(`${unpack[0]} ${f} failed`);
+        writeFileSync(ko, u.stdout);
+      } else {
+        writeFileSync(ko, readFileSync(f));
+      }
+      loaded.push(m);
+    }
+    writeFileSync(join(out, 'order'), loaded.map((m) => `${m}\n`).join(''));
+    writeFileSync(join(out, 'stamp'), want);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(out, dir);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return listed();
 }
 
 /**
  * Boots the guest once. `fs`: 'virtiofs' (with socketPath) or '9p' (with sharedDir).
- * Resolves { jobs: {name: {read_iops, read_mb_s, write_iops, write_mb_s}}, meta: {create500_per_s}, error?, seconds }.
+ * Resolves { jobs: {name: {read_iops, read_mb_s, write_iops, write_mb_s}}, meta: {create500_per_s}, mounted, error?, seconds }
+ * (mounted: the guest's "<fs> kernel <uname -r>: <its /proc/mounts line for /mnt>").
  */
 export async function runGuestFio(image, { fs, socketPath, sharedDir, runtime = 4, timeoutMs = 300_000, tmpDir, onChild }) {
-  if (fs === '9p' && Object.keys(image.mods9p).length !== MODS_9P.length) {
-    return { jobs: {}, meta: {}, error: '9p kernel modules not found in the kernel .deb' };
-  }
+  if (fs === '9p' && image.mods9pError) return { jobs: {}, meta: {}, error: `9p kernel modules: ${image.mods9pError}` };
   const files = { 'bench-init': INIT, 'bench-fio.sh': fioScript(runtime) };
-  if (fs === '9p') for (const [m, p] of Object.entries(image.mods9p)) files[`bench9p-${m}.ko`] = readFileSync(p);
+  if (fs === '9p') {
+    files['bench9p.order'] = image.mods9p.map(([m]) => `${m}\n`).join('');
+    for (const [m, p] of image.mods9p) files[`bench9p-${m}.ko`] = readFileSync(p);
+  }
   const base = readFileSync(image.initrd);
   const initrd = join(tmpDir, `initrd-${fs}-${process.hrtime.bigint()}.img`);
   writeFileSync(initrd, Buffer.concat([base, Buffer.alloc((4 - (base.length % 4)) % 4), cpio(files)]));
@@ -167,8 +214,12 @@ export async function runGuestFio(image, { fs, socketPath, sharedDir, runtime = 
     }
     m = /^BENCH-META create500 ([\d.]+) ([\d.]+)/.exec(line.trim());
     if (m) res.meta.create500_per_s = 500 / Math.max(0.01, Number(m[2]) - Number(m[1]));
+    // the guest's own account of the mount (file system, kernel, options): logged and kept in the
+    // JSON. Not anchored: it is the first line after the firmware's, behind its terminal escapes.
+    m = /BENCH-MOUNTED (.*)$/.exec(line.trim());
+    if (m) res.mounted = m[1];
   }
-  const errs = out.split('\n').filter((l) => l.startsWith('BENCH-ERROR'));
+  const errs = out.split('\n').map((l) => /BENCH-ERROR.*/.exec(l)?.[0]).filter(Boolean); // (escapes, as above)
   if (timedOut) res.error = `timed out after ${timeoutMs / 1000} s`;
   else if (!out.includes('BENCH-DONE')) res.error = `guest did not finish: ${out.trim().split('\n').slice(-3).join(' | ')}`;
   else if (errs.length) res.error = errs.join('; ');

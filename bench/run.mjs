@@ -10,7 +10,7 @@
 // Every daemon, QEMU and mount it starts is stopped at the end, temp dirs are removed, and a
 // peer that fails is reported in the tables, not fatal.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, openSync, closeSync, writeSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, openSync, closeSync, writeSync, copyFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -269,14 +269,24 @@ function version(kind) {
   return (r.stdout || r.stderr || '').trim().split('\n')[0];
 }
 
+// Build outputs (git-ignored): compiled here for this host, never kept in the tree.
 const BUILD = join(here, '.build');
 const HOSTIO = join(BUILD, 'hostio');
+/** Compiles bench/hostio.c into bench/.build/hostio unless the binary is newer than the source. */
 function buildHostio() {
   const src = join(here, 'hostio.c');
   if (existsSync(HOSTIO) && statSync(HOSTIO).mtimeMs > statSync(src).mtimeMs) return null;
+  log(`building ${HOSTIO} from ${src} (gcc)`);
   mkdirSync(BUILD, { recursive: true });
-  const r = spawnSync('gcc', ['-O2', '-pthread', '-o', HOSTIO, src, '-lm'], { encoding: 'utf8' });
-  return r.status === 0 ? null : `gcc failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`;
+  // Linked under a temporary name and renamed: a failed or concurrent build never leaves a torn binary.
+  const tmp = `${HOSTIO}.${process.pid}`;
+  const r = spawnSync('gcc', ['-O2', '-pthread', '-o', tmp, src, '-lm'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(tmp, { force: true });
+    return `gcc failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`;
+  }
+  renameSync(tmp, HOSTIO);
+  return null;
 }
 async function hostio(dir, workload, threads, seconds) {
   const r = await run(HOSTIO, [dir, workload, String(threads), String(seconds)], { timeoutMs: seconds * 1000 + 60_000 });
@@ -549,8 +559,11 @@ async function sectionHostmount(share) {
 async function sectionGuest() {
   let image;
   try {
-    image = prepareGuest(repo, BUILD);
+    image = prepareGuest(repo, log);
   } catch (e) { fail('guest', e); return; }
+  // the kernel is whatever linux-image-amd64 resolves to today: the report names it
+  results.meta.guestKernel = `${image.kver} (${basename(image.deb)})`;
+  log(`guest: kernel ${results.meta.guestKernel}; 9p modules: ${image.mods9pError ?? image.mods9p.map(([, p]) => p).join(' ')}`);
   const backends = [...DAEMON_KINDS, '9p'];
   for (const b of backends) {
     const share = join(work, `guest-${b}`);
@@ -562,6 +575,7 @@ async function sectionGuest() {
       const r = await runGuestFio(image, { fs: b === '9p' ? '9p' : 'virtiofs', socketPath: h?.sock, sharedDir: share,
         runtime: quick ? 2 : 4, tmpDir: work, onChild: (c) => live.add(c) });
       results.guest[b] = r;
+      if (r.mounted) log(`guest ${b}: mounted ${r.mounted}`);
       if (r.error) fail(`guest ${b}`, r.error);
       log(`guest ${b}: ${Object.entries(r.jobs).map(([k, v]) => `${k} ${Math.round(v.read_iops || v.write_iops)} IOPS`).join(', ')} (${r.seconds.toFixed(0)} s)`);
     } catch (e) {
@@ -843,7 +857,7 @@ function writeReport() {
     if (Object.keys(results.startup).length) md.push('Start-up: spawn → the socket accepts a connect() (polled every 1 ms), and → the answer to VHOST_USER_GET_FEATURES.', '', startupTable(), '');
   }
   if (Object.keys(results.hostmount).length) md.push('## Host mount (`virtiofsd-ts --mount`) vs a fuse-native passthrough vs the plain directory', '', `bench/hostio.c on each mount point (same source directory, warm page cache; FUSE keeps its page cache with cache=auto, so cached reads mostly measure the kernel).`, '', hostmountTable(), '');
-  if (Object.keys(results.guest).length) md.push('## Guest fio (QEMU TCG, for the record)', '', 'One boot per back-end, fio in the guest with O_DIRECT on a 32 MiB file. TCG bounds these numbers (DESIGN §4). 9p: `-virtfs local,security_model=passthrough`, `trans=virtio,version=9p2000.L,msize=512000`.', '', guestTable(), '');
+  if (Object.keys(results.guest).length) md.push('## Guest fio (QEMU TCG, for the record)', '', 'One boot per back-end, fio in the guest with O_DIRECT on a 32 MiB file. TCG bounds these numbers (DESIGN §4). Guest kernel ' + results.meta.guestKernel + '. 9p: `-virtfs local,security_model=passthrough`, `trans=virtio,version=9p2000.L,msize=512000`.', '', guestTable(), '');
   if (Object.keys(results.profile).length) md.push('## Where virtiofsd-ts spends its time (`node --cpu-prof`, top self time)', '', profileSection());
   md.push('## Detail: `vufs load`', '', detailTable(), '');
   if (svgs.length) md.push('## Plots', '', ...svgs.map((f) => `![${f}](${f})`), '');
@@ -880,7 +894,8 @@ async function main() {
   mkdirSync(opt.out, { recursive: true });
   preparePeers();
   results.meta.versions = Object.fromEntries(DAEMON_KINDS.map((k) => [k, version(k)]));
-  const hostioErr = buildHostio();
+  // only the sections that run hostio need a compiler
+  const hostioErr = sections.has('limit') || sections.has('hostmount') ? buildHostio() : null;
   if (hostioErr) { results.meta.hostioError = hostioErr; fail('hostio', hostioErr); }
   work = mkdtempSync(join(os.tmpdir(), 'vfs-bench-'));
   pinBuild();

@@ -12,7 +12,8 @@
 # prints `GUEST-RESULT: PASS` or `GUEST-RESULT: FAIL rc=N` and powers off.
 #
 # Rebuilds only when an input changes (stamp file). Prints KEY=VALUE lines on
-# stdout at the end: GUEST_KERNEL=..., GUEST_INITRD=..., GUEST_KVER=...
+# stdout at the end: GUEST_KERNEL=..., GUEST_INITRD=..., GUEST_KVER=...,
+# GUEST_DEB=... (the kernel .deb used, for callers that need more of its modules)
 #
 # Env:
 #   GUEST_CACHE_DIR   cache directory (default <repo>/.cache/guest)
@@ -86,6 +87,7 @@ emit() {
     echo "GUEST_KERNEL=$CACHE/vmlinuz"
     echo "GUEST_INITRD=$CACHE/base.cpio.gz"
     echo "GUEST_KVER=$(cat "$CACHE/kver")"
+    echo "GUEST_DEB=$DEB"
 }
 if [ "${GUEST_FORCE:-0}" != 1 ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
     && [ -s "$CACHE/vmlinuz" ] && [ -s "$CACHE/base.cpio.gz" ] && [ -s "$CACHE/kver" ]; then
