@@ -10,30 +10,36 @@
 // (vufs, same run as Rust 1.14): randread4k QD64 108k → 300–440k ops/s (Rust ≈ 250k), daemon
 // CPU 6.2 → 1.6 µs/op (Rust 2.7); QD1 21k → 55k (Rust 39k).
 //
-// What it decides, and nothing more. Every request that is not exactly the shape the guest
-// kernel sends for a READ, or whose handle JS did not register, or that arrives while the FUSE
-// session is not up, is left untouched for the JS core, which validates and answers it as it
-// always has. So every malformed READ still gets the JS core's errno, and the JS core stays the
-// only definition of FUSE semantics:
+// What it decides, and nothing more. It holds no policy: the file system grants, per open
+// handle, whether READs and WRITEs on it may be served here (a wrapper that must see every
+// READ or WRITE — --readonly, DAX range copies, the removal of a remapped security.capability
+// before each write — withdraws the grant), and the FUSE core registers only what the whole
+// stack granted (src/fuse/direct-io.ts). Every request that is not exactly the shape the guest
+// kernel sends, or whose handle has no grant for it, or that arrives while the FUSE session is
+// not up, is left untouched for the JS core, which validates and answers it as it always has.
+// So every malformed READ still gets the JS core's errno, and the JS core stays the only
+// definition of FUSE semantics:
 //   - chain: exactly 80 readable bytes (fuse_in_header + fuse_read_in, no extensions) and at
 //     least 16 writable ones; header len == 80, opcode == READ, total_extlen == 0;
-//   - fh registered for this nodeid (JS replies EBADF otherwise — falls back);
+//   - fh registered for this nodeid with a read grant (JS replies EBADF otherwise — falls back);
 //   - offset ≤ INT64_MAX (JS's bigint check) — falls back otherwise.
 // Served like the JS handler does: size = min(read size, max_read, reply capacity − 16);
 // preadv until done or end of file; on an error before any byte, an error reply with that
-// errno (EIO outside 1..511, THE errno mapping of src/fuse/reply.ts); otherwise a header with
-// len = 16 + bytes read. With a worker pool, reads of ≥ 64 KiB run on a pool thread (as the JS
-// path's would) on a duplicate of the descriptor; the chain stays in flight until then. The JS
-// side adds these requests to its statistics (src/daemon/stats-dump.ts).
+// errno (EIO outside 1..max_errno: the core hands us its bound, src/fuse/reply.ts); otherwise
+// a header with len = 16 + bytes read. With a worker pool, reads of ≥ 64 KiB run on a pool
+// thread (as the JS path's would) on a duplicate of the descriptor; the chain stays in flight
+// until then. The JS side adds these requests to its statistics (src/daemon/stats-dump.ts).
 //
-// WRITE is served the same way when nothing but pwritev stands between the request and the
-// file (JS says so with `writes_ok`: not read-only, security.capability not remapped): payload
-// exactly the rest of the request and ≤ max_write, no FUSE_WRITE_KILL_SUIDGID, room for
-// fuse_write_out; reply count = bytes written. Measured: randwrite4k QD16 daemon CPU 10.6 →
-// 5 µs/op, 75k → 130–145k ops/s.
+// WRITE is served the same way on handles with a write grant: payload exactly the rest of the
+// request and ≤ max_write, no FUSE_WRITE_KILL_SUIDGID (the request then asks for more than a
+// pwritev: JS clears suid/sgid first), room for fuse_write_out; reply count = bytes written.
+// Measured: randwrite4k QD16 daemon CPU 10.6 → 5 µs/op, 75k → 130–145k ops/s.
 //
-// Lifetime: JS unregisters a handle before its descriptor can be closed (RELEASE, DESTROY,
-// reset), on the same thread as this code, so a registered fd is always open.
+// Lifetime: the FUSE core unregisters a handle before it asks the file system to release it,
+// and clears the table before the session ends (DESTROY, reset, a new INIT), on the same
+// thread as this code; the file system keeps a granted descriptor open until that release or
+// session end (the DirectIo contract, src/filesystem/filesystem.ts). So a registered fd is
+// always open.
 #include "fuse_fast_path.h"
 
 #include <fcntl.h>
@@ -149,11 +155,12 @@ bool FuseFastPath::TryServe(SplitQueue* q, uint16_t head, const FastPathPool* po
   uint32_t size = LoadU32(arg + 16);
   auto it = handles_.find(fh);
   bool usual = LoadU32(in) == c->readable_len && LoadU16(in + 36) == 0 && it != handles_.end() &&
-               it->second.nodeid == LoadU64(in + 16) && offset <= static_cast<uint64_t>(INT64_MAX);
+               it->second.nodeid == LoadU64(in + 16) && offset <= static_cast<uint64_t>(INT64_MAX) &&
+               (write ? it->second.write : it->second.read);
   if (write) {
     // WRITE: the payload is exactly the rest of the request, within max_write; no kill of
-    // suid/sgid asked (JS does that first); writes allowed at all; room for fuse_write_out.
-    usual = usual && writes_ok_ && c->readable_len == kInHeaderSize + kWriteInSize + uint64_t{size} && size <= max_write_ &&
+    // suid/sgid asked (JS does that first); room for fuse_write_out.
+    usual = usual && c->readable_len == kInHeaderSize + kWriteInSize + uint64_t{size} && size <= max_write_ &&
             (LoadU32(arg + 20) & kWriteKillSuidgid) == 0 && c->writable_len >= kOutHeaderSize + kWriteOutSize;
   } else {
     usual = usual && c->readable_len == kInHeaderSize + kReadInSize;
@@ -228,9 +235,9 @@ void FuseFastPath::Reply(SplitQueue* q, uint16_t head, uint64_t unique, int64_t 
 void FuseFastPath::ReplyHeader(SplitQueue* q, Chain* c, uint16_t head, uint64_t unique, int64_t got, uint32_t len) {
   int32_t error = 0;
   if (got < 0) {
-    int err = static_cast<int>(-got);
-    if (err <= 0 || err > kMaxErrno) err = EIO;
-    error = -err;
+    int64_t err = -got;
+    if (err <= 0 || err > static_cast<int64_t>(max_errno_)) err = EIO;
+    error = static_cast<int32_t>(-err);
     errors[err]++;
     len = kOutHeaderSize;
   }
@@ -265,13 +272,13 @@ class FuseFastPathWrap : public Napi::ObjectWrap<FuseFastPathWrap> {
   FuseFastPath fp;
 
  private:
-  // register(fh, nodeid, fd): numbers (JS handles and nodeids are safe integers).
+  // register(fh, nodeid, fd, read, write): numbers (JS handles and nodeids are safe integers).
   Napi::Value Register(const Napi::CallbackInfo& info) {
     int64_t fh = ArgInt64(info, 0);
     int64_t nodeid = ArgInt64(info, 1);
     int32_t fd = ArgInt32(info, 2);
-    if (fh < 0 || nodeid < 0 || fd < 0) throw Napi::RangeError::New(info.Env(), "register(fh, nodeid, fd)");
-    fp.Register(static_cast<uint64_t>(fh), static_cast<uint64_t>(nodeid), fd);
+    if (fh < 0 || nodeid < 0 || fd < 0 || info.Length() < 5) throw Napi::RangeError::New(info.Env(), "register(fh, nodeid, fd, read, write)");
+    fp.Register(static_cast<uint64_t>(fh), static_cast<uint64_t>(nodeid), fd, info[3].ToBoolean(), info[4].ToBoolean());
     return info.Env().Undefined();
   }
 
@@ -286,9 +293,9 @@ class FuseFastPathWrap : public Napi::ObjectWrap<FuseFastPathWrap> {
     return info.Env().Undefined();
   }
 
-  // setSession(up, maxRead, maxWrite, writesOk)
+  // setSession(up, maxRead, maxWrite, maxErrno)
   Napi::Value SetSession(const Napi::CallbackInfo& info) {
-    fp.SetSession(info.Length() > 0 && info[0].ToBoolean(), ArgUint32(info, 1), ArgUint32(info, 2), info.Length() > 3 && info[3].ToBoolean());
+    fp.SetSession(info.Length() > 0 && info[0].ToBoolean(), ArgUint32(info, 1), ArgUint32(info, 2), ArgUint32(info, 3));
     return info.Env().Undefined();
   }
 
@@ -304,7 +311,7 @@ class FuseFastPathWrap : public Napi::ObjectWrap<FuseFastPathWrap> {
     o.Set("pooled", Napi::Number::New(env, static_cast<double>(fp.pooled)));
     o.Set("handles", Napi::Number::New(env, static_cast<double>(fp.handles())));
     Napi::Object errors = Napi::Object::New(env);
-    for (int e = 1; e <= FuseFastPath::kMaxErrno; e++) {
+    for (uint32_t e = 1; e <= FuseFastPath::kMaxErrno; e++) {
       if (fp.errors[e] != 0) errors.Set(Napi::Number::New(env, e), Napi::Number::New(env, static_cast<double>(fp.errors[e])));
     }
     o.Set("errors", errors);

@@ -33,18 +33,21 @@ class FuseFastPath {
   void Reply(SplitQueue* q, uint16_t head, uint64_t unique, int64_t got);
   void ReplyWrite(SplitQueue* q, uint16_t head, uint64_t unique, int64_t got);
 
-  // JS keeps this table equal to its open regular-file handles: Register on OPEN/CREATE,
-  // Unregister before the descriptor can be closed (RELEASE, session end).
-  void Register(uint64_t fh, uint64_t nodeid, int fd) { handles_[fh] = Handle{nodeid, fd}; }
+  // The FUSE core (src/fuse/direct-io.ts) keeps this table equal to the direct I/O the file
+  // system granted: Register after OPEN/CREATE/TMPFILE replied with a grant, Unregister before
+  // it asks the file system to release the handle or withdraws the grant, Clear before the
+  // session ends. `read` / `write`: which of the two the file system lets us serve.
+  void Register(uint64_t fh, uint64_t nodeid, int fd, bool read, bool write) { handles_[fh] = Handle{nodeid, fd, read, write}; }
   void Unregister(uint64_t fh) { handles_.erase(fh); }
   void Clear() { handles_.clear(); }
-  // Serve only while the FUSE session is up (after INIT, before DESTROY/reset starts); WRITEs
-  // only when `writes_ok` (the file system does nothing before a write but pwritev).
-  void SetSession(bool up, uint32_t max_read, uint32_t max_write, bool writes_ok) {
+  // Serve only while the FUSE session is up (after INIT, before DESTROY/reset starts), with
+  // the core's limits: max_read, max_write, and the largest errno a reply may carry (larger
+  // ones become EIO, as in the core's errnoForReply).
+  void SetSession(bool up, uint32_t max_read, uint32_t max_write, uint32_t max_errno) {
     up_ = up;
     max_read_ = max_read;
     max_write_ = max_write;
-    writes_ok_ = writes_ok;
+    max_errno_ = max_errno < kMaxErrno ? max_errno : kMaxErrno;
   }
   size_t handles() const { return handles_.size(); }
 
@@ -54,19 +57,21 @@ class FuseFastPath {
   uint64_t written = 0;    // file bytes written by them
   uint64_t passed = 0;     // READs/WRITEs left to JS (unknown handle, unusual shape)
   uint64_t pooled = 0;     // READs/WRITEs whose preadv/pwritev ran on a worker thread
-  static constexpr int kMaxErrno = 511;  // the FUSE core's MAX_REPLY_ERRNO
-  uint64_t errors[kMaxErrno + 1] = {};   // error replies by positive errno
+  static constexpr uint32_t kMaxErrno = 4095;  // bound of the counters below (the core's is smaller)
+  uint64_t errors[kMaxErrno + 1] = {};        // error replies by positive errno
 
  private:
   struct Handle {
     uint64_t nodeid;
     int fd;
+    bool read;
+    bool write;
   };
   std::unordered_map<uint64_t, Handle> handles_;
   void ReplyHeader(SplitQueue* q, Chain* c, uint16_t head, uint64_t unique, int64_t got, uint32_t len);
 
   bool up_ = false;
-  bool writes_ok_ = false;
+  uint32_t max_errno_ = 0;
   uint32_t max_read_ = 0;
   uint32_t max_write_ = 0;
   std::vector<iovec> iov_;  // reused for every read: no allocation per request

@@ -7,7 +7,8 @@ import { unlinkSync } from 'node:fs';
 import type { DaemonConfig } from '../cli/config.js';
 import { native, type FdWatcher } from '../native/binding.js';
 import { FuseServer } from '../fuse/server.js';
-import { applyNofileLimit, createFileSystem } from '../passthrough/setup.js';
+import { applyNofileLimit } from '../passthrough/nofile-limit.js';
+import { openPassthrough, servedFileSystem } from './file-system.js';
 import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
 import { FastPath, fastPathEnabled } from '../transport/fast-path.js';
@@ -37,9 +38,16 @@ function daxProtocol(config: DaemonConfig, backend: VhostUserBackend | undefined
 }
 
 /** The DAX window's modules (--dax-window). */
-async function loadDax(): Promise<typeof import('../dax/dax-manager.js') & typeof import('../dax/dax-filesystem.js') & typeof import('../dax/fs-io.js')> {
-  const [manager, filesystem, io] = await Promise.all([import('../dax/dax-manager.js'), import('../dax/dax-filesystem.js'), import('../dax/fs-io.js')]);
-  return { ...manager, ...filesystem, ...io };
+async function loadDax(): Promise<
+  typeof import('../dax/dax-manager.js') & typeof import('../dax/dax-filesystem.js') & typeof import('../dax/inode-dax.js') & typeof import('../dax/fs-io.js')
+> {
+  const [manager, filesystem, inodeDax, io] = await Promise.all([
+    import('../dax/dax-manager.js'),
+    import('../dax/dax-filesystem.js'),
+    import('../dax/inode-dax.js'),
+    import('../dax/fs-io.js'),
+  ]);
+  return { ...manager, ...filesystem, ...inodeDax, ...io };
 }
 
 /** Request queues we offer; QEMU's vhost-user-fs-pci defaults to one. */
@@ -85,7 +93,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     planIdleTrim(log); // every module and library is loaded by now
     const jail = enterSandbox(config, log, stage);
     cleanupSocket = jail.unlinkSocket;
-    const { fs, passthrough } = await createFileSystem(config, jail.root, log, jail.procSelfFd);
+    const passthrough = await openPassthrough(config, jail.root, log, jail.procSelfFd);
     if (daxModules !== undefined && config.daxWindow !== undefined) {
       dax = new daxModules.DaxManager({
         windowBytes: BigInt(config.daxWindow),
@@ -102,22 +110,18 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
           config.daxReadonlyCopies !== true && config.readonly !== true && !(config.translateUid?.length ?? 0) && !(config.translateGid?.length ?? 0),
       });
     }
-    const maxRead = 1024 * 1024;
-    const maxWrite = 1024 * 1024;
-    const writesOk = config.readonly !== true && passthrough.settings.capabilityXattr === undefined;
-    // With a DAX window, READ and WRITE go through the DAX wrapper (range copies are written back
-    // before a READ and reloaded after a WRITE), so the native fast path stays off.
-    const fast = fastPathEnabled() && dax === undefined ? new FastPath({ maxRead, maxWrite, writesOk }) : undefined;
-    server = new FuseServer(dax && daxModules ? daxModules.withDax(fs, dax, { inodeDaxMinSize: BigInt(config.daxInodeMinSize ?? 0) }) : fs, {
+    // READ/WRITE on handles the file-system stack grants direct I/O are answered natively
+    // (src/fuse/direct-io.ts); VIRTIOFSD_TS_FAST_PATH=0 serves them all in JS, for comparisons.
+    fastPath = fastPathEnabled() ? new FastPath() : undefined;
+    const fs = servedFileSystem(config, passthrough, dax && daxModules ? { manager: dax, wrappers: daxModules } : undefined);
+    server = new FuseServer(fs, {
       logger: log,
-      maxRead,
-      maxWrite,
+      maxRead: 1024 * 1024,
+      maxWrite: 1024 * 1024,
       announceSubmounts: config.announceSubmounts,
       mapAlignment: dax ? daxModules?.MAP_ALIGNMENT_LOG2 : undefined,
-      onServing: fast ? (up) => fast.serving(up) : undefined,
+      directIo: fastPath,
     });
-    if (fast) passthrough.observeHandles(fast.handles);
-    fastPath = fast;
     lockDown({ ...config, fileHandles: config.inodeFileHandles !== undefined }, log, jail);
   } catch (error) {
     cleanupSocket();

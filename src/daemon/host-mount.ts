@@ -15,7 +15,8 @@ import type { DaemonConfig } from '../cli/config.js';
 import { native } from '../native/binding.js';
 import { devFuse } from '../native/dev-fuse.js';
 import { FuseServer } from '../fuse/server.js';
-import { applyNofileLimit, createFileSystem } from '../passthrough/setup.js';
+import { applyNofileLimit } from '../passthrough/nofile-limit.js';
+import { openPassthrough, servedFileSystem } from './file-system.js';
 import { DevFuseTransport } from '../transport/dev-fuse-transport.js';
 import type { Logger } from './log.js';
 
@@ -61,8 +62,8 @@ export async function runHostMount(config: DaemonConfig, log: Logger): Promise<n
     throw new Error(`mount point ${mountPoint} is not empty (a mount would hide its contents); use an empty directory`);
   }
 
-  const { fs, passthrough } = await createFileSystem(config, config.sharedDir, log);
-  const server = new FuseServer(fs, { logger: log, announceSubmounts: config.announceSubmounts });
+  const passthrough = await openPassthrough(config, config.sharedDir, log);
+  const server = new FuseServer(servedFileSystem(config, passthrough), { logger: log, announceSubmounts: config.announceSubmounts });
 
   const fd = devFuse.devFuseOpen();
   const K = devFuse.devFuseConstants;

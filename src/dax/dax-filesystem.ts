@@ -1,93 +1,183 @@
 /**
- * DAX as a wrapper over any file system (the STYLE.md "variants as wrappers" shape): every
- * method is the inner file system's, plus
+ * DAX as a wrapper over any file system (src/filesystem/delegating.ts): every method is the
+ * inner file system's, plus
  *  - SETUPMAPPING / REMOVEMAPPING served by the DAX manager;
  *  - coherence of the range copies (src/dax/range-copy.ts) with the file: the guest's stores
  *    through the window are written back before anything reads or syncs the file the ordinary
  *    way (READ, LSEEK, COPY_FILE_RANGE, FLUSH, FSYNC, RELEASE, SYNCFS), and copies are reloaded
  *    after anything changes the file's data the ordinary way (WRITE, truncation, FALLOCATE,
- *    COPY_FILE_RANGE into it). Inodes without range copies pay one map lookup;
+ *    COPY_FILE_RANGE into it). Inodes without range copies pay one map lookup. Because READ
+ *    and WRITE of such an inode must pass here, its direct I/O (the transport's native path,
+ *    DirectIoControl) is suspended from its first range copy to its last;
  *  - the mappings of an inode the guest forgets are removed;
- *  - FUSE_ATTR_DAX on the files a dax=inode guest should map (inode-dax.ts);
  *  - a session end (DESTROY, INIT of a new session) writes the copies back and forgets the
  *    window's table — the front-end drops its mappings on device reset, and a new guest
  *    session starts empty.
+ * FUSE_ATTR_DAX for dax=inode guests is its own wrapper (inode-dax.ts).
  */
-import type { FileSystem, RequestContext, SessionInfo, SetattrRequest, ZeroCopyReader, ZeroCopyWriter } from '../filesystem/filesystem.js';
+import { DelegatingFileSystem } from '../filesystem/delegating.js';
+import type {
+  AttrReply,
+  DirectIoControl,
+  FileSystem,
+  RequestContext,
+  SessionInfo,
+  SetattrRequest,
+  ZeroCopyReader,
+  ZeroCopyWriter,
+} from '../filesystem/filesystem.js';
 import { FATTR_SIZE } from '../fuse/abi.js';
 import type { DaxManager } from './dax-manager.js';
-import { markDaxInodes } from './inode-dax.js';
 
-export interface DaxFileSystemOptions {
-  /** Per-inode DAX (dax=inode guests): regular files from this size on carry FUSE_ATTR_DAX. */
-  inodeDaxMinSize?: bigint;
-}
+export class DaxFileSystem extends DelegatingFileSystem {
+  /** This session's direct I/O control, and the inodes whose direct I/O we suspended. */
+  private directIo: DirectIoControl | undefined;
+  private readonly suspended = new Set<number>();
+  /** SETUPMAPPINGs in progress per inode: each may be filling a range copy. */
+  private readonly settingUp = new Map<number, number>();
 
-export function withDax(inner: FileSystem, dax: DaxManager, options: DaxFileSystemOptions = {}): FileSystem {
-  const fs = Object.create(inner) as FileSystem;
-  fs.setupmapping = (_ctx: RequestContext, nodeid, fh, foffset, len, flags, moffset) => dax.setup(nodeid, fh, foffset, len, flags, moffset);
-  fs.removemapping = (_ctx: RequestContext, ranges) => dax.remove(ranges);
-  fs.init = async (session: SessionInfo) => {
-    await dax.endSession();
-    return inner.init(session);
-  };
-  fs.destroy = async () => {
-    await dax.endSession();
-    return inner.destroy();
-  };
+  constructor(
+    inner: FileSystem,
+    private readonly dax: DaxManager,
+  ) {
+    super(inner);
+  }
+
+  override async init(session: SessionInfo): Promise<bigint> {
+    await this.endSession();
+    this.directIo = session.directIo;
+    return this.inner.init(session);
+  }
+
+  override async destroy(): Promise<void> {
+    await this.endSession();
+    return this.inner.destroy();
+  }
+
+  /** The core withdrew every direct I/O grant with the old session: start from none. */
+  private async endSession(): Promise<void> {
+    this.directIo = undefined;
+    this.suspended.clear();
+    await this.dax.endSession();
+  }
+
+  override async setupmapping(_ctx: RequestContext, nodeid: number, fh: number, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
+    // Suspend first: the setup may fill a range copy from the file, and a WRITE served natively
+    // meanwhile would not reload it.
+    this.suspend(nodeid);
+    this.settingUp.set(nodeid, (this.settingUp.get(nodeid) ?? 0) + 1);
+    try {
+      await this.dax.setup(nodeid, fh, foffset, len, flags, moffset);
+    } finally {
+      const n = this.settingUp.get(nodeid)! - 1;
+      if (n === 0) this.settingUp.delete(nodeid);
+      else this.settingUp.set(nodeid, n);
+      this.resumeWithoutCopies();
+    }
+  }
+
+  override async removemapping(_ctx: RequestContext, ranges: { moffset: bigint; len: bigint }[]): Promise<void> {
+    try {
+      await this.dax.remove(ranges);
+    } finally {
+      this.resumeWithoutCopies();
+    }
+  }
 
   // Linux removes an inode's mappings before it forgets the inode; a guest that does not still
   // gets them dropped, so no range keeps a forgotten file open.
-  fs.forget = (nodeid, count) => {
-    inner.forget(nodeid, count);
-    if (dax.hasMappings(nodeid) && inner.knows?.(nodeid) === false) void dax.forgetInode(nodeid);
-  };
+  override forget(nodeid: number, count: bigint): void {
+    this.inner.forget(nodeid, count);
+    if (this.dax.hasMappings(nodeid) && this.inner.knows?.(nodeid) === false) {
+      void this.dax.forgetInode(nodeid).finally(() => this.resumeWithoutCopies());
+    }
+  }
+
+  override read(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number> {
+    return this.afterWriteBack(nodeid, () => this.inner.read(ctx, nodeid, fh, offset, size, out));
+  }
+
+  override async write(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number> {
+    const n = await this.inner.write(ctx, nodeid, fh, offset, data, writeFlags);
+    // The written bytes are newer than anything a buffer holds for them: refresh just those.
+    if (n > 0 && this.dax.hasCopies(nodeid)) await this.dax.reload(nodeid, offset, BigInt(n));
+    return n;
+  }
+
+  override setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
+    if ((req.valid & FATTR_SIZE) === 0) return this.inner.setattr(ctx, nodeid, req);
+    return this.changingData(nodeid, () => this.inner.setattr(ctx, nodeid, req));
+  }
+
+  override flush(ctx: RequestContext, nodeid: number, fh: number, lockOwner: bigint): Promise<void> {
+    return this.afterWriteBack(nodeid, () => this.inner.flush(ctx, nodeid, fh, lockOwner));
+  }
+
+  override fsync(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void> {
+    return this.afterWriteBack(nodeid, () => this.inner.fsync(ctx, nodeid, fh, datasync));
+  }
+
+  override release(ctx: RequestContext, nodeid: number, fh: number, flags: number, releaseFlags?: number, lockOwner?: bigint): Promise<void> {
+    return this.afterWriteBack(nodeid, () => this.inner.release(ctx, nodeid, fh, flags, releaseFlags, lockOwner));
+  }
+
+  override fallocate(ctx: RequestContext, nodeid: number, fh: number, mode: number, offset: bigint, length: bigint): Promise<void> {
+    return this.changingData(nodeid, () => super.fallocate(ctx, nodeid, fh, mode, offset, length));
+  }
+
+  override lseek(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, whence: number): Promise<bigint> {
+    return this.afterWriteBack(nodeid, () => super.lseek(ctx, nodeid, fh, offset, whence));
+  }
+
+  override copyFileRange(
+    ctx: RequestContext,
+    nodeidIn: number,
+    fhIn: number,
+    offIn: bigint,
+    nodeidOut: number,
+    fhOut: number,
+    offOut: bigint,
+    len: bigint,
+    flags: bigint,
+  ): Promise<number> {
+    return this.afterWriteBack(nodeidIn, () =>
+      this.changingData(nodeidOut, () => super.copyFileRange(ctx, nodeidIn, fhIn, offIn, nodeidOut, fhOut, offOut, len, flags)),
+    );
+  }
+
+  override async syncfs(ctx: RequestContext, nodeid: number): Promise<void> {
+    await this.dax.writeBack();
+    return super.syncfs(ctx, nodeid);
+  }
 
   /** Runs `op` after the guest's stores in `nodeid`'s range copies reached the file. */
-  const afterWriteBack = <T>(nodeid: number, op: () => Promise<T>): Promise<T> => (dax.hasCopies(nodeid) ? dax.writeBack(nodeid).then(op) : op());
+  private afterWriteBack<T>(nodeid: number, op: () => Promise<T>): Promise<T> {
+    return this.dax.hasCopies(nodeid) ? this.dax.writeBack(nodeid).then(op) : op();
+  }
+
   /** Runs `op`, which changes the file's data, with the range copies written back before and reloaded after. */
-  const changingData = async <T>(nodeid: number, op: () => Promise<T>): Promise<T> => {
-    if (!dax.hasCopies(nodeid)) return op();
-    await dax.writeBack(nodeid);
+  private async changingData<T>(nodeid: number, op: () => Promise<T>): Promise<T> {
+    if (!this.dax.hasCopies(nodeid)) return op();
+    await this.dax.writeBack(nodeid);
     try {
       return await op();
     } finally {
-      await dax.reload(nodeid);
+      await this.dax.reload(nodeid);
     }
-  };
+  }
 
-  fs.read = (ctx, nodeid, fh, offset, size, out: ZeroCopyWriter) => afterWriteBack(nodeid, () => inner.read(ctx, nodeid, fh, offset, size, out));
-  fs.write = async (ctx, nodeid, fh, offset, data: ZeroCopyReader, writeFlags) => {
-    const n = await inner.write(ctx, nodeid, fh, offset, data, writeFlags);
-    // The written bytes are newer than anything a buffer holds for them: refresh just those.
-    if (n > 0 && dax.hasCopies(nodeid)) await dax.reload(nodeid, offset, BigInt(n));
-    return n;
-  };
-  fs.setattr = (ctx, nodeid, req: SetattrRequest) =>
-    (req.valid & FATTR_SIZE) !== 0 ? changingData(nodeid, () => inner.setattr(ctx, nodeid, req)) : inner.setattr(ctx, nodeid, req);
-  fs.flush = (ctx, nodeid, fh, lockOwner) => afterWriteBack(nodeid, () => inner.flush(ctx, nodeid, fh, lockOwner));
-  fs.fsync = (ctx, nodeid, fh, datasync) => afterWriteBack(nodeid, () => inner.fsync(ctx, nodeid, fh, datasync));
-  fs.release = (ctx, nodeid, fh, flags, releaseFlags, lockOwner) => afterWriteBack(nodeid, () => inner.release(ctx, nodeid, fh, flags, releaseFlags, lockOwner));
-  if (inner.fallocate) {
-    const fallocate = inner.fallocate.bind(inner);
-    fs.fallocate = (ctx, nodeid, fh, mode, offset, length) => changingData(nodeid, () => fallocate(ctx, nodeid, fh, mode, offset, length));
+  private suspend(nodeid: number): void {
+    if (this.directIo === undefined || this.suspended.has(nodeid)) return;
+    this.suspended.add(nodeid);
+    this.directIo.suspend(nodeid);
   }
-  if (inner.lseek) {
-    const lseek = inner.lseek.bind(inner);
-    fs.lseek = (ctx, nodeid, fh, offset, whence) => afterWriteBack(nodeid, () => lseek(ctx, nodeid, fh, offset, whence));
+
+  /** Gives direct I/O back to the inodes that no longer have (nor are getting) range copies. */
+  private resumeWithoutCopies(): void {
+    for (const nodeid of this.suspended) {
+      if (this.dax.hasCopies(nodeid) || this.settingUp.has(nodeid)) continue;
+      this.suspended.delete(nodeid);
+      this.directIo?.resume(nodeid);
+    }
   }
-  if (inner.copyFileRange) {
-    const copy = inner.copyFileRange.bind(inner);
-    fs.copyFileRange = (ctx, nIn, fhIn, offIn, nOut, fhOut, offOut, len, flags) =>
-      afterWriteBack(nIn, () => changingData(nOut, () => copy(ctx, nIn, fhIn, offIn, nOut, fhOut, offOut, len, flags)));
-  }
-  if (inner.syncfs) {
-    const syncfs = inner.syncfs.bind(inner);
-    fs.syncfs = async (ctx, nodeid) => {
-      await dax.writeBack();
-      return syncfs(ctx, nodeid);
-    };
-  }
-  markDaxInodes(fs, inner, { minSize: options.inodeDaxMinSize ?? 0n });
-  return fs;
 }

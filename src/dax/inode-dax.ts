@@ -9,7 +9,8 @@
  * Every reply that carries attributes is covered: entries (LOOKUP, CREATE, MKNOD, LINK, TMPFILE,
  * READDIRPLUS), GETATTR, SETATTR and STATX, on the synchronous lane too.
  */
-import type { AttrReply, Entry, FileSystem, StatRecord } from '../filesystem/filesystem.js';
+import { DelegatingFileSystem } from '../filesystem/delegating.js';
+import type { AttrReply, CreateReply, DirEntrySink, Entry, FileSystem, RequestContext, SetattrRequest, StatRecord, StatxReply } from '../filesystem/filesystem.js';
 import { StatField } from '../filesystem/filesystem.js';
 import { FUSE_ATTR_DAX } from '../fuse/abi.js';
 
@@ -24,53 +25,66 @@ export interface InodeDaxPolicy {
   minSize: bigint;
 }
 
-/** Overrides the attribute-returning methods of `fs` (a wrapper whose prototype is `inner`). */
-export function markDaxInodes(fs: FileSystem, inner: FileSystem, policy: InodeDaxPolicy): void {
-  const wantsDax = (mode: number, size: bigint): boolean => (mode & S_IFMT) === S_IFREG && size >= policy.minSize;
-  const mark = (attr: StatRecord): void => {
-    if (wantsDax(attr.readUInt32LE(StatField.mode), attr.readBigUInt64LE(StatField.size))) {
+/** Marks FUSE_ATTR_DAX in every attribute `inner` returns, by `policy`. */
+export class InodeDaxFileSystem extends DelegatingFileSystem {
+  constructor(
+    inner: FileSystem,
+    private readonly policy: InodeDaxPolicy,
+  ) {
+    super(inner);
+  }
+
+  override lookup(ctx: RequestContext, parent: number, name: Buffer): Promise<Entry> {
+    return this.inner.lookup(ctx, parent, name).then(this.entry);
+  }
+  override mknod(ctx: RequestContext, parent: number, name: Buffer, mode: number, rdev: number, umask: number): Promise<Entry> {
+    return this.inner.mknod(ctx, parent, name, mode, rdev, umask).then(this.entry);
+  }
+  override link(ctx: RequestContext, nodeid: number, newParent: number, newName: Buffer): Promise<Entry> {
+    return this.inner.link(ctx, nodeid, newParent, newName).then(this.entry);
+  }
+  override create(ctx: RequestContext, parent: number, name: Buffer, mode: number, flags: number, umask: number, openFlags?: number): Promise<CreateReply> {
+    return this.inner.create(ctx, parent, name, mode, flags, umask, openFlags).then(this.created);
+  }
+  override tmpfile(ctx: RequestContext, parent: number, mode: number, flags: number, umask: number): Promise<CreateReply> {
+    return super.tmpfile(ctx, parent, mode, flags, umask).then(this.created);
+  }
+  override getattr(ctx: RequestContext, nodeid: number, fh: number | undefined): Promise<AttrReply> {
+    return this.inner.getattr(ctx, nodeid, fh).then(this.attrs);
+  }
+  override setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
+    return this.inner.setattr(ctx, nodeid, req).then(this.attrs);
+  }
+  // The synchronous lane (no promise) answers the hot LOOKUP / GETATTR: mark its replies too.
+  override lookupSync(ctx: RequestContext, parent: number, name: Buffer): Entry | undefined {
+    const e = super.lookupSync(ctx, parent, name);
+    return e === undefined ? e : this.entry(e);
+  }
+  override getattrSync(ctx: RequestContext, nodeid: number, fh: number | undefined): AttrReply | undefined {
+    const a = super.getattrSync(ctx, nodeid, fh);
+    return a === undefined ? a : this.attrs(a);
+  }
+  override readdir(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void> {
+    return this.inner.readdir(ctx, nodeid, fh, offset, plus, (dirent, e) => sink(dirent, e === undefined ? e : this.entry(e)));
+  }
+  override statx(ctx: RequestContext, nodeid: number, fh: number | undefined, flags: number, mask: number): Promise<StatxReply> {
+    return super.statx(ctx, nodeid, fh, flags, mask).then((r) => {
+      if (this.wantsDax(r.statx.readUInt16LE(STATX_MODE), r.statx.readBigUInt64LE(STATX_SIZE))) r.flags |= FUSE_ATTR_DAX;
+      return r;
+    });
+  }
+
+  private wantsDax(mode: number, size: bigint): boolean {
+    return (mode & S_IFMT) === S_IFREG && size >= this.policy.minSize;
+  }
+
+  private mark(attr: StatRecord): void {
+    if (this.wantsDax(attr.readUInt32LE(StatField.mode), attr.readBigUInt64LE(StatField.size))) {
       attr.writeUInt32LE(attr.readUInt32LE(StatField.flags) | FUSE_ATTR_DAX, StatField.flags);
     }
-  };
-  const entry = <T extends Entry>(e: T): T => (mark(e.attr), e);
-  const attrs = <T extends AttrReply>(a: T): T => (mark(a.attr), a);
+  }
 
-  fs.lookup = (ctx, parent, name) => inner.lookup(ctx, parent, name).then(entry);
-  fs.mknod = (ctx, parent, name, mode, rdev, umask) => inner.mknod(ctx, parent, name, mode, rdev, umask).then(entry);
-  fs.link = (ctx, nodeid, newParent, newName) => inner.link(ctx, nodeid, newParent, newName).then(entry);
-  fs.create = (ctx, parent, name, mode, flags, umask, openFlags) =>
-    inner.create(ctx, parent, name, mode, flags, umask, openFlags).then((r) => (entry(r.entry), r));
-  fs.getattr = (ctx, nodeid, fh) => inner.getattr(ctx, nodeid, fh).then(attrs);
-  // The synchronous lane (no promise) answers the hot LOOKUP / GETATTR: mark its replies too.
-  if (inner.lookupSync) {
-    const lookupSync = inner.lookupSync.bind(inner);
-    fs.lookupSync = (ctx, parent, name) => {
-      const e = lookupSync(ctx, parent, name);
-      return e === undefined ? e : entry(e);
-    };
-  }
-  if (inner.getattrSync) {
-    const getattrSync = inner.getattrSync.bind(inner);
-    fs.getattrSync = (ctx, nodeid, fh) => {
-      const a = getattrSync(ctx, nodeid, fh);
-      return a === undefined ? a : attrs(a);
-    };
-  }
-  // SETATTR may already be wrapped (range copies): mark what that wrapper returns.
-  const setattr = fs.setattr.bind(fs);
-  fs.setattr = (ctx, nodeid, req) => setattr(ctx, nodeid, req).then(attrs);
-  fs.readdir = (ctx, nodeid, fh, offset, plus, sink) =>
-    inner.readdir(ctx, nodeid, fh, offset, plus, (dirent, e) => sink(dirent, e === undefined ? e : entry(e)));
-  if (inner.tmpfile) {
-    const tmpfile = inner.tmpfile.bind(inner);
-    fs.tmpfile = (ctx, parent, mode, flags, umask) => tmpfile(ctx, parent, mode, flags, umask).then((r) => (entry(r.entry), r));
-  }
-  if (inner.statx) {
-    const statx = inner.statx.bind(inner);
-    fs.statx = (ctx, nodeid, fh, flags, mask) =>
-      statx(ctx, nodeid, fh, flags, mask).then((r) => {
-        if (wantsDax(r.statx.readUInt16LE(STATX_MODE), r.statx.readBigUInt64LE(STATX_SIZE))) r.flags |= FUSE_ATTR_DAX;
-        return r;
-      });
-  }
+  private readonly entry = (e: Entry): Entry => (this.mark(e.attr), e);
+  private readonly created = (r: CreateReply): CreateReply => (this.mark(r.entry.attr), r);
+  private readonly attrs = (a: AttrReply): AttrReply => (this.mark(a.attr), a);
 }

@@ -96,10 +96,43 @@ export interface AttrReply {
   attrTimeout: number;
 }
 
+/**
+ * Direct I/O: a grant, per open file handle, that lets the transport serve READ and/or WRITE
+ * on that handle itself — a preadv/pwritev on `fd` between the file and the guest's buffers,
+ * never entering the file system (native/fuse_fast_path.cc). A file system grants only what
+ * it would do the same way: nothing before or after the read or write (no write-back of a
+ * cache, no xattr to drop first, no refusal). A wrapper that needs to see every READ or WRITE
+ * of the handle removes the grant from the reply (or suspends it later through
+ * DirectIoControl). The FUSE core registers what the outermost file system returned.
+ *
+ * Contract: `fd` stays open until the core has called release() for this handle or the
+ * session ended (destroy(), or init() of a new session); the core withdraws the grant before
+ * either. A WRITE asking to clear suid/sgid (FUSE_WRITE_KILL_SUIDGID) is never served
+ * directly: it asks for more than a pwritev.
+ */
+export interface DirectIo {
+  readonly fd: number;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+/**
+ * Given to the file system at init(): suspends direct I/O on every handle of an inode (open
+ * now or opened later) until resumed — for state that makes READ/WRITE on the inode more than
+ * a preadv/pwritev for a while (DAX range copies). Suspensions nest (a count per inode).
+ * suspend() takes effect before it returns for requests not yet taken off the ring.
+ */
+export interface DirectIoControl {
+  suspend(nodeid: number): void;
+  resume(nodeid: number): void;
+}
+
 /** FOPEN_* bits the file system asks for on open (DIRECT_IO, KEEP_CACHE, ...). */
 export interface OpenReply {
   fh: number;
   openFlags: number;
+  /** Regular files: what the transport may serve on this handle without the file system. */
+  directIo?: DirectIo;
 }
 
 export interface CreateReply extends OpenReply {
@@ -186,6 +219,8 @@ export interface SessionInfo {
   minor: number;
   /** Capability bits both sides agreed on (FUSE_* init flags, 64-bit). */
   flags: bigint;
+  /** Present when a transport serves direct I/O grants (OpenReply.directIo) in this session. */
+  directIo?: DirectIoControl;
 }
 
 export interface FileSystem {

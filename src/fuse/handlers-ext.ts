@@ -252,6 +252,7 @@ export async function tmpfile(core: Core, c: FuseCall): Promise<void> {
     throw err;
   }
   if (!c.send(out, EntryOut.SIZE + OpenOut.SIZE)) abandonCreate(core, c, reply.entry, reply.fh);
+  else core.directIo?.grant(reply.entry.nodeid, reply.fh, reply.directIo);
 }
 
 export async function statx(core: Core, c: FuseCall): Promise<void> {

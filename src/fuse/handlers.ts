@@ -56,6 +56,7 @@ import {
   OPCODE_TABLE_SIZE,
 } from './abi.js';
 import { DecodeError, readU64Number } from './codec.js';
+import type { DirectIoTable } from './direct-io.js';
 import { DirentEncoder, type DirentEncoderHooks } from './dirents.js';
 import { abandonCreate, replyEntry } from './entries.js';
 import { readCreateExtensions } from './extensions.js';
@@ -75,6 +76,8 @@ export interface Core {
   /** Largest WRITE payload accepted (what INIT announced as max_write). */
   readonly maxWrite: number;
   readonly logger: Logger;
+  /** Direct I/O grants of open handles, when the transport serves them (direct-io.ts). */
+  readonly directIo: DirectIoTable | undefined;
   /** Drops lookup references the guest will never learn about; never throws. */
   forgetQuietly(nodeid: number, count: bigint): void;
   readonly direntHooks: DirentEncoderHooks;
@@ -330,7 +333,7 @@ async function open(core: Core, c: FuseCall): Promise<void> {
   const reply = await core.fs.open(c, c.nodeid, c.buf.readUInt32LE(off + OpenIn.flags), c.buf.readUInt32LE(off + OpenIn.openFlags));
   const b = c.small(OpenOut.SIZE);
   encodeOpenOut(b, OutHeader.SIZE, reply);
-  c.send(b, OpenOut.SIZE);
+  if (c.send(b, OpenOut.SIZE)) core.directIo?.grant(c.nodeid, reply.fh, reply.directIo);
 }
 
 async function opendir(core: Core, c: FuseCall): Promise<void> {
@@ -367,6 +370,7 @@ async function create(core: Core, c: FuseCall): Promise<void> {
     throw err;
   }
   if (!c.send(out, EntryOut.SIZE + OpenOut.SIZE)) abandonCreate(core, c, reply.entry, reply.fh);
+  else core.directIo?.grant(reply.entry.nodeid, reply.fh, reply.directIo);
 }
 
 async function read(core: Core, c: FuseCall): Promise<void> {
@@ -412,10 +416,13 @@ async function flush(core: Core, c: FuseCall): Promise<void> {
 async function release(core: Core, c: FuseCall): Promise<void> {
   const off = c.args().struct(ReleaseIn.SIZE, 'fuse_release_in');
   const b = c.buf;
+  const fh = readU64Number(b, off + ReleaseIn.fh);
+  // Before the file system may close the descriptor: no READ/WRITE is served on it natively.
+  core.directIo?.revoke(fh, c.nodeid);
   await core.fs.release(
     c,
     c.nodeid,
-    readU64Number(b, off + ReleaseIn.fh),
+    fh,
     b.readUInt32LE(off + ReleaseIn.flags),
     b.readUInt32LE(off + ReleaseIn.releaseFlags),
     b.readBigUInt64LE(off + ReleaseIn.lockOwner),

@@ -27,7 +27,8 @@ import { FuseCall, type CallHost, type Logger } from './call.js';
 import { DecodeError, readU64Number } from './codec.js';
 import { OPS, type Core, type OpSpec } from './handlers.js';
 import { decodeInitIn, encodeInitOut, initOutSize, negotiateInit, type InitRequest } from './init.js';
-import { isExpectedError } from './reply.js';
+import { DirectIoTable, type DirectIoRegistry } from './direct-io.js';
+import { isExpectedError, MAX_REPLY_ERRNO } from './reply.js';
 import { createFuseStats, type FuseStats } from './stats.js';
 
 export type { Logger } from './call.js';
@@ -46,11 +47,12 @@ export interface FuseServerOptions {
   /** Counters to update; one is created when absent (see FuseServer.stats). */
   stats?: FuseStats;
   /**
-   * Told when the session starts serving ordinary requests (INIT done) and when it stops
-   * (DESTROY, reset, a new INIT), before the server drains: the native READ/WRITE fast path serves
-   * only in between (src/transport/fast-path.ts).
+   * The transport's direct I/O (its native READ/WRITE path): the server registers there the
+   * handles the file system granted (direct-io.ts), tells it when the session starts serving
+   * ordinary requests (INIT done) and when it stops (DESTROY, reset, a new INIT — before the
+   * server drains), and withdraws every grant before the file system can close a descriptor.
    */
-  onServing?: (serving: boolean) => void;
+  directIo?: DirectIoRegistry;
 }
 
 const MIB = 1024 * 1024;
@@ -83,7 +85,8 @@ export class FuseServer implements FuseRequestHandler {
   private readonly announceSubmounts: boolean;
   private readonly mapAlignment: number | undefined;
   private stateValue: State = 'down';
-  private readonly onServing: ((serving: boolean) => void) | undefined;
+  private readonly directIoRegistry: DirectIoRegistry | undefined;
+  private readonly directIo: DirectIoTable | undefined;
   private sessionInfo: SessionInfo | undefined;
   private lifecycle: Promise<void> = Promise.resolve();
   private inflight = 0;
@@ -113,7 +116,8 @@ export class FuseServer implements FuseRequestHandler {
     this.announceSubmounts = options.announceSubmounts ?? false;
     this.mapAlignment = options.mapAlignment;
     this.stats = options.stats ?? createFuseStats();
-    this.onServing = options.onServing;
+    this.directIoRegistry = options.directIo;
+    this.directIo = options.directIo === undefined ? undefined : new DirectIoTable(options.directIo);
 
     this.host = {
       logger: this.logger,
@@ -133,6 +137,7 @@ export class FuseServer implements FuseRequestHandler {
       maxRead: this.maxRead,
       maxWrite: this.maxWrite,
       logger: this.logger,
+      directIo: this.directIo,
       forgetQuietly: (nodeid, count) => this.forgetQuietly(nodeid, count),
       direntHooks: {
         dropped: (entry: Entry) => {
@@ -150,7 +155,15 @@ export class FuseServer implements FuseRequestHandler {
   private set state(s: State) {
     const was = this.stateValue === 'up';
     this.stateValue = s;
-    if (was !== (s === 'up') && this.onServing !== undefined) this.onServing(s === 'up');
+    const registry = this.directIoRegistry;
+    if (was === (s === 'up') || registry === undefined) return;
+    // Leaving "up": no request is taken natively any more, and no grant outlives the session
+    // (the file system closes its descriptors when it ends).
+    if (!was) registry.serving(true, { maxRead: this.maxRead, maxWrite: this.maxWrite, maxErrno: MAX_REPLY_ERRNO });
+    else {
+      registry.serving(false, { maxRead: this.maxRead, maxWrite: this.maxWrite, maxErrno: MAX_REPLY_ERRNO });
+      this.directIo?.clear();
+    }
   }
 
   /** The negotiated session, while one is up. */
@@ -424,7 +437,7 @@ export class FuseServer implements FuseRequestHandler {
         if (restart) await this.destroyFs('INIT of a new session');
         let mask: bigint;
         try {
-          mask = await this.fs.init({ minor: decision.minor, flags: decision.offered });
+          mask = await this.fs.init({ minor: decision.minor, flags: decision.offered, directIo: this.directIo });
         } catch (err) {
           this.state = 'down';
           this.sessionInfo = undefined;

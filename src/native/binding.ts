@@ -111,10 +111,12 @@ export interface FastPathCounters {
 
 /** The native table of open regular-file handles the READ/WRITE fast path may serve. */
 export interface FuseFastPath {
-  register(fh: number, nodeid: number, fd: number): void;
+  /** Serves READs (`read`) and WRITEs (`write`) of handle `fh` of `nodeid` with `fd`. */
+  register(fh: number, nodeid: number, fd: number, read: boolean, write: boolean): void;
   unregister(fh: number): void;
   clear(): void;
-  setSession(up: boolean, maxRead: number, maxWrite: number, writesOk: boolean): void;
+  /** Serves only while `up`; READ/WRITE sizes capped as the core caps them; errnos above `maxErrno` become EIO. */
+  setSession(up: boolean, maxRead: number, maxWrite: number, maxErrno: number): void;
   counters(): FastPathCounters;
 }
 

@@ -5,7 +5,7 @@
  * clearing privileges). passthrough.ts, create.ts, xattr.ts, locks.ts and file-ops.ts use it.
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
-import { STAT_RECORD_SIZE, StatField, type Entry, type OpenReply, type RequestContext } from '../filesystem/filesystem.js';
+import { STAT_RECORD_SIZE, StatField, type DirectIo, type Entry, type OpenReply, type RequestContext } from '../filesystem/filesystem.js';
 import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import { cachePolicy, type CachePolicy } from './cache-policy.js';
@@ -289,8 +289,25 @@ export class PtCore {
   async openInode(d: InodeData, flags: number): Promise<OpenReply> {
     if (!d.isOpenable) throw new ErrnoError(E.EBADF, 'not a regular file or directory');
     const fd = await this.reopen(d, flags);
-    const h = this.handles.add(d.nodeid, fd, d.isDir);
-    return { fh: h.fh, openFlags: d.isDir ? this.policy.dirOpenFlags : this.fileOpenFlags };
+    if (!d.isDir) return this.addFileHandle(d.nodeid, fd, flags);
+    return { fh: this.handles.add(d.nodeid, fd, true).fh, openFlags: this.policy.dirOpenFlags };
+  }
+
+  /** A regular file's I/O descriptor, opened with `flags`, becomes a handle: the OPEN/CREATE/TMPFILE reply. */
+  addFileHandle(nodeid: number, fd: number, flags: number): OpenReply {
+    const h = this.handles.add(nodeid, fd, false);
+    return { fh: h.fh, openFlags: this.fileOpenFlags, directIo: this.directIoFor(fd, flags) };
+  }
+
+  /**
+   * What a regular file's handle may have served without us (DirectIo): a READ here is only
+   * the preadv; a WRITE is only the pwritev unless a remapped security.capability must be
+   * removed first (CVE-2021-20263: dropCapability). The descriptor stays open until the
+   * handle is released or the session ends (HandleTable).
+   */
+  private directIoFor(fd: number, flags: number): DirectIo {
+    const access = flags & C.O_ACCMODE;
+    return { fd, read: access !== C.O_WRONLY, write: access !== C.O_RDONLY && this.s.capabilityXattr === undefined };
   }
 
   /** FOPEN_* for files (the cache policy's). */

@@ -14,7 +14,7 @@
  *   O_EXCL, opens it through the checked OPEN path (CVE-2020-35517).
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
-import type { CreateReply, Entry, RequestContext } from '../filesystem/filesystem.js';
+import type { CreateReply, Entry, OpenReply, RequestContext } from '../filesystem/filesystem.js';
 import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import { BENEATH, check, LOOKUP_FLAGS, type PtCore } from './core.js';
@@ -103,7 +103,7 @@ export async function createFile(
   flags: number,
   umask: number,
   kill: boolean,
-  open: (d: InodeData, flags: number, kill: boolean) => Promise<{ fh: number; openFlags: number }>,
+  open: (d: InodeData, flags: number, kill: boolean) => Promise<OpenReply>,
 ): Promise<CreateReply> {
   checkName(name);
   const ids = core.hostIds(ctx);
@@ -125,8 +125,7 @@ export async function createFile(
         if (core.securityLabel && ctx.securityContext !== undefined) await sys.unlinkat(p.fd, name, 0);
         throw err;
       }
-      const h = core.handles.add(entry.nodeid, fd, false);
-      return { fh: h.fh, openFlags: core.fileOpenFlags, entry };
+      return { ...core.addFileHandle(entry.nodeid, fd, created), entry };
     }
     if (fd !== -E.EEXIST || (flags & C.O_EXCL) !== 0) throw new ErrnoError(-fd, 'openat2');
     // It exists and the guest did not insist on creating it: open it like OPEN would. The guest
@@ -141,8 +140,7 @@ export async function createFile(
         const mask = (acc === C.O_WRONLY ? 0 : R_OK) | (acc === C.O_RDONLY && !(flags & C.O_TRUNC) ? 0 : W_OK);
         check(await sys.faccessat(d.fd, null, mask, C.AT_EACCESS | C.AT_SYMLINK_NOFOLLOW, ids.uid, ids.gid, ids.supp), 'faccessat2');
       }
-      const reply = await open(d, f, kill);
-      return { fh: reply.fh, openFlags: reply.openFlags, entry };
+      return { ...(await open(d, f, kill)), entry };
     } catch (err) {
       core.inodes.forget(entry.nodeid, 1);
       throw err;
@@ -175,8 +173,7 @@ export async function createTmpfile(core: PtCore, ctx: RequestContext, parent: n
       core.closeQuietly(fd);
       throw err;
     }
-    const h = core.handles.add(entry.nodeid, fd, false);
-    return { fh: h.fh, openFlags: core.fileOpenFlags, entry };
+    return { ...core.addFileHandle(entry.nodeid, fd, f), entry };
   } finally {
     core.inodes.release(p);
   }

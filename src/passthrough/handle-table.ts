@@ -34,20 +34,9 @@ export class HandleData {
   }
 }
 
-/**
- * Told about every open regular-file handle (the native READ/WRITE fast path keeps a copy:
- * src/transport/fast-path.ts). removed() runs when the handle is dropped, before its descriptor
- * can be closed, so an observer never holds a closed descriptor.
- */
-export interface HandleObserver {
-  added(fh: number, nodeid: number, fd: number): void;
-  removed(fh: number): void;
-}
-
 export class HandleTable {
   private readonly byFh = new Map<number, HandleData>();
   private nextFh = 1;
-  private observer: HandleObserver | undefined = undefined;
 
   constructor(private readonly closeFd: (fd: number) => void) {}
 
@@ -58,15 +47,7 @@ export class HandleTable {
   add(nodeid: number, fd: number, isDir: boolean): HandleData {
     const h = new HandleData(this.nextFh++, nodeid, fd, isDir);
     this.byFh.set(h.fh, h);
-    if (!isDir) this.observer?.added(h.fh, nodeid, fd);
     return h;
-  }
-
-  /** Reports the open file handles now and every change after (one observer). */
-  observe(observer: HandleObserver | undefined): void {
-    this.observer = observer;
-    if (observer === undefined) return;
-    for (const h of this.byFh.values()) if (!h.isDir) observer.added(h.fh, h.nodeid, h.fd);
   }
 
   /** Pins handle `fh` of `nodeid` for one operation; EBADF if unknown or not that node's. */
@@ -96,7 +77,6 @@ export class HandleTable {
     if (!h.live) return;
     h.live = false;
     this.byFh.delete(h.fh);
-    if (!h.isDir) this.observer?.removed(h.fh);
     if (h.pins === 0) this.closeFd(h.fd);
   }
 }

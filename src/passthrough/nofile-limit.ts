@@ -4,7 +4,11 @@
  * tree carries it) and must not pay for loading the passthrough to do so (~24 ms of start-up).
  */
 import { readFileSync } from 'node:fs';
-import type { DaemonConfig } from '../cli/config.js';
+
+/** The option that sets it: --rlimit-nofile N (0: leave the limit alone). */
+export interface NofileOption {
+  rlimitNofile?: number;
+}
 
 const MAX_DEFAULT_NOFILE = 1_000_000;
 /** Descriptors left to the rest of the host when we size our limit from fs.file-max. */
@@ -25,7 +29,7 @@ function readNumber(path: string): number | undefined {
  * the system-wide table so that a guest holding many files cannot exhaust the host
  * (CVE-2020-10717). undefined: leave it.
  */
-export function nofileTarget(config: DaemonConfig, procSys = '/proc/sys/fs'): number | undefined {
+export function nofileTarget(config: NofileOption, procSys = '/proc/sys/fs'): number | undefined {
   if (config.rlimitNofile !== undefined) return config.rlimitNofile === 0 ? undefined : config.rlimitNofile;
   let n = MAX_DEFAULT_NOFILE;
   const nrOpen = readNumber(`${procSys}/nr_open`);
@@ -40,7 +44,7 @@ export function nofileTarget(config: DaemonConfig, procSys = '/proc/sys/fs'): nu
  * without it, or when the target is below the current soft limit for the default, the soft limit
  * is raised to the hard one instead). `setNofileLimit` is native.setNofileLimit.
  */
-export function applyNofileLimit(config: DaemonConfig, setNofileLimit: (n: number) => number, log: { warn(msg: string): void; info(msg: string): void }): void {
+export function applyNofileLimit(config: NofileOption, setNofileLimit: (n: number) => number, log: { warn(msg: string): void; info(msg: string): void }): void {
   const target = nofileTarget(config);
   if (target === undefined) return;
   const r = setNofileLimit(target);

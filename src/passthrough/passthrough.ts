@@ -46,7 +46,6 @@ import { check, PtCore } from './core.js';
 import { createFile, createNode, createTmpfile, FUSE_OPEN_KILL_SUIDGID, sessionOpenFlags } from './create.js';
 import * as fileOps from './file-ops.js';
 import { checkName } from './guest-input.js';
-import type { HandleObserver } from './handle-table.js';
 import { acceptedInitFlags, FUSE_DONT_MASK, FUSE_HANDLE_KILLPRIV_V2, FUSE_SECURITY_CTX, FUSE_SUBMOUNTS, FUSE_WRITEBACK_CACHE } from './init-flags.js';
 import { S_IFLNK, S_IFREG, type InodeData } from './inode-table.js';
 import { LockTable } from './locks.js';
@@ -118,11 +117,6 @@ export class PassthroughFs implements FileSystem {
   /** DAX (src/dax/dax-manager.ts MappingSource): see mapping-pin.ts. */
   pinForMapping(nodeid: number, fh: number, write: boolean): Promise<PinnedFile> {
     return pinForMapping(this.core, nodeid, fh, write);
-  }
-
-  /** Reports open file handles (fh, nodeid, fd) to `observer`: the native READ/WRITE fast path. */
-  observeHandles(observer: HandleObserver | undefined): void {
-    this.core.handles.observe(observer);
   }
 
   /** Counts, for tests and metrics. */

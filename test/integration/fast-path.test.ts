@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, startSession, type RunningDaemon, type Session } from '../helpers/daemon.js';
+import { until } from '../helpers/wait.js';
 import { VhostUserFrontend } from '../../src/frontend/vhost-user-frontend.js';
 import { FuseClient, type FuseReply } from '../../src/frontend/fuse-client.js';
 import { InHeader, Opcode } from '../../src/fuse/abi.js';
@@ -42,13 +43,12 @@ function seen(r: FuseReply): { error: number; body: string; usedLen: number } {
 async function stats(d: RunningDaemon): Promise<{ requests: Record<string, number>; errors: Record<string, number>; fastPath?: { reads: number; writes: number; passed: number; pooled: number; handles: number } }> {
   const before = d.stderr().length;
   d.child.kill('SIGUSR1');
-  for (let i = 0; i < 100; i++) {
-    // The pretty log format: `... statistics stats={...}`.
-    const m = /statistics stats=(\{.*\})\s*$/m.exec(d.stderr().slice(before));
-    if (m !== null) return JSON.parse(m[1]) as never;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`no statistics on stderr:\n${d.stderr().slice(before)}`);
+  // The pretty log format: `... statistics stats={...}`, one whole line.
+  const line = /statistics stats=(\{.*\})\s*$/m;
+  await until(() => line.test(d.stderr().slice(before)), 'the statistics line').catch((e: Error) => {
+    throw new Error(`${e.message}; stderr:\n${d.stderr().slice(before)}`);
+  });
+  return JSON.parse(line.exec(d.stderr().slice(before))![1]) as never;
 }
 
 /** A battery of READs; returns what the guest saw for each. */
@@ -160,11 +160,13 @@ for (const pool of [0, 2]) {
       const whole = a[2] as { body: string };
       expect(Buffer.from(whole.body, 'base64').equals(content)).toBe(true);
 
-      // The fast daemon answered the well-formed READs natively and left the rest to JS.
+      // The fast daemon answered the well-formed READs natively and left the rest to JS —
+      // READs on a write-only handle and WRITEs on a read-only one too: the passthrough grants
+      // direct I/O per access mode (the JS core then answers EBADF, as preadv/pwritev would).
       const st = await stats(fast.daemon);
-      expect(st.fastPath!.reads).toBeGreaterThanOrEqual(48 + 11);
+      expect(st.fastPath!.reads).toBeGreaterThanOrEqual(48 + 10);
       expect(st.fastPath!.passed).toBeGreaterThanOrEqual(5);
-      expect(st.fastPath!.writes).toBeGreaterThanOrEqual(5);
+      expect(st.fastPath!.writes).toBeGreaterThanOrEqual(4);
       expect(st.fastPath!.handles).toBe(1);
       // With a worker pool the large reads ran there (on a duplicate of the descriptor).
       if (pool > 0) expect(st.fastPath!.pooled).toBeGreaterThan(0);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DaemonConfig } from '../../../src/cli/config.js';
 import { parseCommandLine } from '../../../src/cli/options.js';
-import { nofileTarget } from '../../../src/passthrough/setup.js';
+import { nofileTarget } from '../../../src/passthrough/nofile-limit.js';
 
 let root: string;
 let share: string;

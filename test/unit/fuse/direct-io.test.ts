@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { DirectIoTable, type DirectIoRegistry } from '../../../src/fuse/direct-io.js';
+
+/** A registry that records what the transport would serve: fh → "nodeid:fd:rw". */
+function recorder(): DirectIoRegistry & { served: Map<number, string> } {
+  const served = new Map<number, string>();
+  return {
+    served,
+    register: (fh, nodeid, fd, read, write) => void served.set(fh, `${nodeid}:${fd}:${read ? 'r' : ''}${write ? 'w' : ''}`),
+    unregister: (fh) => void served.delete(fh),
+    clear: () => served.clear(),
+    serving: () => undefined,
+  };
+}
+
+describe('DirectIoTable', () => {
+  it('registers what was granted, nothing for no grant, and revokes only the named inode\'s handle', () => {
+    const reg = recorder();
+    const t = new DirectIoTable(reg);
+    t.grant(2, 10, { fd: 7, read: true, write: false });
+    t.grant(3, 11, undefined);
+    t.grant(3, 12, { fd: 8, read: false, write: false });
+    t.grant(3, 13, { fd: -1, read: true, write: true });
+    expect([...reg.served]).toEqual([[10, '2:7:r']]);
+    t.revoke(10, 3); // another inode's RELEASE: the file system refuses it and closes nothing
+    expect(reg.served.has(10)).toBe(true);
+    t.revoke(10, 2);
+    expect(reg.served.size).toBe(0);
+    expect(t.size).toBe(0);
+  });
+
+  it('suspends every handle of an inode, nested, including handles granted meanwhile', () => {
+    const reg = recorder();
+    const t = new DirectIoTable(reg);
+    t.grant(2, 10, { fd: 7, read: true, write: true });
+    t.grant(4, 20, { fd: 9, read: true, write: true });
+    t.suspend(2);
+    t.suspend(2);
+    t.grant(2, 11, { fd: 8, read: true, write: false });
+    expect([...reg.served.keys()]).toEqual([20]);
+    t.resume(2);
+    expect([...reg.served.keys()]).toEqual([20]);
+    t.revoke(10, 2); // released while suspended: stays gone after resume
+    t.resume(2);
+    expect([...reg.served].sort()).toEqual([[11, '2:8:r'], [20, '4:9:rw']]);
+    t.resume(2); // unbalanced: nothing
+    expect(reg.served.size).toBe(2);
+  });
+
+  it('clear() drops grants and suspensions', () => {
+    const reg = recorder();
+    const t = new DirectIoTable(reg);
+    t.grant(2, 10, { fd: 7, read: true, write: true });
+    t.suspend(5);
+    t.clear();
+    expect(reg.served.size).toBe(0);
+    t.grant(5, 30, { fd: 3, read: true, write: true });
+    expect(reg.served.has(30)).toBe(true);
+  });
+});
