@@ -1,10 +1,6 @@
 #include "worker_pool.h"
 
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <uv.h>
-
-#include <cerrno>
 
 #include <condition_variable>
 #include <deque>
@@ -15,40 +11,6 @@
 #include "util.h"
 
 namespace vfs {
-
-namespace {
-// setfsuid/setfsgid with an invalid id (-1) change nothing and return the current id.
-uint32_t CurrentFsuid() { return static_cast<uint32_t>(syscall(SYS_setfsuid, -1)); }
-uint32_t CurrentFsgid() { return static_cast<uint32_t>(syscall(SYS_setfsgid, -1)); }
-}  // namespace
-
-ScopedCredentials::ScopedCredentials(const Credentials& c) : active_(c.set) {
-  if (!active_) return;
-  // Group first: changing fsuid away from 0 drops the capabilities the group change needs.
-  saved_gid_ = static_cast<uint32_t>(syscall(SYS_setfsgid, c.gid));
-  saved_uid_ = static_cast<uint32_t>(syscall(SYS_setfsuid, c.uid));
-  ok_ = CurrentFsgid() == c.gid && CurrentFsuid() == c.uid;
-}
-
-ScopedCredentials::~ScopedCredentials() {
-  if (!active_) return;
-  syscall(SYS_setfsuid, saved_uid_);
-  syscall(SYS_setfsgid, saved_gid_);
-}
-
-void Job::Run() {
-  ScopedCredentials scoped(creds);
-  if (!scoped.ok()) {
-    credential_error = EPERM;
-    return;
-  }
-  Execute();
-}
-
-Napi::Value Job::Finish(Napi::Env env) {
-  if (credential_error != 0) return Napi::Number::New(env, -credential_error);
-  return Complete(env);
-}
 
 namespace {
 
@@ -102,7 +64,7 @@ class WorkerPool {
         pj = queue_.front();
         queue_.pop_front();
       }
-      pj->job->Run();
+      pj->job->Execute();
       {
         std::lock_guard<std::mutex> lock(done_mu_);
         done_.push_back(pj);
@@ -124,7 +86,7 @@ class WorkerPool {
       std::unique_ptr<PendingJob> owned(pj);
       if (--self->in_flight_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&self->async_));
       try {
-        Napi::Value result = pj->job->Finish(env);
+        Napi::Value result = pj->job->Complete(env);
         pj->callback.MakeCallback(env.Global(), {result});
       } catch (const Napi::Error& e) {
         // An exception thrown by a JS callback: surface it like any uncaught exception.
@@ -166,8 +128,8 @@ Napi::Value GetPoolSize(const Napi::CallbackInfo& info) {
 Napi::Value SubmitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Value callback) {
   WorkerPool& pool = WorkerPool::Get();
   if (pool.size() == 0 || !callback.IsFunction()) {
-    job->Run();
-    return job->Finish(env);
+    job->Execute();
+    return job->Complete(env);
   }
   auto* pj = new PendingJob{std::move(job), Napi::Persistent(callback.As<Napi::Function>())};
   pool.Submit(pj);

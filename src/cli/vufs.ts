@@ -114,8 +114,8 @@ async function main(argv: string[]): Promise<number> {
   const json = values.json === true;
   if (cmd === 'dax-advise') {
     if (values.trace === undefined) fail('--trace is required');
-    const { readTrace } = await import('../dax/trace.js');
-    const { advise, formatAdvice, adviceChart } = await import('../dax/advisor.js');
+    const { readTrace } = await import('../frontend/dax/trace-reader.js');
+    const { advise, formatAdvice, adviceChart } = await import('../frontend/dax/advisor.js');
     const sizes = values.sizes?.split(',').filter((x) => x !== '').map((x) => parseSize(x, 'sizes'));
     const r = advise(readTrace(values.trace), sizes);
     if (values.svg !== undefined) {
@@ -153,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
     };
     if (values['dax-window'] !== undefined) {
       const { runDaxLoad } = await import('../frontend/dax-load.js');
-      const { POLICIES } = await import('../dax/policies/index.js');
+      const { POLICIES } = await import('../frontend/dax/policies/index.js');
       const policy = values.policy ?? 'lru';
       if (POLICIES[policy] === undefined) fail(`--policy must be one of ${Object.keys(POLICIES).join(', ')}`);
       const r = await runDaxLoad({

@@ -15,7 +15,7 @@ import { MappingTable, regionsOf, type WindowMapping } from './mapping-table.js'
 import { systemCopyIo } from './system-copy-io.js';
 import { RangeCopy, type CopyIo } from './range-copy.js';
 import type { TraceWriter } from './trace.js';
-import { DAX_RANGE } from './window-allocator.js';
+import { DAX_RANGE } from './range.js';
 import {
   BackendReq,
   FS_ENTRY_FLAG_R,

@@ -5,7 +5,7 @@
  * the device resets, and so that operators can see what the window holds.
  */
 import type { RangeCopy } from './range-copy.js';
-import { DAX_RANGE } from './window-allocator.js';
+import { DAX_RANGE } from './range.js';
 
 export interface WindowMapping {
   nodeid: number;

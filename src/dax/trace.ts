@@ -7,12 +7,11 @@
  *   {"t":40.1,"op":"remove","moff":0,"len":2097152}
  *
  * `t` is milliseconds since the trace began; `file` a stable file id (the FUSE node id for the
- * daemon's setup/remove stream). The advisor replays `access` and `setup` records as accesses
- * to every 2 MiB range they cover; `remove` records describe the guest's own reclaim and are
- * only counted.
+ * daemon's setup/remove stream). The format and its writer live here because both sides write
+ * traces (DaxManager takes a writer for its setups and removals, the frontend's DAX load writes
+ * its accesses); reading and replaying them is the frontend's (src/frontend/dax/trace-reader.ts, advisor.ts).
  */
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import { DAX_RANGE } from './window-allocator.js';
+import { createWriteStream, type WriteStream } from 'node:fs';
 
 export type TraceRecord =
   | { t: number; op: 'access'; file: number; off: number; len: number }
@@ -36,50 +35,5 @@ export class TraceWriter {
 
   close(): Promise<void> {
     return new Promise((resolve) => this.out.end(resolve));
-  }
-}
-
-export function parseTrace(text: string): TraceRecord[] {
-  const out: TraceRecord[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      throw new Error(`trace line ${i + 1}: not JSON`);
-    }
-    if (!isRecord(rec)) throw new Error(`trace line ${i + 1}: not a trace record`);
-    out.push(rec);
-  });
-  return out;
-}
-
-export function readTrace(path: string): TraceRecord[] {
-  return parseTrace(readFileSync(path, 'utf8'));
-}
-
-/** The 2 MiB ranges a record touches, as [fileId, rangeIndex] pairs (none for `remove`). */
-export function* rangesOf(rec: TraceRecord): Generator<[number, number]> {
-  if (rec.op === 'remove' || rec.len <= 0) return;
-  const first = Math.floor(rec.off / DAX_RANGE);
-  const last = Math.floor((rec.off + rec.len - 1) / DAX_RANGE);
-  for (let r = first; r <= last; r++) yield [rec.file, r];
-}
-
-function isRecord(v: unknown): v is TraceRecord {
-  if (typeof v !== 'object' || v === null) return false;
-  const r = v as Record<string, unknown>;
-  const num = (k: string): boolean => typeof r[k] === 'number' && Number.isFinite(r[k]) && (r[k] as number) >= 0;
-  if (!num('t')) return false;
-  switch (r.op) {
-    case 'access':
-      return num('file') && num('off') && num('len');
-    case 'setup':
-      return num('file') && num('off') && num('len') && num('moff');
-    case 'remove':
-      return num('moff') && num('len');
-    default:
-      return false;
   }
 }

@@ -15,10 +15,11 @@
  * Several accesses may be in flight: a range being mapped is awaited by everyone who wants it,
  * and the operations on one slot (unmap the victim, map the new range) are serialised.
  */
-import { policyFactory } from '../dax/policies/index.js';
-import type { ReclaimPolicy } from '../dax/policy.js';
+import { DAX_RANGE } from '../dax/range.js';
 import type { TraceWriter } from '../dax/trace.js';
-import { DAX_RANGE, WindowAllocator, rangeKey } from '../dax/window-allocator.js';
+import { policyFactory } from './dax/policies/index.js';
+import type { ReclaimPolicy } from './dax/policy.js';
+import { WindowAllocator, rangeKey } from './dax/window-allocator.js';
 import type { DaxWindow } from './backend-channel.js';
 import { SETUPMAPPING_READ, SETUPMAPPING_WRITE, type FuseClient } from './fuse-client.js';
 

@@ -3,10 +3,12 @@
  * reports the miss ratio of each, answering "how large must the window be for this workload,
  * and what would a better policy buy?".
  */
-import { lineChart } from '../report/svg-line-chart.js';
+import { DAX_RANGE } from '../../dax/range.js';
+import type { TraceRecord } from '../../dax/trace.js';
+import { lineChart } from '../../report/svg-line-chart.js';
 import { POLICIES } from './policies/index.js';
-import { rangesOf, type TraceRecord } from './trace.js';
-import { DAX_RANGE, WindowAllocator, rangeKey } from './window-allocator.js';
+import { rangesOf } from './trace-reader.js';
+import { WindowAllocator, rangeKey } from './window-allocator.js';
 
 export interface AdvisorPoint {
   windowBytes: number;

@@ -6,8 +6,6 @@
  */
 import type { ReclaimPolicy } from './policy.js';
 
-export const DAX_RANGE = 2 * 1024 * 1024;
-
 export interface Placement {
   slot: number;
   /** Set when a resident range had to give up the slot: unmap it first. */

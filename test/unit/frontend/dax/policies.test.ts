@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { POLICIES, policyFactory } from '../../../src/dax/policies/index.js';
-import { WindowAllocator, rangeKey } from '../../../src/dax/window-allocator.js';
-import { advise, adviceChart, formatAdvice } from '../../../src/dax/advisor.js';
-import { parseTrace } from '../../../src/dax/trace.js';
+import { POLICIES, policyFactory } from '../../../../src/frontend/dax/policies/index.js';
+import { WindowAllocator, rangeKey } from '../../../../src/frontend/dax/window-allocator.js';
+import { advise, adviceChart, formatAdvice } from '../../../../src/frontend/dax/advisor.js';
+import { parseTrace } from '../../../../src/frontend/dax/trace-reader.js';
 
 /** Runs a key sequence through a window of `slots` with the named policy; returns misses. */
 function simulate(policy: string, slots: number, keys: number[]): { misses: number; w: WindowAllocator } {
