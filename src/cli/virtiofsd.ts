@@ -9,7 +9,7 @@
 // is loaded only once the command line is known to be good.
 
 import './early-signals.js'; // first: see the file
-import { takeInnerStage } from '../sandbox/stage.js';
+import { takeInnerStage } from '../daemon/stage.js';
 
 // option-table.ts's PROGRAM; not imported from there: the sandbox's inner stage never loads the
 // command-line parser.
@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<Outcome> {
   if (stage === undefined && result.config.sandbox === 'namespace') {
     // --sandbox=namespace: become the supervisor, which re-runs us in new namespaces (the
     // inner stage logs the warnings, so this stage needs no logger). Returns only by throwing.
-    const { execIntoSandbox } = await import('../sandbox/supervisor.js');
+    const { execIntoSandbox } = await import('../daemon/supervisor.js');
     await execIntoSandbox(result.config, result.warnings, argv);
   }
   const { createLogger } = await import('../daemon/logger.js');

@@ -12,15 +12,15 @@ import { openPassthrough, servedFileSystem } from './file-system.js';
 import { VhostUserBackend } from '../vhost/backend.js';
 import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
 import { FastPath, fastPathEnabled } from '../transport/fast-path.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../logger.js';
 import { statsSnapshot } from './stats-dump.js';
 import type { DaxManager, DaxProtocol } from '../dax/dax-manager.js';
 import type { ForeignMemoryIo } from '../transport/foreign-memory.js';
 import { ProtocolFeature } from '../vhost/protocol.js';
 import { enterSandbox, lockDown } from '../sandbox/sandbox.js';
-import { openListener } from './listener.js';
+import { openListener } from '../vhost/listener.js';
 import { planIdleTrim, trimWhenIdle } from './idle-trim.js';
-import type { SandboxStage } from '../sandbox/stage.js';
+import type { SandboxStage } from './stage.js';
 
 /** The readiness line Kata's runtime-rs waits for on stderr (it has no timeout). */
 export const READY_LINE = 'Waiting for vhost-user socket connection...';

@@ -13,11 +13,12 @@
 import type { DaemonConfig } from '../cli/config.js';
 import type { FileSystem } from '../filesystem/filesystem.js';
 import type { DaxManager } from '../dax/dax-manager.js';
-import { PassthroughFs, type PassthroughLogger, type PassthroughOptions } from '../passthrough/passthrough.js';
+import type { Logger } from '../logger.js';
+import { PassthroughFs, type PassthroughOptions } from '../passthrough/passthrough.js';
 import { readOnly } from '../passthrough/read-only.js';
 
 /** PassthroughOptions for `config` (root given separately: it moves under a sandbox). */
-export function passthroughOptions(config: DaemonConfig, root: string, log?: PassthroughLogger, procSelfFd?: number): PassthroughOptions {
+export function passthroughOptions(config: DaemonConfig, root: string, log?: Logger, procSelfFd?: number): PassthroughOptions {
   return {
     root,
     procSelfFd,
@@ -43,7 +44,7 @@ export function passthroughOptions(config: DaemonConfig, root: string, log?: Pas
 }
 
 /** Opens the share as configured. Throws (one-line message) when it cannot be served. */
-export function openPassthrough(config: DaemonConfig, root: string, log?: PassthroughLogger, procSelfFd?: number): Promise<PassthroughFs> {
+export function openPassthrough(config: DaemonConfig, root: string, log?: Logger, procSelfFd?: number): Promise<PassthroughFs> {
   return PassthroughFs.create(passthroughOptions(config, root, log, procSelfFd));
 }
 

@@ -18,7 +18,7 @@ import { FuseServer } from '../fuse/server.js';
 import { applyNofileLimit } from '../passthrough/nofile-limit.js';
 import { openPassthrough, servedFileSystem } from './file-system.js';
 import { DevFuseTransport } from '../transport/dev-fuse-transport.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../logger.js';
 
 /** The file system type /proc/self/mountinfo shows ("fuse." + subtype). */
 export const FSTYPE = 'fuse.virtiofsd-ts';

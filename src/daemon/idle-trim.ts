@@ -12,7 +12,7 @@
  * (before enterSandbox), and dropped when start-up is over.
  */
 import { memoryTrim } from '../native/memory-trim.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../logger.js';
 
 /** Step 1: before the sandbox hides /proc. */
 export function planIdleTrim(log: Logger): void {

@@ -16,6 +16,7 @@
  * FUSE_ATTR_DAX for dax=inode guests is its own wrapper (inode-dax.ts).
  */
 import { DelegatingFileSystem } from '../filesystem/delegating.js';
+import { FATTR } from '../filesystem/filesystem.js';
 import type {
   AttrReply,
   DirectIoControl,
@@ -26,7 +27,6 @@ import type {
   ZeroCopyReader,
   ZeroCopyWriter,
 } from '../filesystem/filesystem.js';
-import { FATTR_SIZE } from '../fuse/abi.js';
 import type { DaxManager } from './dax-manager.js';
 
 export class DaxFileSystem extends DelegatingFileSystem {
@@ -105,7 +105,7 @@ export class DaxFileSystem extends DelegatingFileSystem {
   }
 
   override setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
-    if ((req.valid & FATTR_SIZE) === 0) return this.inner.setattr(ctx, nodeid, req);
+    if ((req.valid & FATTR.SIZE) === 0) return this.inner.setattr(ctx, nodeid, req);
     return this.changingData(nodeid, () => this.inner.setattr(ctx, nodeid, req));
   }
 

@@ -9,7 +9,7 @@
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
 import { Mutex } from '../passthrough/mutex.js';
-import type { Logger } from '../daemon/log.js';
+import type { Logger } from '../logger.js';
 import type { BackendChannel } from '../vhost/backend-channel.js';
 import { MappingTable, regionsOf, type WindowMapping } from './mapping-table.js';
 import { systemCopyIo } from './system-copy-io.js';

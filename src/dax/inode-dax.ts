@@ -11,8 +11,7 @@
  */
 import { DelegatingFileSystem } from '../filesystem/delegating.js';
 import type { AttrReply, CreateReply, DirEntrySink, Entry, FileSystem, RequestContext, SetattrRequest, StatRecord, StatxReply } from '../filesystem/filesystem.js';
-import { StatField } from '../filesystem/filesystem.js';
-import { FUSE_ATTR_DAX } from '../fuse/abi.js';
+import { FUSE_ATTR_DAX, StatField } from '../filesystem/filesystem.js';
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;

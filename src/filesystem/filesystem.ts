@@ -59,6 +59,10 @@ export const STAT_RECORD_SIZE = 104;
 export const FUSE_ATTR_SIZE = 88;
 export type StatRecord = Buffer;
 
+/** StatRecord `flags` bits (fuse_attr.flags: FUSE_ATTR_* in include/uapi/linux/fuse.h). */
+export const FUSE_ATTR_SUBMOUNT = 1 << 0;
+export const FUSE_ATTR_DAX = 1 << 1;
+
 /** Offsets into a StatRecord, for the few fields TS code reads. */
 export const StatField = {
   ino: 0,
@@ -139,7 +143,23 @@ export interface CreateReply extends OpenReply {
   entry: Entry;
 }
 
-/** Which SETATTR fields are valid (FATTR_* bits) and their values. */
+/** SetattrRequest.valid bits: fuse_setattr_in.valid (FATTR_* in include/uapi/linux/fuse.h). */
+export const FATTR = {
+  MODE: 1 << 0,
+  UID: 1 << 1,
+  GID: 1 << 2,
+  SIZE: 1 << 3,
+  ATIME: 1 << 4,
+  MTIME: 1 << 5,
+  FH: 1 << 6,
+  ATIME_NOW: 1 << 7,
+  MTIME_NOW: 1 << 8,
+  LOCKOWNER: 1 << 9,
+  CTIME: 1 << 10,
+  KILL_SUIDGID: 1 << 11,
+} as const;
+
+/** Which SETATTR fields are valid (FATTR bits) and their values. */
 export interface SetattrRequest {
   valid: number;
   fh: number; // valid when valid & FATTR_FH

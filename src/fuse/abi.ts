@@ -133,20 +133,6 @@ export const InitFlag = {
   DIRECT_IO_ALLOW_MMAP: 1n << 36n,
 } as const;
 
-/** fuse_setattr_in.valid */
-export const FATTR_MODE = 1 << 0;
-export const FATTR_UID = 1 << 1;
-export const FATTR_GID = 1 << 2;
-export const FATTR_SIZE = 1 << 3;
-export const FATTR_ATIME = 1 << 4;
-export const FATTR_MTIME = 1 << 5;
-export const FATTR_FH = 1 << 6;
-export const FATTR_ATIME_NOW = 1 << 7;
-export const FATTR_MTIME_NOW = 1 << 8;
-export const FATTR_LOCKOWNER = 1 << 9;
-export const FATTR_CTIME = 1 << 10;
-export const FATTR_KILL_SUIDGID = 1 << 11;
-
 /** fuse_open_out.open_flags (set by the file system in OpenReply.openFlags) */
 export const FOPEN_DIRECT_IO = 1 << 0;
 export const FOPEN_KEEP_CACHE = 1 << 1;
@@ -172,8 +158,6 @@ export const FUSE_FSYNC_FDATASYNC = 1 << 0;
 /** fuse_open_in.open_flags / fuse_create_in.open_flags */
 export const FUSE_OPEN_KILL_SUIDGID = 1 << 0;
 /** fuse_attr.flags */
-export const FUSE_ATTR_SUBMOUNT = 1 << 0;
-export const FUSE_ATTR_DAX = 1 << 1;
 /** fuse_lk_in.lk_flags: the lock is a flock(2) lock, not a POSIX one. */
 export const FUSE_LK_FLOCK = 1 << 0;
 /** fuse_setxattr_in.setxattr_flags (with FUSE_SETXATTR_EXT): clear SGID when setting an ACL. */
@@ -226,12 +210,9 @@ export const OutHeader = { len: 0, error: 4, unique: 8, SIZE: 16 } as const;
 // Attributes and entries
 
 /**
- * struct fuse_attr {                 // 88 bytes; identical to a StatRecord's first 88 bytes
- *   u64 ino, size, blocks, atime, mtime, ctime;
- *   u32 atimensec, mtimensec, ctimensec, mode, nlink, uid, gid, rdev, blksize, flags;
- * };
+ * struct fuse_attr (88 bytes) is a StatRecord's first 88 bytes: declared once, with the seam's
+ * StatRecord (src/filesystem/filesystem.ts: FUSE_ATTR_SIZE, StatField).
  */
-export const FUSE_ATTR_SIZE = 88;
 
 /**
  * struct fuse_entry_out {            // 128 bytes

@@ -3,21 +3,13 @@
  * and the exactly-once reply plumbing. It is also the RequestContext the file system sees.
  */
 import type { RequestContext, SecurityContext } from '../filesystem/filesystem.js';
+import type { Logger } from '../logger.js';
 import type { FuseRequest } from './transport.js';
 import { E } from '../filesystem/errors.js';
 import { InHeader, OutHeader } from './abi.js';
 import { ByteReader, readU64Number } from './codec.js';
 import { errnoForReply, MAX_REPLY_ERRNO, writeOutHeader } from './reply.js';
 
-/** The logging surface the core needs; a pino logger satisfies it. */
-export interface Logger {
-  debug(obj: unknown, msg?: string): void;
-  info(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-  /** pino has it; when absent, debug lines are never built. */
-  isLevelEnabled?(level: string): boolean;
-}
 
 /** What a call needs from the server. */
 export interface CallHost {

@@ -14,7 +14,8 @@
 import type { FileSystem, ZeroCopyReader, ZeroCopyWriter } from '../filesystem/filesystem.js';
 import { E, ErrnoError } from '../filesystem/errors.js';
 import type { FuseRequest } from './transport.js';
-import type { FuseCall, Logger } from './call.js';
+import type { Logger } from '../logger.js';
+import type { FuseCall } from './call.js';
 import {
   AccessIn,
   AttrOut,

@@ -5,7 +5,8 @@
  */
 import type { AttrReply, Entry, OpenReply, StatfsReply } from '../filesystem/filesystem.js';
 import { E, ErrnoError, errnoOf } from '../filesystem/errors.js';
-import { AttrOut, EntryOut, FUSE_ATTR_SIZE, OpenOut, OutHeader, StatfsOut, WriteOut } from './abi.js';
+import { FUSE_ATTR_SIZE } from '../filesystem/filesystem.js';
+import { AttrOut, EntryOut, OpenOut, OutHeader, StatfsOut, WriteOut } from './abi.js';
 import { writeU64Big, writeU64Number } from './codec.js';
 
 /**

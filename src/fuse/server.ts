@@ -23,7 +23,8 @@ import type { DirEntry, Entry, FileSystem, SessionInfo } from '../filesystem/fil
 import { E } from '../filesystem/errors.js';
 import type { FuseRequest, FuseRequestHandler } from './transport.js';
 import { BatchForgetIn, ForgetIn, ForgetOne, InHeader, InterruptIn, InitOut, Opcode, OPCODE_TABLE_SIZE, OutHeader, opcodeName, WRITE_DATA_OFFSET } from './abi.js';
-import { FuseCall, type CallHost, type Logger } from './call.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { FuseCall, type CallHost } from './call.js';
 import { DecodeError, readU64Number } from './codec.js';
 import { OPS, type Core, type OpSpec } from './handlers.js';
 import { decodeInitIn, encodeInitOut, initOutSize, negotiateInit, type InitRequest } from './init.js';
@@ -31,7 +32,6 @@ import { DirectIoTable, type DirectIoRegistry } from './direct-io.js';
 import { isExpectedError, MAX_REPLY_ERRNO } from './reply.js';
 import { createFuseStats, type FuseStats } from './stats.js';
 
-export type { Logger } from './call.js';
 
 export interface FuseServerOptions {
   /** pino-like logger; defaults to a silent one. */
@@ -72,7 +72,6 @@ const FORGET_CHUNK = 256;
 
 type State = 'down' | 'starting' | 'up' | 'stopping';
 
-const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export class FuseServer implements FuseRequestHandler {
   readonly stats: FuseStats;
@@ -276,7 +275,7 @@ export class FuseServer implements FuseRequestHandler {
     const opcode = c.opcode;
     if (opcode < OPCODE_TABLE_SIZE) this.stats.requests[opcode]++;
     else this.stats.unknownOpcodes++;
-    if (this.logger.isLevelEnabled?.('debug') === true) {
+    if (this.logger.isLevelEnabled('debug')) {
       this.logger.debug({ op: opcodeName(opcode), unique: c.uniqueKey, nodeid: c.nodeid, len: req.totalLength }, 'fuse request');
     }
 

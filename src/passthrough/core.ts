@@ -5,17 +5,17 @@
  * clearing privileges). passthrough.ts, create.ts, xattr.ts, locks.ts and file-ops.ts use it.
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
-import { STAT_RECORD_SIZE, StatField, type DirectIo, type Entry, type OpenReply, type RequestContext } from '../filesystem/filesystem.js';
+import { FUSE_ATTR_SUBMOUNT, STAT_RECORD_SIZE, StatField, type DirectIo, type Entry, type OpenReply, type RequestContext } from '../filesystem/filesystem.js';
 import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import { cachePolicy, type CachePolicy } from './cache-policy.js';
 import { checkIds } from './guest-input.js';
 import { HandleTable } from './handle-table.js';
 import { InodeTable, S_IFDIR, S_IFMT, S_IFREG, type InodeData } from './inode-table.js';
-import type { PassthroughLogger, Settings } from './options.js';
+import type { Logger } from '../logger.js';
+import type { Settings } from './options.js';
 
 /** fuse_attr.flags */
-export const FUSE_ATTR_SUBMOUNT = 1 << 0;
 
 export const LOOKUP_FLAGS = C.O_PATH | C.O_NOFOLLOW;
 export const BENEATH = C.RESOLVE_BENEATH | C.RESOLVE_NO_SYMLINKS | C.RESOLVE_NO_MAGICLINKS;
@@ -59,7 +59,7 @@ export class PtCore {
 
   constructor(
     readonly s: Settings,
-    readonly log: PassthroughLogger,
+    readonly log: Logger,
   ) {
     this.policy = cachePolicy(s.cache);
     const closeFd = (fd: number): void => this.closeQuietly(fd);

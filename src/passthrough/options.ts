@@ -4,18 +4,10 @@
  * Defaults are the Rust virtiofsd's: no xattrs, no locks, no writeback, O_DIRECT and O_NOATIME
  * dropped, READDIRPLUS on (except with cache=never), inodes held by O_PATH descriptors.
  */
+import type { Logger } from '../logger.js';
 import type { CacheMode } from './cache-policy.js';
 import { IdMapper, type IdMapRule } from './idmap.js';
 import { XattrMap, type XattrRule } from './xattrmap.js';
-
-type LogFn = (obj: object, msg?: string) => void;
-/** The slice of a pino logger the passthrough uses. */
-export interface PassthroughLogger {
-  debug: LogFn;
-  info: LogFn;
-  warn: LogFn;
-  error: LogFn;
-}
 
 export type InodeFileHandles = 'never' | 'prefer' | 'mandatory';
 
@@ -25,7 +17,7 @@ export interface PassthroughOptions {
   cache: CacheMode;
   /** Set FUSE_ATTR_SUBMOUNT on directories that are mount points (if the guest agreed). */
   announceSubmounts: boolean;
-  logger?: PassthroughLogger;
+  logger?: Logger;
   /** Honour the guest's O_DIRECT (--allow-direct-io). Default false: dropped. */
   allowDirectIo?: boolean;
   /** Keep the guest's O_NOATIME (--preserve-noatime). Default false: dropped. */

@@ -50,15 +50,13 @@ import { acceptedInitFlags, FUSE_DONT_MASK, FUSE_HANDLE_KILLPRIV_V2, FUSE_SECURI
 import { S_IFLNK, S_IFREG, type InodeData } from './inode-table.js';
 import { LockTable } from './locks.js';
 import { pinForMapping, type PinnedFile } from './mapping-pin.js';
-import { resolveOptions, type PassthroughLogger, type PassthroughOptions, type Settings } from './options.js';
+import { silentLogger } from '../logger.js';
+import { resolveOptions, type PassthroughOptions, type Settings } from './options.js';
 import { readDirectory, type ReaddirHost } from './readdir.js';
 import { setattr } from './setattr.js';
 import * as xattr from './xattr.js';
 
-export { FUSE_ATTR_SUBMOUNT } from './core.js';
-export type { PassthroughLogger, PassthroughOptions } from './options.js';
-
-export { FATTR } from './setattr.js';
+export type { PassthroughOptions } from './options.js';
 
 /** fuse_write_in.write_flags: the writer lacks CAP_FSETID (KILLPRIV_V2). */
 const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
@@ -67,7 +65,6 @@ const FUSE_RELEASE_FLUSH = 1 << 0;
 const FUSE_RELEASE_FLOCK_UNLOCK = 1 << 1;
 const PATH_MAX = 4096;
 
-const silent: PassthroughLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export class PassthroughFs implements FileSystem {
   /** Creates and opens a PassthroughFs. Throws for contradictory options or an unusable share. */
@@ -84,7 +81,7 @@ export class PassthroughFs implements FileSystem {
 
   constructor(opts: PassthroughOptions) {
     this.settings = resolveOptions(opts);
-    this.core = new PtCore(this.settings, opts.logger ?? silent);
+    this.core = new PtCore(this.settings, opts.logger ?? silentLogger);
     this.locks = new LockTable(this.core);
     this.core.onEvict = (d) => this.locks.dropInode(d.nodeid);
     this.readdirHost = {
@@ -287,17 +284,10 @@ export class PassthroughFs implements FileSystem {
 
   // ---- files --------------------------------------------------------------------------
 
-  /**
-   * OPEN of `nodeid` — or, called without arguments, opening the file system itself (same as
-   * openRoot(); kept so that `await fs.open()` reads naturally at start-up).
-   */
-  async open(ctx: RequestContext, nodeid: number, flags: number, openFlags?: number): Promise<OpenReply>;
-  async open(): Promise<void>;
-  async open(ctx?: RequestContext, nodeid?: number, flags?: number, openFlags = 0): Promise<OpenReply | void> {
-    if (ctx === undefined) return this.openRoot();
-    const d = this.core.inodes.acquire(nodeid!);
+  async open(_ctx: RequestContext, nodeid: number, flags: number, openFlags = 0): Promise<OpenReply> {
+    const d = this.core.inodes.acquire(nodeid);
     try {
-      return await this.openFile(d, sessionOpenFlags(this.core, flags!), (openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0);
+      return await this.openFile(d, sessionOpenFlags(this.core, flags), (openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0);
     } finally {
       this.core.inodes.release(d);
     }

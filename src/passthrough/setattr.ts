@@ -4,28 +4,12 @@
  * KILLPRIV_V2 a chown or truncate drops set-uid/set-gid as the kernel would for the caller.
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
-import type { AttrReply, SetattrRequest } from '../filesystem/filesystem.js';
+import { FATTR, type AttrReply, type SetattrRequest } from '../filesystem/filesystem.js';
 import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import { check, type PtCore } from './core.js';
 import type { HandleData } from './handle-table.js';
 import { S_IFDIR, S_IFREG, type InodeData } from './inode-table.js';
-
-/** SETATTR valid bits (FATTR_*). */
-export const FATTR = {
-  MODE: 1 << 0,
-  UID: 1 << 1,
-  GID: 1 << 2,
-  SIZE: 1 << 3,
-  ATIME: 1 << 4,
-  MTIME: 1 << 5,
-  FH: 1 << 6,
-  ATIME_NOW: 1 << 7,
-  MTIME_NOW: 1 << 8,
-  LOCKOWNER: 1 << 9,
-  CTIME: 1 << 10,
-  KILL_SUIDGID: 1 << 11,
-} as const;
 
 export async function setattr(c: PtCore, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
   const v = req.valid;

@@ -17,30 +17,34 @@
  */
 import { closeSync, constants as fsc, openSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { DaemonConfig } from '../cli/config.js';
 import { sandbox, type SeccompAction } from '../native/sandbox.js';
 import { C, sys } from '../native/syscalls.js';
 import { errnoName } from '../filesystem/errors.js';
 import { capabilityMask, keptCapabilities, parseModcaps } from './capabilities.js';
-import type { SandboxStage } from './stage.js';
+import type { Logger } from '../logger.js';
 
 /** Records instead of filtering (docs/seccomp.md): the file every daemon appends to. */
 export const SECCOMP_LEARN_ENV = 'VIRTIOFSD_TS_SECCOMP_LEARN';
 
-export interface SandboxLogger {
-  info(msg: string): void;
-  warn(msg: string): void;
-}
-
-/** The sandbox settings runDaemon passes (a subset of DaemonConfig, all optional but mode). */
-export type SandboxConfig = Pick<DaemonConfig, 'sharedDir' | 'socketPath'> & {
+/** The sandbox settings runDaemon passes (the CLI's DaemonConfig has them). */
+export interface SandboxConfig {
+  /** The share: the new root. */
+  sharedDir: string;
+  /** The --socket-path socket, removed at exit. */
+  socketPath?: string;
   sandbox: 'namespace' | 'chroot' | 'none';
   seccomp: 'kill' | 'log' | 'trap' | 'none';
   /** `--modcaps` as given; validated at parse time. */
   modcaps?: string;
   /** --inode-file-handles other than never: keep CAP_DAC_READ_SEARCH. */
   fileHandles?: boolean;
-};
+}
+
+/** How this process was started, as the daemon's two-stage start-up tells it (src/daemon/stage.ts). */
+export interface SandboxStage {
+  /** This is the inner stage: new mount, pid and net namespaces already exist. */
+  inner: true;
+}
 
 export interface Jail {
   mode: SandboxConfig['sandbox'];
@@ -66,7 +70,7 @@ function fail(what: string, error: unknown): never {
 }
 
 /** Step 1; see the top of this file. `stage` is set only in the supervisor's child. */
-export function enterSandbox(config: SandboxConfig, log: SandboxLogger, stage?: SandboxStage): Jail {
+export function enterSandbox(config: SandboxConfig, log: Logger, stage?: SandboxStage): Jail {
   if (isRoot()) {
     const r = sandbox.sandboxDropGroups();
     if (r < 0) throw new Error(`sandbox: cannot drop supplementary groups: ${errnoName(-r)}`);
@@ -136,7 +140,7 @@ export function enterSandbox(config: SandboxConfig, log: SandboxLogger, stage?: 
 }
 
 /** Step 2; see the top of this file. */
-export function lockDown(config: SandboxConfig, log: SandboxLogger, jail: Jail): void {
+export function lockDown(config: SandboxConfig, log: Logger, jail: Jail): void {
   try {
     if (isRoot()) {
       const keep = keptCapabilities(config.modcaps === undefined ? undefined : parseModcaps(config.modcaps), config.fileHandles ?? false);

@@ -26,7 +26,7 @@ import { devFuse } from '../native/dev-fuse.js';
 import * as sys from '../native/syscalls.js';
 import { ErrnoError } from '../filesystem/errors.js';
 import type { FuseRequest, FuseRequestHandler } from '../fuse/transport.js';
-import type { Logger } from '../daemon/log.js';
+import type { Logger } from '../logger.js';
 
 const MIB = 1024 * 1024;
 /** sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in). */

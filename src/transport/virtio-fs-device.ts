@@ -5,7 +5,7 @@
 import type { FuseFastPath, VirtQueue } from '../native/binding.js';
 import type { VhostUserDevice } from '../vhost/device.js';
 import type { FuseRequestHandler } from '../fuse/transport.js';
-import type { Logger } from '../daemon/log.js';
+import type { Logger } from '../logger.js';
 import type { ForeignMemoryIo } from './foreign-memory.js';
 import { VirtqueueTransport } from './virtqueue-transport.js';
 

@@ -13,7 +13,7 @@
 import { native, type FuseFastPath, type VirtQueue } from '../native/binding.js';
 import { ErrnoError } from '../filesystem/errors.js';
 import type { FuseRequest, FuseRequestHandler } from '../fuse/transport.js';
-import type { Logger } from '../daemon/log.js';
+import type { Logger } from '../logger.js';
 import { decodeForeign, splitRange, type ForeignMemoryIo, type ForeignSegments } from './foreign-memory.js';
 
 /**

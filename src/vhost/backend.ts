@@ -9,7 +9,7 @@
  * an exception out of the event loop.
  */
 import { native, type GuestMemory, type VirtQueue } from '../native/binding.js';
-import type { Logger } from '../daemon/log.js';
+import type { Logger } from '../logger.js';
 import type { VhostUserDevice } from './device.js';
 import { BackendChannel } from './backend-channel.js';
 import { Endpoint } from './endpoint.js';

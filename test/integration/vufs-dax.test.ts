@@ -84,7 +84,7 @@ describe('vufs DAX path', () => {
       s = await startSession({ args: ['--dax-window=64M'], frontend: { daxWindowSize: 64 << 20 } });
       const files = [pattern(6 * R, 7), pattern(6 * R, 8)];
       files.forEach((d, i) => writeFileSync(join(s!.daemon.shareDir, `g${i}`), d));
-      const handles = [];
+      const handles: { nodeid: number; fh: number; size: number; writable: boolean }[] = [];
       for (let i = 0; i < files.length; i++) {
         const e = await s.fuse.lookup(1, `g${i}`);
         handles.push({ nodeid: e.nodeid, fh: (await s.fuse.open(e.nodeid, O_RDONLY)).fh, size: files[i].length, writable: false });

@@ -18,7 +18,7 @@ import { FuseServer } from '../../../src/fuse/server.js';
 import { PassthroughFs } from '../../../src/passthrough/passthrough.js';
 import { DevFuseTransport } from '../../../src/transport/dev-fuse-transport.js';
 import type { FuseRequest, FuseRequestHandler } from '../../../src/fuse/transport.js';
-import { silentLogger } from '../../../src/daemon/log.js';
+import { silentLogger } from '../../../src/logger.js';
 import { canMount, isMounted } from './helpers.js';
 
 const FUSE_LOOKUP = 1;

@@ -8,7 +8,7 @@ import { constants as osc } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FileSystem } from '../../../src/filesystem/filesystem.js';
 import { C } from '../../../src/native/syscalls.js';
-import { FATTR } from '../../../src/passthrough/passthrough.js';
+import { FATTR } from '../../../src/filesystem/filesystem.js';
 import { readOnly } from '../../../src/passthrough/read-only.js';
 import { BufferReader, BufferWriter, makeShare, name, root, setattrReq, type Share } from './helpers.js';
 

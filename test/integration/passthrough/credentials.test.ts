@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StatField, type RequestContext } from '../../../src/filesystem/filesystem.js';
 import { C } from '../../../src/native/syscalls.js';
 import { parseIdMapRule } from '../../../src/passthrough/idmap.js';
-import { FATTR } from '../../../src/passthrough/passthrough.js';
+import { FATTR } from '../../../src/filesystem/filesystem.js';
 import { parseXattrMap } from '../../../src/passthrough/xattrmap.js';
 import { BufferReader, makeShare, name, root, setattrReq, user, type Share } from './helpers.js';
 

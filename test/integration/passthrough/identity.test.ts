@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { constants as osc } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { C } from '../../../src/native/syscalls.js';
-import { FATTR } from '../../../src/passthrough/passthrough.js';
+import { FATTR } from '../../../src/filesystem/filesystem.js';
 import { BufferWriter, fdCount, makeShare, name, root, setattrReq, type Share } from './helpers.js';
 
 const E = osc.errno;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { constants as osc } from 'node:os';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StatField } from '../../../src/filesystem/filesystem.js';
-import { FATTR } from '../../../src/passthrough/passthrough.js';
+import { FATTR } from '../../../src/filesystem/filesystem.js';
 import { C, sys } from '../../../src/native/syscalls.js';
 import { BufferReader, BufferWriter, fdCount, makeShare, name, root, setattrReq, user, type Share } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { constants as osc } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StatField } from '../../../src/filesystem/filesystem.js';
-import { FATTR } from '../../../src/passthrough/passthrough.js';
+import { FATTR } from '../../../src/filesystem/filesystem.js';
 import { C } from '../../../src/native/syscalls.js';
 import { makeShare, name, root, setattrReq, type Share } from './helpers.js';
 

@@ -6,7 +6,7 @@ import * as nfs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StatField } from '../../../src/filesystem/filesystem.js';
-import { FUSE_ATTR_SUBMOUNT } from '../../../src/passthrough/passthrough.js';
+import { FUSE_ATTR_SUBMOUNT } from '../../../src/filesystem/filesystem.js';
 import { makeShare, name, root, type Share } from './helpers.js';
 
 const FUSE_SUBMOUNTS = 1n << 27n;

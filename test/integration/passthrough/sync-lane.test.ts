@@ -75,8 +75,8 @@ describe('synchronous lookup and getattr', () => {
     // Errors are the async methods' errors.
     expect(errnoOf(() => fs.lookupSync!(root, 1, name('missing')))).toBe(2);
     await expect(fs.lookup(root, 1, name('missing'))).rejects.toMatchObject({ errno: 2 });
-    expect(errnoOf(() => fs.lookupSync!(root, 1, name('..')))).toBe((await fs.lookup(root, 1, name('..')).catch((e: ErrnoError) => e)).errno);
-    expect(errnoOf(() => fs.getattrSync!(root, 999, undefined))).toBe((await fs.getattr(root, 999, undefined).catch((e: ErrnoError) => e)).errno);
+    expect(errnoOf(() => fs.lookupSync!(root, 1, name('..')))).toBe(((await fs.lookup(root, 1, name('..')).catch((e: ErrnoError) => e)) as ErrnoError).errno);
+    expect(errnoOf(() => fs.getattrSync!(root, 999, undefined))).toBe(((await fs.getattr(root, 999, undefined).catch((e: ErrnoError) => e)) as ErrnoError).errno);
   });
 
   it('decline when inodes are kept as file handles', async () => {

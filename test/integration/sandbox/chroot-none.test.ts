@@ -7,6 +7,7 @@ import { startDaemon, startSession, type RunningDaemon, type Session } from '../
 import { VhostUserFrontend } from '../../../src/frontend/vhost-user-frontend.js';
 import { FuseClient } from '../../../src/frontend/fuse-client.js';
 import { enterSandbox } from '../../../src/sandbox/sandbox.js';
+import { silentLogger } from '../../../src/logger.js';
 import { DEFAULT_CAPS, comm, isRoot, namespaces, status, threadCapabilities } from './helpers.js';
 
 let session: Session | undefined;
@@ -61,7 +62,7 @@ describe.skipIf(!isRoot())('--sandbox=chroot and --sandbox=none', () => {
   });
 
   it('namespace mode is entered only through the supervisor (never pivot the host)', () => {
-    expect(() => enterSandbox({ sandbox: 'namespace', seccomp: 'none', sharedDir: '/tmp' }, { info() {}, warn() {} })).toThrow(
+    expect(() => enterSandbox({ sandbox: 'namespace', seccomp: 'none', sharedDir: '/tmp' }, silentLogger)).toThrow(
       /must be entered through the supervisor/,
     );
   });

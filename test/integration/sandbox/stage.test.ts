@@ -2,8 +2,8 @@
 // travels intact, is consumed once, and the supervisor is told what to unlink.
 import { describe, expect, it } from 'vitest';
 import type { DaemonConfig } from '../../../src/cli/config.js';
-import { STAGE_ENV, encodeStage, takeInnerStage } from '../../../src/sandbox/stage.js';
-import { DAEMON_SCRIPT, innerEnvironment, supervisorArgv } from '../../../src/sandbox/supervisor.js';
+import { STAGE_ENV, encodeStage, takeInnerStage } from '../../../src/daemon/stage.js';
+import { DAEMON_SCRIPT, innerEnvironment, supervisorArgv } from '../../../src/daemon/supervisor.js';
 
 const config: DaemonConfig = {
   fd: 7,

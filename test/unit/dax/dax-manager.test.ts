@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DaxManager, SETUPMAPPING_FLAG_READ, SETUPMAPPING_FLAG_WRITE, type MappingSource } from '../../../src/dax/dax-manager.js';
 import { BackendReq, decodeFsMessage, decodeShmemMessage } from '../../../src/dax/wire.js';
 import { ErrnoError } from '../../../src/filesystem/errors.js';
-import { silentLogger } from '../../../src/daemon/log.js';
+import { silentLogger } from '../../../src/logger.js';
 import type { BackendChannel } from '../../../src/vhost/backend-channel.js';
 import type { CopyIo } from '../../../src/dax/range-copy.js';
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { native } from '../../../src/native/binding.js';
 import { VirtqueueTransport } from '../../../src/transport/virtqueue-transport.js';
-import { silentLogger } from '../../../src/daemon/log.js';
+import { silentLogger } from '../../../src/logger.js';
 
 const SIZE = 8;
 const RAM = 1 << 20;

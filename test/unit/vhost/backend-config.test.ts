@@ -6,7 +6,7 @@ import { native } from '../../../src/native/binding.js';
 import { VhostUserBackend } from '../../../src/vhost/backend.js';
 import { VirtioFsDevice } from '../../../src/transport/virtio-fs-device.js';
 import { FLAG_NEED_REPLY, ProtocolFeature, Req, VERSION, u64Payload } from '../../../src/vhost/protocol.js';
-import { silentLogger } from '../../../src/daemon/log.js';
+import { silentLogger } from '../../../src/logger.js';
 
 const handler = { handle: (r: { noReply(): void }) => r.noReply() };
 let backend: VhostUserBackend | undefined;

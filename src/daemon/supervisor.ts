@@ -8,7 +8,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DaemonConfig } from '../cli/config.js';
-import { openListener } from '../daemon/listener.js';
+import { openListener } from '../vhost/listener.js';
 import { errnoName } from '../filesystem/errors.js';
 import { native } from '../native/binding.js';
 import { sandbox } from '../native/sandbox.js';

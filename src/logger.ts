@@ -1,6 +1,7 @@
 /**
- * The logging interface the daemon's layers depend on: the subset of pino's Logger we use, so
- * tests can pass a silent or recording logger and no layer imports pino itself.
+ * The one logging interface every layer depends on — the subset of pino's Logger we use — so
+ * tests can pass a silent or recording logger and no layer imports pino itself. It sits below
+ * every layer (no imports); src/daemon/logger.ts builds the pino logger that implements it.
  */
 export interface LogFn {
   (obj: object, msg?: string): void;

@@ -1,13 +1,21 @@
 /**
  * The vhost-user listening socket: an inherited one (--fd, checked) or one created at
- * --socket-path (and chgrp'ed to --socket-group). Kept apart from daemon.ts so that the sandbox's
- * outer stage (src/sandbox/supervisor.ts) can create it without loading the whole daemon.
+ * --socket-path (and chgrp'ed to --socket-group). A module of its own so that the sandbox's
+ * outer stage (src/daemon/supervisor.ts) can create it without loading the whole daemon.
  */
 import { chownSync } from 'node:fs';
-import type { DaemonConfig } from '../cli/config.js';
 import { native } from '../native/binding.js';
 
-export function openListener(config: DaemonConfig): number {
+export interface ListenerOptions {
+  /** An inherited, already listening Unix socket (--fd). */
+  fd?: number;
+  /** Else: create and listen on this path (--socket-path)... */
+  socketPath?: string;
+  /** ...owned by this group (--socket-group, resolved). */
+  socketGid?: number;
+}
+
+export function openListener(config: ListenerOptions): number {
   if (config.fd !== undefined) {
     if (!native.socketIsListening(config.fd)) {
       throw new Error(`--fd=${config.fd} is not a listening Unix stream socket`);

@@ -11,6 +11,9 @@
  * it before anything else is loaded.
  */
 import type { DaemonConfig } from '../cli/config.js';
+import type { SandboxStage } from '../sandbox/sandbox.js';
+
+export type { SandboxStage } from '../sandbox/sandbox.js';
 
 export const STAGE_ENV = 'VIRTIOFSD_TS_SANDBOX_STAGE';
 
@@ -23,11 +26,6 @@ export interface InnerStage {
   sandbox: SandboxStage;
 }
 
-/** What runDaemon needs to know about how this process was started. */
-export interface SandboxStage {
-  /** This is the inner stage: new mount, pid and net namespaces already exist. */
-  inner: true;
-}
 
 interface StagePayload {
   version: 1;
