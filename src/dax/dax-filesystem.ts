@@ -16,7 +16,7 @@
  * FUSE_ATTR_DAX for dax=inode guests is its own wrapper (inode-dax.ts).
  */
 import { DelegatingFileSystem } from '../filesystem/delegating.js';
-import { FATTR } from '../filesystem/filesystem.js';
+import { FATTR, type HandleId, type NodeId } from '../filesystem/filesystem.js';
 import type {
   AttrReply,
   DirectIoControl,
@@ -61,7 +61,7 @@ export class DaxFileSystem extends DelegatingFileSystem {
     await this.dax.endSession();
   }
 
-  override async setupmapping(_ctx: RequestContext, nodeid: number, fh: number, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
+  override async setupmapping(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
     // Suspend first: the setup may fill a range copy from the file, and a WRITE served natively
     // meanwhile would not reload it.
     this.suspend(nodeid);
@@ -86,56 +86,56 @@ export class DaxFileSystem extends DelegatingFileSystem {
 
   // Linux removes an inode's mappings before it forgets the inode; a guest that does not still
   // gets them dropped, so no range keeps a forgotten file open.
-  override forget(nodeid: number, count: bigint): void {
+  override forget(nodeid: NodeId, count: bigint): void {
     this.inner.forget(nodeid, count);
     if (this.dax.hasMappings(nodeid) && this.inner.knows?.(nodeid) === false) {
       void this.dax.forgetInode(nodeid).finally(() => this.resumeWithoutCopies());
     }
   }
 
-  override read(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number> {
+  override read(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number> {
     return this.afterWriteBack(nodeid, () => this.inner.read(ctx, nodeid, fh, offset, size, out));
   }
 
-  override async write(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number> {
+  override async write(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number> {
     const n = await this.inner.write(ctx, nodeid, fh, offset, data, writeFlags);
     // The written bytes are newer than anything a buffer holds for them: refresh just those.
     if (n > 0 && this.dax.hasCopies(nodeid)) await this.dax.reload(nodeid, offset, BigInt(n));
     return n;
   }
 
-  override setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
+  override setattr(ctx: RequestContext, nodeid: NodeId, req: SetattrRequest): Promise<AttrReply> {
     if ((req.valid & FATTR.SIZE) === 0) return this.inner.setattr(ctx, nodeid, req);
     return this.changingData(nodeid, () => this.inner.setattr(ctx, nodeid, req));
   }
 
-  override flush(ctx: RequestContext, nodeid: number, fh: number, lockOwner: bigint): Promise<void> {
+  override flush(ctx: RequestContext, nodeid: NodeId, fh: HandleId, lockOwner: bigint): Promise<void> {
     return this.afterWriteBack(nodeid, () => this.inner.flush(ctx, nodeid, fh, lockOwner));
   }
 
-  override fsync(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void> {
+  override fsync(ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void> {
     return this.afterWriteBack(nodeid, () => this.inner.fsync(ctx, nodeid, fh, datasync));
   }
 
-  override release(ctx: RequestContext, nodeid: number, fh: number, flags: number, releaseFlags?: number, lockOwner?: bigint): Promise<void> {
+  override release(ctx: RequestContext, nodeid: NodeId, fh: HandleId, flags: number, releaseFlags?: number, lockOwner?: bigint): Promise<void> {
     return this.afterWriteBack(nodeid, () => this.inner.release(ctx, nodeid, fh, flags, releaseFlags, lockOwner));
   }
 
-  override fallocate(ctx: RequestContext, nodeid: number, fh: number, mode: number, offset: bigint, length: bigint): Promise<void> {
+  override fallocate(ctx: RequestContext, nodeid: NodeId, fh: HandleId, mode: number, offset: bigint, length: bigint): Promise<void> {
     return this.changingData(nodeid, () => super.fallocate(ctx, nodeid, fh, mode, offset, length));
   }
 
-  override lseek(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, whence: number): Promise<bigint> {
+  override lseek(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, whence: number): Promise<bigint> {
     return this.afterWriteBack(nodeid, () => super.lseek(ctx, nodeid, fh, offset, whence));
   }
 
   override copyFileRange(
     ctx: RequestContext,
-    nodeidIn: number,
-    fhIn: number,
+    nodeidIn: NodeId,
+    fhIn: HandleId,
     offIn: bigint,
-    nodeidOut: number,
-    fhOut: number,
+    nodeidOut: NodeId,
+    fhOut: HandleId,
     offOut: bigint,
     len: bigint,
     flags: bigint,
@@ -145,18 +145,18 @@ export class DaxFileSystem extends DelegatingFileSystem {
     );
   }
 
-  override async syncfs(ctx: RequestContext, nodeid: number): Promise<void> {
+  override async syncfs(ctx: RequestContext, nodeid: NodeId): Promise<void> {
     await this.dax.writeBack();
     return super.syncfs(ctx, nodeid);
   }
 
   /** Runs `op` after the guest's stores in `nodeid`'s range copies reached the file. */
-  private afterWriteBack<T>(nodeid: number, op: () => Promise<T>): Promise<T> {
+  private afterWriteBack<T>(nodeid: NodeId, op: () => Promise<T>): Promise<T> {
     return this.dax.hasCopies(nodeid) ? this.dax.writeBack(nodeid).then(op) : op();
   }
 
   /** Runs `op`, which changes the file's data, with the range copies written back before and reloaded after. */
-  private async changingData<T>(nodeid: number, op: () => Promise<T>): Promise<T> {
+  private async changingData<T>(nodeid: NodeId, op: () => Promise<T>): Promise<T> {
     if (!this.dax.hasCopies(nodeid)) return op();
     await this.dax.writeBack(nodeid);
     try {
@@ -166,7 +166,7 @@ export class DaxFileSystem extends DelegatingFileSystem {
     }
   }
 
-  private suspend(nodeid: number): void {
+  private suspend(nodeid: NodeId): void {
     if (this.directIo === undefined || this.suspended.has(nodeid)) return;
     this.suspended.add(nodeid);
     this.directIo.suspend(nodeid);

@@ -8,6 +8,7 @@
  * 2 MiB boundaries, every handle must be open (for writing, if the mapping is writable).
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
+import type { HandleId, NodeId } from '../filesystem/filesystem.js';
 import { Mutex } from '../passthrough/mutex.js';
 import type { Logger } from '../logger.js';
 import type { BackendChannel } from '../vhost/backend-channel.js';
@@ -51,11 +52,11 @@ export interface Pinned {
 /** How the manager reaches a host file for a guest handle. */
 export interface MappingSource {
   /**
-   * A descriptor for `nodeid` — its handle `fh`, or the inode opened afresh when fh is -1 (the
-   * Linux guest sends no handle) — pinned until `unpin()`; ErrnoError EBADF if unknown, EACCES
+   * A descriptor for `nodeid` — its handle `fh`, or the inode opened afresh when there is none
+   * (the Linux guest sends no handle) — pinned until `unpin()`; ErrnoError EBADF if unknown, EACCES
    * if `write` is asked of a handle not open for writing.
    */
-  pinForMapping(nodeid: number, fh: number, write: boolean): Promise<Pinned>;
+  pinForMapping(nodeid: NodeId, fh: HandleId | undefined, write: boolean): Promise<Pinned>;
 }
 
 export interface DaxManagerOptions {
@@ -108,7 +109,7 @@ export class DaxManager {
   }
 
   /** FUSE_SETUPMAPPING. Throws ErrnoError on any invalid argument or front-end failure. */
-  async setup(nodeid: number, fh: number, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
+  async setup(nodeid: NodeId, fh: HandleId | undefined, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
     if ((flags & ~(SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE)) !== 0) throw new ErrnoError(E.EINVAL, 'unknown mapping flags');
     if (len <= 0n || len > RANGE || len % PAGE !== 0n) throw new ErrnoError(E.EINVAL, `mapping length ${len}`);
     if (moffset % RANGE !== 0n || foffset % RANGE !== 0n) throw new ErrnoError(E.EINVAL, 'mapping not 2 MiB aligned');
@@ -117,7 +118,7 @@ export class DaxManager {
     return this.exclusive(() => this.setupLocked(nodeid, fh, foffset, len, flags, moffset));
   }
 
-  private async setupLocked(nodeid: number, fh: number, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
+  private async setupLocked(nodeid: NodeId, fh: HandleId | undefined, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
     const channel = this.requireChannel();
     const write = (flags & SETUPMAPPING_FLAG_WRITE) !== 0;
     const shmem = this.o.protocol() === 'shmem';
@@ -289,7 +290,7 @@ export class DaxManager {
    */
   private async readWritePin(nodeid: number, readOnly: Pinned): Promise<Pinned> {
     try {
-      const rw = await this.o.source.pinForMapping(nodeid, -1, true);
+      const rw = await this.o.source.pinForMapping(nodeid, undefined, true);
       readOnly.unpin();
       return { ...rw, readWrite: true };
     } catch {

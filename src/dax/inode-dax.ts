@@ -10,7 +10,7 @@
  * READDIRPLUS), GETATTR, SETATTR and STATX, on the synchronous lane too.
  */
 import { DelegatingFileSystem } from '../filesystem/delegating.js';
-import type { AttrReply, CreateReply, DirEntrySink, Entry, FileSystem, RequestContext, SetattrRequest, StatRecord, StatxReply } from '../filesystem/filesystem.js';
+import type { AttrReply, CreateReply, DirEntrySink, Entry, FileSystem, RequestContext, SetattrRequest, StatRecord, StatxReply, HandleId, NodeId } from '../filesystem/filesystem.js';
 import { FUSE_ATTR_DAX, StatField } from '../filesystem/filesystem.js';
 
 const S_IFMT = 0o170000;
@@ -33,40 +33,40 @@ export class InodeDaxFileSystem extends DelegatingFileSystem {
     super(inner);
   }
 
-  override lookup(ctx: RequestContext, parent: number, name: Buffer): Promise<Entry> {
+  override lookup(ctx: RequestContext, parent: NodeId, name: Buffer): Promise<Entry> {
     return this.inner.lookup(ctx, parent, name).then(this.entry);
   }
-  override mknod(ctx: RequestContext, parent: number, name: Buffer, mode: number, rdev: number, umask: number): Promise<Entry> {
+  override mknod(ctx: RequestContext, parent: NodeId, name: Buffer, mode: number, rdev: number, umask: number): Promise<Entry> {
     return this.inner.mknod(ctx, parent, name, mode, rdev, umask).then(this.entry);
   }
-  override link(ctx: RequestContext, nodeid: number, newParent: number, newName: Buffer): Promise<Entry> {
+  override link(ctx: RequestContext, nodeid: NodeId, newParent: NodeId, newName: Buffer): Promise<Entry> {
     return this.inner.link(ctx, nodeid, newParent, newName).then(this.entry);
   }
-  override create(ctx: RequestContext, parent: number, name: Buffer, mode: number, flags: number, umask: number, openFlags?: number): Promise<CreateReply> {
+  override create(ctx: RequestContext, parent: NodeId, name: Buffer, mode: number, flags: number, umask: number, openFlags?: number): Promise<CreateReply> {
     return this.inner.create(ctx, parent, name, mode, flags, umask, openFlags).then(this.created);
   }
-  override tmpfile(ctx: RequestContext, parent: number, mode: number, flags: number, umask: number): Promise<CreateReply> {
+  override tmpfile(ctx: RequestContext, parent: NodeId, mode: number, flags: number, umask: number): Promise<CreateReply> {
     return super.tmpfile(ctx, parent, mode, flags, umask).then(this.created);
   }
-  override getattr(ctx: RequestContext, nodeid: number, fh: number | undefined): Promise<AttrReply> {
+  override getattr(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined): Promise<AttrReply> {
     return this.inner.getattr(ctx, nodeid, fh).then(this.attrs);
   }
-  override setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
+  override setattr(ctx: RequestContext, nodeid: NodeId, req: SetattrRequest): Promise<AttrReply> {
     return this.inner.setattr(ctx, nodeid, req).then(this.attrs);
   }
   // The synchronous lane (no promise) answers the hot LOOKUP / GETATTR: mark its replies too.
-  override lookupSync(ctx: RequestContext, parent: number, name: Buffer): Entry | undefined {
+  override lookupSync(ctx: RequestContext, parent: NodeId, name: Buffer): Entry | undefined {
     const e = super.lookupSync(ctx, parent, name);
     return e === undefined ? e : this.entry(e);
   }
-  override getattrSync(ctx: RequestContext, nodeid: number, fh: number | undefined): AttrReply | undefined {
+  override getattrSync(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined): AttrReply | undefined {
     const a = super.getattrSync(ctx, nodeid, fh);
     return a === undefined ? a : this.attrs(a);
   }
-  override readdir(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void> {
+  override readdir(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void> {
     return this.inner.readdir(ctx, nodeid, fh, offset, plus, (dirent, e) => sink(dirent, e === undefined ? e : this.entry(e)));
   }
-  override statx(ctx: RequestContext, nodeid: number, fh: number | undefined, flags: number, mask: number): Promise<StatxReply> {
+  override statx(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined, flags: number, mask: number): Promise<StatxReply> {
     return super.statx(ctx, nodeid, fh, flags, mask).then((r) => {
       if (this.wantsDax(r.statx.readUInt16LE(STATX_MODE), r.statx.readBigUInt64LE(STATX_SIZE))) r.flags |= FUSE_ATTR_DAX;
       return r;

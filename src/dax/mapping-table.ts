@@ -4,12 +4,14 @@
  * window and keep this table so that mappings can be dropped when their inode is forgotten or
  * the device resets, and so that operators can see what the window holds.
  */
+import type { HandleId, NodeId } from '../filesystem/filesystem.js';
 import type { RangeCopy } from './range-copy.js';
 import { DAX_RANGE } from './range.js';
 
 export interface WindowMapping {
-  nodeid: number;
-  fh: number;
+  nodeid: NodeId;
+  /** The handle the guest named, if any (Linux names none). */
+  fh: HandleId | undefined;
   /** File offset of the slot's first byte. */
   foffset: bigint;
   /** Bytes mapped from the start of the slot (≤ 2 MiB). */

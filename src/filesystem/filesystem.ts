@@ -5,9 +5,11 @@
  * sees a host path or descriptor.
  *
  * Conventions:
- * - Inode and handle numbers are plain JS numbers. The file system hands them out (so they fit
- *   in 2^53); a u64 from the guest that does not fit arrives as -1 and must be rejected by the
- *   implementation like any other unknown number (EBADF for handles, ENOENT/ESTALE for inodes).
+ * - Inode and handle numbers are NodeId and HandleId: numbers the file system hands out (so
+ *   they fit in 2^53), branded so that one cannot be passed for the other. A u64 from the guest
+ *   that does not fit is refused by the core (ESTALE / EBADF) and never arrives here; a number
+ *   that fits but was never handed out must be refused by the implementation (EBADF for
+ *   handles, ESTALE for inodes). "No handle" is `undefined`, never a sentinel number.
  * - Failures are thrown as ErrnoError (errors.ts); anything else thrown becomes EIO.
  * - Every method that is optional may be left undefined: the core answers ENOSYS for it, as the
  *   kernel expects for operations a file system does not support.
@@ -15,6 +17,18 @@
  *   '..' refused where the protocol forbids them). Implementations must still resolve every
  *   name beneath the share (defence in depth).
  */
+
+declare const idBrand: unique symbol;
+/**
+ * An inode number (fuse_in_header.nodeid, fuse_entry_out.nodeid); 1 is the root. The brand is
+ * optional so literals and plain numbers still convert (tests, tables keyed by number), while a
+ * HandleId passed where a NodeId belongs — or the reverse — does not compile.
+ */
+export type NodeId = number & { readonly [idBrand]?: 'NodeId' };
+/** An open file or directory (fuse_open_out.fh), as the file system numbered it. */
+export type HandleId = number & { readonly [idBrand]?: 'HandleId' };
+/** FUSE_ROOT_ID. */
+export const ROOT_NODE_ID: NodeId = 1;
 
 /** A security context the guest's LSM computed for a new inode (FUSE_SECURITY_CTX). */
 export interface SecurityContext {
@@ -87,7 +101,7 @@ export const StatField = {
 
 /** Result of LOOKUP/MKNOD/MKDIR/SYMLINK/LINK/CREATE: one new lookup reference on `nodeid`. */
 export interface Entry {
-  nodeid: number;
+  nodeid: NodeId;
   generation: number;
   attr: StatRecord;
   /** Seconds the kernel may cache the name → inode binding / the attributes. */
@@ -127,13 +141,13 @@ export interface DirectIo {
  * suspend() takes effect before it returns for requests not yet taken off the ring.
  */
 export interface DirectIoControl {
-  suspend(nodeid: number): void;
-  resume(nodeid: number): void;
+  suspend(nodeid: NodeId): void;
+  resume(nodeid: NodeId): void;
 }
 
 /** FOPEN_* bits the file system asks for on open (DIRECT_IO, KEEP_CACHE, ...). */
 export interface OpenReply {
-  fh: number;
+  fh: HandleId;
   openFlags: number;
   /** Regular files: what the transport may serve on this handle without the file system. */
   directIo?: DirectIo;
@@ -162,7 +176,8 @@ export const FATTR = {
 /** Which SETATTR fields are valid (FATTR bits) and their values. */
 export interface SetattrRequest {
   valid: number;
-  fh: number; // valid when valid & FATTR_FH
+  /** Set when valid & FATTR.FH: the handle to change the file through. */
+  fh: HandleId | undefined;
   size: bigint;
   mode: number;
   uid: number;
@@ -249,100 +264,101 @@ export interface FileSystem {
   /** DESTROY, or the session ends: drop every inode except the root and every handle. */
   destroy(): Promise<void>;
 
-  lookup(ctx: RequestContext, parent: number, name: Buffer): Promise<Entry>;
+  lookup(ctx: RequestContext, parent: NodeId, name: Buffer): Promise<Entry>;
   /** Drops `count` lookup references; never fails, never replies. */
-  forget(nodeid: number, count: bigint): void;
+  forget(nodeid: NodeId, count: bigint): void;
   /** Whether `nodeid` is still known (its lookup count has not dropped to zero). */
-  knows?(nodeid: number): boolean;
-  getattr(ctx: RequestContext, nodeid: number, fh: number | undefined): Promise<AttrReply>;
+  knows?(nodeid: NodeId): boolean;
+  getattr(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined): Promise<AttrReply>;
   /**
    * Optional synchronous LOOKUP / GETATTR, same semantics, no promise: the core tries them
    * first (the hot metadata path). `undefined` means "cannot now" — returned before doing
    * anything — and the core calls the async method instead.
    */
-  lookupSync?(ctx: RequestContext, parent: number, name: Buffer): Entry | undefined;
-  getattrSync?(ctx: RequestContext, nodeid: number, fh: number | undefined): AttrReply | undefined;
-  setattr(ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply>;
-  readlink(ctx: RequestContext, nodeid: number): Promise<Buffer>;
-  symlink(ctx: RequestContext, parent: number, name: Buffer, target: Buffer): Promise<Entry>;
-  mknod(ctx: RequestContext, parent: number, name: Buffer, mode: number, rdev: number, umask: number): Promise<Entry>;
-  mkdir(ctx: RequestContext, parent: number, name: Buffer, mode: number, umask: number): Promise<Entry>;
-  unlink(ctx: RequestContext, parent: number, name: Buffer): Promise<void>;
-  rmdir(ctx: RequestContext, parent: number, name: Buffer): Promise<void>;
+  lookupSync?(ctx: RequestContext, parent: NodeId, name: Buffer): Entry | undefined;
+  getattrSync?(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined): AttrReply | undefined;
+  setattr(ctx: RequestContext, nodeid: NodeId, req: SetattrRequest): Promise<AttrReply>;
+  readlink(ctx: RequestContext, nodeid: NodeId): Promise<Buffer>;
+  symlink(ctx: RequestContext, parent: NodeId, name: Buffer, target: Buffer): Promise<Entry>;
+  mknod(ctx: RequestContext, parent: NodeId, name: Buffer, mode: number, rdev: number, umask: number): Promise<Entry>;
+  mkdir(ctx: RequestContext, parent: NodeId, name: Buffer, mode: number, umask: number): Promise<Entry>;
+  unlink(ctx: RequestContext, parent: NodeId, name: Buffer): Promise<void>;
+  rmdir(ctx: RequestContext, parent: NodeId, name: Buffer): Promise<void>;
   /** RENAME and RENAME2; `flags` are RENAME_NOREPLACE / EXCHANGE / WHITEOUT. */
-  rename(ctx: RequestContext, parent: number, name: Buffer, newParent: number, newName: Buffer, flags: number): Promise<void>;
-  link(ctx: RequestContext, nodeid: number, newParent: number, newName: Buffer): Promise<Entry>;
+  rename(ctx: RequestContext, parent: NodeId, name: Buffer, newParent: NodeId, newName: Buffer, flags: number): Promise<void>;
+  link(ctx: RequestContext, nodeid: NodeId, newParent: NodeId, newName: Buffer): Promise<Entry>;
 
   /**
    * `flags` are the guest's open(2) flags; the file system strips what it must not honour.
    * `openFlags` is fuse_open_in.open_flags (FUSE_OPEN_KILL_SUIDGID with HANDLE_KILLPRIV_V2).
    */
-  open(ctx: RequestContext, nodeid: number, flags: number, openFlags?: number): Promise<OpenReply>;
-  create(ctx: RequestContext, parent: number, name: Buffer, mode: number, flags: number, umask: number, openFlags?: number): Promise<CreateReply>;
-  read(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number>;
-  write(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number>;
-  flush(ctx: RequestContext, nodeid: number, fh: number, lockOwner: bigint): Promise<void>;
+  open(ctx: RequestContext, nodeid: NodeId, flags: number, openFlags?: number): Promise<OpenReply>;
+  create(ctx: RequestContext, parent: NodeId, name: Buffer, mode: number, flags: number, umask: number, openFlags?: number): Promise<CreateReply>;
+  read(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number>;
+  write(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number>;
+  flush(ctx: RequestContext, nodeid: NodeId, fh: HandleId, lockOwner: bigint): Promise<void>;
   /**
    * `flags`: the open flags; `releaseFlags`: FUSE_RELEASE_FLUSH (also flush: drop `lockOwner`'s
    * POSIX locks), FUSE_RELEASE_FLOCK_UNLOCK (drop the file's flock lock).
    */
-  release(ctx: RequestContext, nodeid: number, fh: number, flags: number, releaseFlags?: number, lockOwner?: bigint): Promise<void>;
-  fsync(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void>;
+  release(ctx: RequestContext, nodeid: NodeId, fh: HandleId, flags: number, releaseFlags?: number, lockOwner?: bigint): Promise<void>;
+  fsync(ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void>;
 
-  opendir(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply>;
+  opendir(ctx: RequestContext, nodeid: NodeId, flags: number): Promise<OpenReply>;
   /** Calls `sink` for entries from cookie `offset`; `plus` asks for an Entry per name. */
-  readdir(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void>;
-  releasedir(ctx: RequestContext, nodeid: number, fh: number): Promise<void>;
-  fsyncdir(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void>;
+  readdir(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void>;
+  releasedir(ctx: RequestContext, nodeid: NodeId, fh: HandleId): Promise<void>;
+  fsyncdir(ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void>;
 
-  statfs(ctx: RequestContext, nodeid: number): Promise<StatfsReply>;
-  access(ctx: RequestContext, nodeid: number, mask: number): Promise<void>;
+  statfs(ctx: RequestContext, nodeid: NodeId): Promise<StatfsReply>;
+  access(ctx: RequestContext, nodeid: NodeId, mask: number): Promise<void>;
 
   // ---- optional: each one left undefined answers ENOSYS ----------------------------------
 
   /** SETXATTR; `flags` XATTR_CREATE/REPLACE, `setxattrFlags` FUSE_SETXATTR_ACL_KILL_SGID. */
-  setxattr?(ctx: RequestContext, nodeid: number, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void>;
+  setxattr?(ctx: RequestContext, nodeid: NodeId, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void>;
   /** GETXATTR: `size` 0 asks for the value's size (a number); else the value (ERANGE if larger). */
-  getxattr?(ctx: RequestContext, nodeid: number, name: Buffer, size: number): Promise<Buffer | number>;
+  getxattr?(ctx: RequestContext, nodeid: NodeId, name: Buffer, size: number): Promise<Buffer | number>;
   /** LISTXATTR: NUL-terminated names; `size` 0 asks for the list's size. */
-  listxattr?(ctx: RequestContext, nodeid: number, size: number): Promise<Buffer | number>;
-  removexattr?(ctx: RequestContext, nodeid: number, name: Buffer): Promise<void>;
+  listxattr?(ctx: RequestContext, nodeid: NodeId, size: number): Promise<Buffer | number>;
+  removexattr?(ctx: RequestContext, nodeid: NodeId, name: Buffer): Promise<void>;
 
   /** GETLK: the first lock that would conflict with `lock` (type F_UNLCK when none). */
-  getlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock, lkFlags: number): Promise<FileLock>;
+  getlk?(ctx: RequestContext, nodeid: NodeId, fh: HandleId, owner: bigint, lock: FileLock, lkFlags: number): Promise<FileLock>;
   /**
    * SETLK / SETLKW (`wait`). `lkFlags` FUSE_LK_FLOCK: a flock(2) lock of the open file `fh`;
    * else a POSIX lock of `owner`. A waiting SETLKW ends with EINTR when interrupted.
    */
-  setlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock, lkFlags: number, wait: boolean): Promise<void>;
+  setlk?(ctx: RequestContext, nodeid: NodeId, fh: HandleId, owner: bigint, lock: FileLock, lkFlags: number, wait: boolean): Promise<void>;
 
-  fallocate?(ctx: RequestContext, nodeid: number, fh: number, mode: number, offset: bigint, length: bigint): Promise<void>;
+  fallocate?(ctx: RequestContext, nodeid: NodeId, fh: HandleId, mode: number, offset: bigint, length: bigint): Promise<void>;
   /** LSEEK (the kernel sends SEEK_DATA / SEEK_HOLE): the resulting offset. */
-  lseek?(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, whence: number): Promise<bigint>;
+  lseek?(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, whence: number): Promise<bigint>;
   /** COPY_FILE_RANGE: bytes copied (at most 2^32 - 4096 per call). */
   copyFileRange?(
     ctx: RequestContext,
-    nodeidIn: number,
-    fhIn: number,
+    nodeidIn: NodeId,
+    fhIn: HandleId,
     offIn: bigint,
-    nodeidOut: number,
-    fhOut: number,
+    nodeidOut: NodeId,
+    fhOut: HandleId,
     offOut: bigint,
     len: bigint,
     flags: bigint,
   ): Promise<number>;
   /** SYNCFS of the file system (or submount) `nodeid` lives on. */
-  syncfs?(ctx: RequestContext, nodeid: number): Promise<void>;
+  syncfs?(ctx: RequestContext, nodeid: NodeId): Promise<void>;
   /** TMPFILE: an unnamed file in directory `parent`, opened (O_TMPFILE). */
-  tmpfile?(ctx: RequestContext, parent: number, mode: number, flags: number, umask: number): Promise<CreateReply>;
+  tmpfile?(ctx: RequestContext, parent: NodeId, mode: number, flags: number, umask: number): Promise<CreateReply>;
   /** STATX (7.39): `mask` STATX_*, `flags` AT_STATX_* sync flags. */
-  statx?(ctx: RequestContext, nodeid: number, fh: number | undefined, flags: number, mask: number): Promise<StatxReply>;
+  statx?(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined, flags: number, mask: number): Promise<StatxReply>;
 
   /**
-   * FUSE_SETUPMAPPING (DAX): map [foffset, foffset + len) of the file open as `fh` at offset
+   * FUSE_SETUPMAPPING (DAX): map [foffset, foffset + len) of the file open as `fh` (Linux sends
+   * no handle: undefined, then the inode itself is opened for the mapping) at offset
    * `moffset` of the DAX window; `flags` are FUSE_SETUPMAPPING_FLAG_READ / _WRITE.
    */
-  setupmapping?(ctx: RequestContext, nodeid: number, fh: number, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void>;
+  setupmapping?(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void>;
   /** FUSE_REMOVEMAPPING (DAX): unmap window ranges. */
   removemapping?(ctx: RequestContext, ranges: { moffset: bigint; len: bigint }[]): Promise<void>;
 }

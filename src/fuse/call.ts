@@ -2,10 +2,10 @@
  * One FUSE request on its way through the core: the decoded fuse_in_header, the request bytes,
  * and the exactly-once reply plumbing. It is also the RequestContext the file system sees.
  */
-import type { RequestContext, SecurityContext } from '../filesystem/filesystem.js';
+import type { NodeId, RequestContext, SecurityContext } from '../filesystem/filesystem.js';
 import type { Logger } from '../logger.js';
 import type { FuseRequest } from './transport.js';
-import { E } from '../filesystem/errors.js';
+import { E, ErrnoError } from '../filesystem/errors.js';
 import { InHeader, OutHeader } from './abi.js';
 import { ByteReader, readU64Number } from './codec.js';
 import { errnoForReply, MAX_REPLY_ERRNO, writeOutHeader } from './reply.js';
@@ -32,8 +32,11 @@ export class FuseCall implements RequestContext {
   readonly gid: number;
   readonly pid: number;
   readonly opcode: number;
-  /** fuse_in_header.nodeid as a number, -1 when it exceeds 2^53 - 1. */
-  readonly nodeid: number;
+  /**
+   * fuse_in_header.nodeid when it fits in 2^53 - 1 (every id the file system hands out does);
+   * undefined for a larger one, which names no inode of ours.
+   */
+  readonly headerNodeid: NodeId | undefined;
   readonly uniqueLo: number;
   readonly uniqueHi: number;
   /** Absolute offset in `buf` of fuse_in_header. */
@@ -66,13 +69,19 @@ export class FuseCall implements RequestContext {
     this.opcode = buf.readUInt32LE(headerOff + InHeader.opcode);
     this.uniqueLo = buf.readUInt32LE(headerOff + InHeader.unique);
     this.uniqueHi = buf.readUInt32LE(headerOff + InHeader.unique + 4);
-    this.nodeid = readU64Number(buf, headerOff + InHeader.nodeid);
+    this.headerNodeid = readU64Number(buf, headerOff + InHeader.nodeid);
     this.uid = buf.readUInt32LE(headerOff + InHeader.uid);
     this.gid = buf.readUInt32LE(headerOff + InHeader.gid);
     this.pid = buf.readUInt32LE(headerOff + InHeader.pid);
     this.argsOff = headerOff + InHeader.SIZE;
     this.argsLen = argsLen;
     this.headerOff = headerOff;
+  }
+
+  /** The header's node id for a handler: ESTALE when it cannot name an inode of ours. */
+  get nodeid(): NodeId {
+    if (this.headerNodeid === undefined) throw new ErrnoError(E.ESTALE, 'node id out of range');
+    return this.headerNodeid;
   }
 
   /** RequestContext.interrupted: true once a FUSE_INTERRUPT named this request. */

@@ -5,6 +5,7 @@
  * out-of-range read.
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
+import type { HandleId, NodeId } from '../filesystem/filesystem.js';
 
 /** A request that cannot be decoded. Carries the errno the guest gets back. */
 export class DecodeError extends ErrnoError {
@@ -18,16 +19,30 @@ const TWO_32 = 0x1_0000_0000;
 /** High word of Number.MAX_SAFE_INTEGER (2^53 - 1): 0x1FFFFF. */
 const MAX_SAFE_HI = 0x1f_ffff;
 
-/**
- * u64 at buf[off] as a JS number, or -1 when it does not fit in 2^53 - 1. The FileSystem seam
- * uses numbers for inodes and handles and treats -1 as "unknown", so a hostile huge value can
- * never alias a real one.
- */
-export function readU64Number(buf: Buffer, off: number): number {
+/** u64 at buf[off] as a JS number, or undefined when it does not fit in 2^53 - 1. */
+export function readU64Number(buf: Buffer, off: number): number | undefined {
   const lo = buf.readUInt32LE(off);
   const hi = buf.readUInt32LE(off + 4);
-  if (hi > MAX_SAFE_HI) return -1;
+  if (hi > MAX_SAFE_HI) return undefined;
   return hi * TWO_32 + lo;
+}
+
+/**
+ * A u64 from the guest naming an inode. The file system hands out ids below 2^53, so a larger
+ * one cannot name an inode of ours: ESTALE, the answer for any unknown node id — never a
+ * sentinel passed on, so a hostile huge value can never alias a real one.
+ */
+export function readNodeId(buf: Buffer, off: number): NodeId {
+  const v = readU64Number(buf, off);
+  if (v === undefined) throw new ErrnoError(E.ESTALE, 'node id out of range');
+  return v;
+}
+
+/** A u64 from the guest naming an open handle: EBADF when it cannot be one of ours. */
+export function readHandleId(buf: Buffer, off: number): HandleId {
+  const v = readU64Number(buf, off);
+  if (v === undefined) throw new ErrnoError(E.EBADF, 'handle out of range');
+  return v;
 }
 
 /** Writes a non-negative safe integer as u64. */
@@ -117,14 +132,6 @@ export class ByteReader {
   s64(): bigint {
     this.need(8, 's64');
     const v = this.buf.readBigInt64LE(this.start + this.pos);
-    this.pos += 8;
-    return v;
-  }
-
-  /** u64 as a number; -1 when above 2^53 - 1 (see readU64Number). */
-  u64n(): number {
-    this.need(8, 'u64');
-    const v = readU64Number(this.buf, this.start + this.pos);
     this.pos += 8;
     return v;
   }

@@ -11,12 +11,12 @@
  * descriptors only then). Everything runs on the one JS thread the transport's native pop
  * runs on, so a withdrawal takes effect before the next request is taken off a ring.
  */
-import type { DirectIo, DirectIoControl } from '../filesystem/filesystem.js';
+import type { DirectIo, DirectIoControl, HandleId, NodeId } from '../filesystem/filesystem.js';
 
 /** The transport's side: what it serves natively (implemented over native/fuse_fast_path.cc). */
 export interface DirectIoRegistry {
-  register(fh: number, nodeid: number, fd: number, read: boolean, write: boolean): void;
-  unregister(fh: number): void;
+  register(fh: HandleId, nodeid: NodeId, fd: number, read: boolean, write: boolean): void;
+  unregister(fh: HandleId): void;
   clear(): void;
   /**
    * The session starts (`up`) or stops serving; the limits are the core's: READ and WRITE
@@ -32,7 +32,7 @@ export interface DirectIoLimits {
 }
 
 interface Grant {
-  nodeid: number;
+  nodeid: NodeId;
   fd: number;
   read: boolean;
   write: boolean;
@@ -51,7 +51,7 @@ export class DirectIoTable implements DirectIoControl {
   }
 
   /** After a successful OPEN / CREATE / TMPFILE reply: register what the file system granted. */
-  grant(nodeid: number, fh: number, io: DirectIo | undefined): void {
+  grant(nodeid: NodeId, fh: HandleId, io: DirectIo | undefined): void {
     if (io === undefined || !(io.read || io.write)) return;
     if (!Number.isSafeInteger(io.fd) || io.fd < 0 || !Number.isSafeInteger(fh) || fh < 0) return;
     const g: Grant = { nodeid, fd: io.fd, read: io.read === true, write: io.write === true };
@@ -63,7 +63,7 @@ export class DirectIoTable implements DirectIoControl {
    * Before RELEASE of handle `fh` of `nodeid` reaches the file system. A RELEASE naming another
    * inode's handle is refused by the file system (which then closes nothing): the grant stays.
    */
-  revoke(fh: number, nodeid: number): void {
+  revoke(fh: HandleId, nodeid: NodeId): void {
     if (this.grants.get(fh)?.nodeid !== nodeid) return;
     this.grants.delete(fh);
     this.registry.unregister(fh);
@@ -76,14 +76,14 @@ export class DirectIoTable implements DirectIoControl {
     this.registry.clear();
   }
 
-  suspend(nodeid: number): void {
+  suspend(nodeid: NodeId): void {
     const n = this.suspended.get(nodeid) ?? 0;
     this.suspended.set(nodeid, n + 1);
     if (n > 0) return;
     for (const [fh, g] of this.grants) if (g.nodeid === nodeid) this.registry.unregister(fh);
   }
 
-  resume(nodeid: number): void {
+  resume(nodeid: NodeId): void {
     const n = this.suspended.get(nodeid);
     if (n === undefined) return;
     if (n > 1) {

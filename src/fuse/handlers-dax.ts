@@ -9,13 +9,15 @@
  * struct fuse_removemapping_in { u32 count; };                          // 4 bytes
  * struct fuse_removemapping_one { u64 moffset; u64 len; };              // 16 bytes × count
  */
-import { DecodeError, readU64Number } from './codec.js';
+import { DecodeError, readHandleId, readNodeId } from './codec.js';
 import type { FuseCall } from './call.js';
 import type { Core } from './handlers.js';
 
 export const SetupmappingIn = { fh: 0, foffset: 8, len: 16, flags: 24, moffset: 32, SIZE: 40 } as const;
 export const RemovemappingIn = { count: 0, SIZE: 4 } as const;
 export const RemovemappingOne = { moffset: 0, len: 8, SIZE: 16 } as const;
+/** fuse_setupmapping_in.fh when the guest names no open handle (fs/fuse/dax.c sends -1). */
+const NO_HANDLE = 0xffff_ffff_ffff_ffffn;
 /** FUSE_REMOVEMAPPING_MAX_ENTRY: what fits in one page. */
 export const REMOVEMAPPING_MAX_ENTRY = 4096 / RemovemappingOne.SIZE;
 
@@ -29,7 +31,8 @@ export async function setupmapping(core: Core, c: FuseCall): Promise<void> {
   await core.fs.setupmapping!(
     c,
     c.nodeid,
-    readU64Number(b, off + SetupmappingIn.fh),
+    // Linux's DAX code names no handle (fh = -1, all ones): the file system opens the inode.
+    b.readBigUInt64LE(off + SetupmappingIn.fh) === NO_HANDLE ? undefined : readHandleId(b, off + SetupmappingIn.fh),
     b.readBigUInt64LE(off + SetupmappingIn.foffset),
     b.readBigUInt64LE(off + SetupmappingIn.len),
     Number(flags),

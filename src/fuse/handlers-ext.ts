@@ -31,7 +31,7 @@ import {
   XATTR_NAME_MAX,
   XATTR_SIZE_MAX,
 } from './abi.js';
-import { ByteReader, DecodeError, readU64Number, writeU64Big } from './codec.js';
+import { ByteReader, DecodeError, readHandleId, readNodeId, writeU64Big } from './codec.js';
 import { abandonCreate } from './entries.js';
 import { readCreateExtensions } from './extensions.js';
 import type { Core } from './handlers.js';
@@ -136,7 +136,7 @@ function readLk(c: FuseCall): LkRequest {
   if (lock.start > OFFSET_MAX || lock.end > OFFSET_MAX || lock.end < lock.start) {
     throw new DecodeError('lock range out of bounds');
   }
-  return { fh: readU64Number(b, off + LkIn.fh), owner: b.readBigUInt64LE(off + LkIn.owner), lock, lkFlags: b.readUInt32LE(off + LkIn.lkFlags) };
+  return { fh: readHandleId(b, off + LkIn.fh), owner: b.readBigUInt64LE(off + LkIn.owner), lock, lkFlags: b.readUInt32LE(off + LkIn.lkFlags) };
 }
 
 export async function getlk(core: Core, c: FuseCall): Promise<void> {
@@ -178,7 +178,7 @@ export async function fallocate(core: Core, c: FuseCall): Promise<void> {
   // fallocate(2): EINVAL for a negative offset or a non-positive length, EFBIG past loff_t.
   if (offset > OFFSET_MAX || length === 0n || length > OFFSET_MAX) throw new DecodeError('fallocate range');
   if (offset + length > OFFSET_MAX) throw new DecodeError('fallocate range past the maximum file size', E.EFBIG);
-  await core.fs.fallocate!(c, c.nodeid, readU64Number(b, off + FallocateIn.fh), b.readUInt32LE(off + FallocateIn.mode), offset, length);
+  await core.fs.fallocate!(c, c.nodeid, readHandleId(b, off + FallocateIn.fh), b.readUInt32LE(off + FallocateIn.mode), offset, length);
   c.ok();
 }
 
@@ -189,7 +189,7 @@ export async function lseek(core: Core, c: FuseCall): Promise<void> {
   const b = c.buf;
   const offset = b.readBigUInt64LE(off + LseekIn.offset);
   if (offset > OFFSET_MAX) throw new DecodeError('lseek offset', E.ENXIO);
-  const result = await core.fs.lseek!(c, c.nodeid, readU64Number(b, off + LseekIn.fh), offset, b.readUInt32LE(off + LseekIn.whence));
+  const result = await core.fs.lseek!(c, c.nodeid, readHandleId(b, off + LseekIn.fh), offset, b.readUInt32LE(off + LseekIn.whence));
   const out = c.small(LseekOut.SIZE);
   writeU64Big(out, OutHeader.SIZE + LseekOut.offset, result);
   c.send(out, LseekOut.SIZE);
@@ -211,10 +211,10 @@ export async function copyFileRange(core: Core, c: FuseCall): Promise<void> {
   const n = await core.fs.copyFileRange!(
     c,
     c.nodeid,
-    readU64Number(b, off + CopyFileRangeIn.fhIn),
+    readHandleId(b, off + CopyFileRangeIn.fhIn),
     offIn,
-    readU64Number(b, off + CopyFileRangeIn.nodeidOut),
-    readU64Number(b, off + CopyFileRangeIn.fhOut),
+    readNodeId(b, off + CopyFileRangeIn.nodeidOut),
+    readHandleId(b, off + CopyFileRangeIn.fhOut),
     offOut,
     len,
     b.readBigUInt64LE(off + CopyFileRangeIn.flags),
@@ -260,7 +260,7 @@ export async function statx(core: Core, c: FuseCall): Promise<void> {
   const off = r.struct(StatxIn.SIZE, 'fuse_statx_in');
   r.end();
   const b = c.buf;
-  const fh = b.readUInt32LE(off + StatxIn.getattrFlags) & FUSE_GETATTR_FH ? readU64Number(b, off + StatxIn.fh) : undefined;
+  const fh = b.readUInt32LE(off + StatxIn.getattrFlags) & FUSE_GETATTR_FH ? readHandleId(b, off + StatxIn.fh) : undefined;
   const reply = await core.fs.statx!(c, c.nodeid, fh, b.readUInt32LE(off + StatxIn.sxFlags), b.readUInt32LE(off + StatxIn.sxMask));
   if (!Buffer.isBuffer(reply.statx) || reply.statx.length < FUSE_STATX_USED) throw new ErrnoError(E.EIO, 'short statx record');
   const out = c.small(StatxOut.SIZE);

@@ -11,7 +11,7 @@
  * INIT, DESTROY, FORGET, BATCH_FORGET and INTERRUPT change session state or never reply; the
  * server handles those itself.
  */
-import type { FileSystem, ZeroCopyReader, ZeroCopyWriter } from '../filesystem/filesystem.js';
+import { FATTR, type FileSystem, type ZeroCopyReader, type ZeroCopyWriter } from '../filesystem/filesystem.js';
 import { E, ErrnoError } from '../filesystem/errors.js';
 import type { FuseRequest } from './transport.js';
 import type { Logger } from '../logger.js';
@@ -56,7 +56,7 @@ import {
   WriteOut,
   OPCODE_TABLE_SIZE,
 } from './abi.js';
-import { DecodeError, readU64Number } from './codec.js';
+import { DecodeError, readHandleId, readNodeId } from './codec.js';
 import type { DirectIoTable } from './direct-io.js';
 import { DirentEncoder, type DirentEncoderHooks } from './dirents.js';
 import { abandonCreate, replyEntry } from './entries.js';
@@ -200,7 +200,7 @@ function getattrSync(core: Core, c: FuseCall): boolean {
   if (core.fs.getattrSync === undefined) return false;
   const off = c.args().struct(GetattrIn.SIZE, 'fuse_getattr_in');
   const flags = c.buf.readUInt32LE(off + GetattrIn.getattrFlags);
-  const fh = flags & FUSE_GETATTR_FH ? readU64Number(c.buf, off + GetattrIn.fh) : undefined;
+  const fh = flags & FUSE_GETATTR_FH ? readHandleId(c.buf, off + GetattrIn.fh) : undefined;
   const attr = core.fs.getattrSync(c, c.nodeid, fh);
   if (attr === undefined) return false;
   const b = c.small(AttrOut.SIZE);
@@ -212,7 +212,7 @@ function getattrSync(core: Core, c: FuseCall): boolean {
 async function getattr(core: Core, c: FuseCall): Promise<void> {
   const off = c.args().struct(GetattrIn.SIZE, 'fuse_getattr_in');
   const flags = c.buf.readUInt32LE(off + GetattrIn.getattrFlags);
-  const fh = flags & FUSE_GETATTR_FH ? readU64Number(c.buf, off + GetattrIn.fh) : undefined;
+  const fh = flags & FUSE_GETATTR_FH ? readHandleId(c.buf, off + GetattrIn.fh) : undefined;
   const attr = await core.fs.getattr(c, c.nodeid, fh);
   const b = c.small(AttrOut.SIZE);
   encodeAttrOut(b, OutHeader.SIZE, attr);
@@ -222,9 +222,10 @@ async function getattr(core: Core, c: FuseCall): Promise<void> {
 async function setattr(core: Core, c: FuseCall): Promise<void> {
   const b = c.buf;
   const off = c.args().struct(SetattrIn.SIZE, 'fuse_setattr_in');
+  const valid = b.readUInt32LE(off + SetattrIn.valid);
   const attr = await core.fs.setattr(c, c.nodeid, {
-    valid: b.readUInt32LE(off + SetattrIn.valid),
-    fh: readU64Number(b, off + SetattrIn.fh),
+    valid,
+    fh: (valid & FATTR.FH) !== 0 ? readHandleId(b, off + SetattrIn.fh) : undefined,
     size: b.readBigUInt64LE(off + SetattrIn.size),
     mode: b.readUInt32LE(off + SetattrIn.mode),
     uid: b.readUInt32LE(off + SetattrIn.uid),
@@ -303,7 +304,7 @@ async function rename(core: Core, c: FuseCall): Promise<void> {
   const oldName = readName(r, 'old name');
   const newName = readName(r, 'new name');
   r.end();
-  await core.fs.rename(c, c.nodeid, oldName, readU64Number(c.buf, off + RenameIn.newdir), newName, 0);
+  await core.fs.rename(c, c.nodeid, oldName, readNodeId(c.buf, off + RenameIn.newdir), newName, 0);
   c.ok();
 }
 
@@ -316,7 +317,7 @@ async function rename2(core: Core, c: FuseCall): Promise<void> {
   const flags = c.buf.readUInt32LE(off + Rename2In.flags);
   // renameat2(2) answers EINVAL for unknown flags; do so before touching the file system.
   if ((flags & ~RENAME_FLAGS_ALL) !== 0) throw new DecodeError(`unknown rename flags 0x${flags.toString(16)}`);
-  await core.fs.rename(c, c.nodeid, oldName, readU64Number(c.buf, off + Rename2In.newdir), newName, flags);
+  await core.fs.rename(c, c.nodeid, oldName, readNodeId(c.buf, off + Rename2In.newdir), newName, flags);
   c.ok();
 }
 
@@ -325,7 +326,7 @@ async function link(core: Core, c: FuseCall): Promise<void> {
   const off = r.struct(LinkIn.SIZE, 'fuse_link_in');
   const name = readName(r);
   r.end();
-  replyEntry(core, c, await core.fs.link(c, readU64Number(c.buf, off + LinkIn.oldnodeid), c.nodeid, name));
+  replyEntry(core, c, await core.fs.link(c, readNodeId(c.buf, off + LinkIn.oldnodeid), c.nodeid, name));
 }
 
 async function open(core: Core, c: FuseCall): Promise<void> {
@@ -380,7 +381,7 @@ async function read(core: Core, c: FuseCall): Promise<void> {
   const size = Math.min(b.readUInt32LE(off + ReadIn.size), core.maxRead, c.payloadCapacity);
   const out = new ReplyDataWriter(c.req, size);
   try {
-    await core.fs.read(c, c.nodeid, readU64Number(b, off + ReadIn.fh), b.readBigUInt64LE(off + ReadIn.offset), size, out);
+    await core.fs.read(c, c.nodeid, readHandleId(b, off + ReadIn.fh), b.readBigUInt64LE(off + ReadIn.offset), size, out);
   } finally {
     out.close();
   }
@@ -398,7 +399,7 @@ async function write(core: Core, c: FuseCall): Promise<void> {
   const data = new RequestDataReader(c.req, size);
   let n: number;
   try {
-    n = await core.fs.write(c, c.nodeid, readU64Number(b, off + WriteIn.fh), b.readBigUInt64LE(off + WriteIn.offset), data, b.readUInt32LE(off + WriteIn.writeFlags));
+    n = await core.fs.write(c, c.nodeid, readHandleId(b, off + WriteIn.fh), b.readBigUInt64LE(off + WriteIn.offset), data, b.readUInt32LE(off + WriteIn.writeFlags));
   } finally {
     data.close();
   }
@@ -410,14 +411,14 @@ async function write(core: Core, c: FuseCall): Promise<void> {
 
 async function flush(core: Core, c: FuseCall): Promise<void> {
   const off = c.args().struct(FlushIn.SIZE, 'fuse_flush_in');
-  await core.fs.flush(c, c.nodeid, readU64Number(c.buf, off + FlushIn.fh), c.buf.readBigUInt64LE(off + FlushIn.lockOwner));
+  await core.fs.flush(c, c.nodeid, readHandleId(c.buf, off + FlushIn.fh), c.buf.readBigUInt64LE(off + FlushIn.lockOwner));
   c.ok();
 }
 
 async function release(core: Core, c: FuseCall): Promise<void> {
   const off = c.args().struct(ReleaseIn.SIZE, 'fuse_release_in');
   const b = c.buf;
-  const fh = readU64Number(b, off + ReleaseIn.fh);
+  const fh = readHandleId(b, off + ReleaseIn.fh);
   // Before the file system may close the descriptor: no READ/WRITE is served on it natively.
   core.directIo?.revoke(fh, c.nodeid);
   await core.fs.release(
@@ -433,21 +434,21 @@ async function release(core: Core, c: FuseCall): Promise<void> {
 
 async function releasedir(core: Core, c: FuseCall): Promise<void> {
   const off = c.args().struct(ReleaseIn.SIZE, 'fuse_release_in');
-  await core.fs.releasedir(c, c.nodeid, readU64Number(c.buf, off + ReleaseIn.fh));
+  await core.fs.releasedir(c, c.nodeid, readHandleId(c.buf, off + ReleaseIn.fh));
   c.ok();
 }
 
 async function fsync(core: Core, c: FuseCall): Promise<void> {
   const off = c.args().struct(FsyncIn.SIZE, 'fuse_fsync_in');
   const datasync = (c.buf.readUInt32LE(off + FsyncIn.fsyncFlags) & FUSE_FSYNC_FDATASYNC) !== 0;
-  await core.fs.fsync(c, c.nodeid, readU64Number(c.buf, off + FsyncIn.fh), datasync);
+  await core.fs.fsync(c, c.nodeid, readHandleId(c.buf, off + FsyncIn.fh), datasync);
   c.ok();
 }
 
 async function fsyncdir(core: Core, c: FuseCall): Promise<void> {
   const off = c.args().struct(FsyncIn.SIZE, 'fuse_fsync_in');
   const datasync = (c.buf.readUInt32LE(off + FsyncIn.fsyncFlags) & FUSE_FSYNC_FDATASYNC) !== 0;
-  await core.fs.fsyncdir(c, c.nodeid, readU64Number(c.buf, off + FsyncIn.fh), datasync);
+  await core.fs.fsyncdir(c, c.nodeid, readHandleId(c.buf, off + FsyncIn.fh), datasync);
   c.ok();
 }
 
@@ -465,7 +466,7 @@ async function readdirCommon(core: Core, c: FuseCall, plus: boolean): Promise<vo
   let failed = false;
   let failure: unknown;
   try {
-    await core.fs.readdir(c, c.nodeid, readU64Number(b, off + ReadIn.fh), b.readBigUInt64LE(off + ReadIn.offset), plus, enc.sink);
+    await core.fs.readdir(c, c.nodeid, readHandleId(b, off + ReadIn.fh), b.readBigUInt64LE(off + ReadIn.offset), plus, enc.sink);
   } catch (err) {
     failed = true;
     failure = err;

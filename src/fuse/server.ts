@@ -276,7 +276,7 @@ export class FuseServer implements FuseRequestHandler {
     if (opcode < OPCODE_TABLE_SIZE) this.stats.requests[opcode]++;
     else this.stats.unknownOpcodes++;
     if (this.logger.isLevelEnabled('debug')) {
-      this.logger.debug({ op: opcodeName(opcode), unique: c.uniqueKey, nodeid: c.nodeid, len: req.totalLength }, 'fuse request');
+      this.logger.debug({ op: opcodeName(opcode), unique: c.uniqueKey, nodeid: c.headerNodeid, len: req.totalLength }, 'fuse request');
     }
 
     const headerLen = c.buf.readUInt32LE(c.headerOff + InHeader.len);
@@ -521,7 +521,8 @@ export class FuseServer implements FuseRequestHandler {
     if (c.argsAvail < ForgetIn.SIZE) return c.noReply(new DecodeError('short FORGET'));
     if (this.state === 'up') {
       this.stats.forgets++;
-      this.forgetQuietly(c.nodeid, c.buf.readBigUInt64LE(c.argsOff + ForgetIn.nlookup));
+      const nodeid = c.headerNodeid;
+      if (nodeid !== undefined) this.forgetQuietly(nodeid, c.buf.readBigUInt64LE(c.argsOff + ForgetIn.nlookup));
     }
     c.noReply();
   }
@@ -560,7 +561,9 @@ export class FuseServer implements FuseRequestHandler {
 
   private forgetOne(buf: Buffer, off: number): void {
     this.stats.forgets++;
-    this.forgetQuietly(readU64Number(buf, off + ForgetOne.nodeid), buf.readBigUInt64LE(off + ForgetOne.nlookup));
+    // A node id beyond 2^53 names no inode of ours: nothing to forget.
+    const nodeid = readU64Number(buf, off + ForgetOne.nodeid);
+    if (nodeid !== undefined) this.forgetQuietly(nodeid, buf.readBigUInt64LE(off + ForgetOne.nlookup));
   }
 
   /**

@@ -3,7 +3,7 @@
  * into the window, pinned until the manager lets go.
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
-import { StatField, STAT_RECORD_SIZE } from '../filesystem/filesystem.js';
+import { StatField, STAT_RECORD_SIZE, type HandleId, type NodeId } from '../filesystem/filesystem.js';
 import { native } from '../native/binding.js';
 import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
@@ -18,13 +18,13 @@ export interface PinnedFile {
 
 /**
  * DAX (src/dax/dax-manager.ts MappingSource): a descriptor for the front-end to map, pinned
- * until unpin(). Linux's DAX code sends no handle (fh = -1): then the inode itself is opened
+ * until unpin(). Linux's DAX code sends no handle (fh undefined): then the inode itself is opened
  * for the mapping (read-only or read-write as asked) and closed at unpin — the front-end's
  * mapping keeps its own reference. With a handle, a writable mapping needs one open for
  * writing.
  */
-export async function pinForMapping(c: PtCore, nodeid: number, fh: number, write: boolean): Promise<PinnedFile> {
-  if (fh < 0) {
+export async function pinForMapping(c: PtCore, nodeid: NodeId, fh: HandleId | undefined, write: boolean): Promise<PinnedFile> {
+  if (fh === undefined) {
     const d = c.inodes.acquire(nodeid);
     try {
       if (d.type !== S_IFREG) throw new ErrnoError(E.EINVAL, 'only regular files can be mapped');

@@ -22,23 +22,7 @@
  * included: a full descriptor table fails one request, nothing else).
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
-import {
-  STAT_RECORD_SIZE,
-  type AttrReply,
-  type CreateReply,
-  type DirEntrySink,
-  type Entry,
-  type FileLock,
-  type FileSystem,
-  type OpenReply,
-  type RequestContext,
-  type SessionInfo,
-  type SetattrRequest,
-  type StatfsReply,
-  type StatxReply,
-  type ZeroCopyReader,
-  type ZeroCopyWriter,
-} from '../filesystem/filesystem.js';
+import { STAT_RECORD_SIZE, type AttrReply, type CreateReply, type DirEntrySink, type Entry, type FileLock, type FileSystem, type OpenReply, type RequestContext, type SessionInfo, type SetattrRequest, type StatfsReply, type StatxReply, type ZeroCopyReader, type ZeroCopyWriter, type HandleId, type NodeId } from '../filesystem/filesystem.js';
 import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import type { CachePolicy } from './cache-policy.js';
@@ -112,7 +96,7 @@ export class PassthroughFs implements FileSystem {
   }
 
   /** DAX (src/dax/dax-manager.ts MappingSource): see mapping-pin.ts. */
-  pinForMapping(nodeid: number, fh: number, write: boolean): Promise<PinnedFile> {
+  pinForMapping(nodeid: NodeId, fh: HandleId | undefined, write: boolean): Promise<PinnedFile> {
     return pinForMapping(this.core, nodeid, fh, write);
   }
 
@@ -154,7 +138,7 @@ export class PassthroughFs implements FileSystem {
 
   // ---- names --------------------------------------------------------------------------
 
-  async lookup(_ctx: RequestContext, parent: number, name: Buffer): Promise<Entry> {
+  async lookup(_ctx: RequestContext, parent: NodeId, name: Buffer): Promise<Entry> {
     checkName(name);
     const p = this.core.inodes.acquire(parent);
     try {
@@ -164,12 +148,12 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  knows(nodeid: number): boolean {
+  knows(nodeid: NodeId): boolean {
     return this.core.inodes.get(nodeid) !== undefined;
   }
 
   /** LOOKUP without a promise when the core can (core.lookupInSync); undefined otherwise. */
-  lookupSync(_ctx: RequestContext, parent: number, name: Buffer): Entry | undefined {
+  lookupSync(_ctx: RequestContext, parent: NodeId, name: Buffer): Entry | undefined {
     if (this.core.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
     checkName(name);
     const p = this.core.inodes.acquire(parent);
@@ -180,32 +164,32 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  forget(nodeid: number, count: bigint): void {
+  forget(nodeid: NodeId, count: bigint): void {
     // Number() of any u64 is finite and >= 0; counts beyond the refcount clamp to zero.
     this.core.inodes.forget(nodeid, Number(count));
   }
 
-  symlink(ctx: RequestContext, parent: number, name: Buffer, target: Buffer): Promise<Entry> {
+  symlink(ctx: RequestContext, parent: NodeId, name: Buffer, target: Buffer): Promise<Entry> {
     return createNode(this.core, ctx, parent, name, 'symlink', 0, 0, 0, target);
   }
 
-  mknod(ctx: RequestContext, parent: number, name: Buffer, mode: number, rdev: number, umask: number): Promise<Entry> {
+  mknod(ctx: RequestContext, parent: NodeId, name: Buffer, mode: number, rdev: number, umask: number): Promise<Entry> {
     return createNode(this.core, ctx, parent, name, 'mknod', mode, rdev, umask);
   }
 
-  mkdir(ctx: RequestContext, parent: number, name: Buffer, mode: number, umask: number): Promise<Entry> {
+  mkdir(ctx: RequestContext, parent: NodeId, name: Buffer, mode: number, umask: number): Promise<Entry> {
     return createNode(this.core, ctx, parent, name, 'mkdir', mode, 0, umask);
   }
 
-  async unlink(_ctx: RequestContext, parent: number, name: Buffer): Promise<void> {
+  async unlink(_ctx: RequestContext, parent: NodeId, name: Buffer): Promise<void> {
     await this.remove(parent, name, 0);
   }
 
-  async rmdir(_ctx: RequestContext, parent: number, name: Buffer): Promise<void> {
+  async rmdir(_ctx: RequestContext, parent: NodeId, name: Buffer): Promise<void> {
     await this.remove(parent, name, C.AT_REMOVEDIR);
   }
 
-  async rename(_ctx: RequestContext, parent: number, name: Buffer, newParent: number, newName: Buffer, flags: number): Promise<void> {
+  async rename(_ctx: RequestContext, parent: NodeId, name: Buffer, newParent: NodeId, newName: Buffer, flags: number): Promise<void> {
     checkName(name);
     checkName(newName);
     if ((flags & ~(C.RENAME_NOREPLACE | C.RENAME_EXCHANGE | C.RENAME_WHITEOUT)) !== 0) {
@@ -225,7 +209,7 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  async link(_ctx: RequestContext, nodeid: number, newParent: number, newName: Buffer): Promise<Entry> {
+  async link(_ctx: RequestContext, nodeid: NodeId, newParent: NodeId, newName: Buffer): Promise<Entry> {
     checkName(newName);
     const c = this.core;
     const d = c.inodes.acquire(nodeid);
@@ -244,7 +228,7 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  async readlink(_ctx: RequestContext, nodeid: number): Promise<Buffer> {
+  async readlink(_ctx: RequestContext, nodeid: NodeId): Promise<Buffer> {
     const d = this.core.inodes.acquire(nodeid);
     try {
       // readlinkat(fd, "") on anything else says ENOENT; readlink(2) says EINVAL.
@@ -259,7 +243,7 @@ export class PassthroughFs implements FileSystem {
 
   // ---- attributes ---------------------------------------------------------------------
 
-  async getattr(_ctx: RequestContext, nodeid: number, _fh: number | undefined): Promise<AttrReply> {
+  async getattr(_ctx: RequestContext, nodeid: NodeId, _fh: number | undefined): Promise<AttrReply> {
     const d = this.core.inodes.acquire(nodeid);
     try {
       return { attr: await this.core.stat(d), attrTimeout: this.core.policy.attrTimeout };
@@ -268,7 +252,7 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  getattrSync(_ctx: RequestContext, nodeid: number, _fh: number | undefined): AttrReply | undefined {
+  getattrSync(_ctx: RequestContext, nodeid: NodeId, _fh: number | undefined): AttrReply | undefined {
     if (!sys.inline()) return undefined;
     const d = this.core.inodes.acquire(nodeid);
     try {
@@ -278,13 +262,13 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  setattr(_ctx: RequestContext, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
+  setattr(_ctx: RequestContext, nodeid: NodeId, req: SetattrRequest): Promise<AttrReply> {
     return setattr(this.core, nodeid, req);
   }
 
   // ---- files --------------------------------------------------------------------------
 
-  async open(_ctx: RequestContext, nodeid: number, flags: number, openFlags = 0): Promise<OpenReply> {
+  async open(_ctx: RequestContext, nodeid: NodeId, flags: number, openFlags = 0): Promise<OpenReply> {
     const d = this.core.inodes.acquire(nodeid);
     try {
       return await this.openFile(d, sessionOpenFlags(this.core, flags), (openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0);
@@ -312,16 +296,16 @@ export class PassthroughFs implements FileSystem {
     return reply;
   }
 
-  create(ctx: RequestContext, parent: number, name: Buffer, mode: number, flags: number, umask: number, openFlags = 0): Promise<CreateReply> {
+  create(ctx: RequestContext, parent: NodeId, name: Buffer, mode: number, flags: number, umask: number, openFlags = 0): Promise<CreateReply> {
     const kill = (openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
     return createFile(this.core, ctx, parent, name, mode, flags, umask, kill, (d, f, k) => this.openFile(d, f, k));
   }
 
-  tmpfile(ctx: RequestContext, parent: number, mode: number, flags: number, umask: number): Promise<CreateReply> {
+  tmpfile(ctx: RequestContext, parent: NodeId, mode: number, flags: number, umask: number): Promise<CreateReply> {
     return createTmpfile(this.core, ctx, parent, mode, flags, umask);
   }
 
-  async read(_ctx: RequestContext, nodeid: number, fh: number, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number> {
+  async read(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number> {
     const h = this.core.handles.acquire(fh, nodeid);
     try {
       return await out.writeFromFile(h.fd, offset, size);
@@ -330,7 +314,7 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  async write(_ctx: RequestContext, nodeid: number, fh: number, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number> {
+  async write(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number> {
     const c = this.core;
     const h = c.handles.acquire(fh, nodeid);
     try {
@@ -342,7 +326,7 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  async flush(_ctx: RequestContext, nodeid: number, fh: number, lockOwner: bigint): Promise<void> {
+  async flush(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, lockOwner: bigint): Promise<void> {
     // What close(2) of one of the guest's descriptors would do on the host: close a duplicate,
     // and drop the closing process's POSIX locks on the file.
     const h = this.core.handles.acquire(fh, nodeid);
@@ -355,7 +339,7 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  async release(_ctx: RequestContext, nodeid: number, fh: number, _flags: number, releaseFlags = 0, lockOwner = 0n): Promise<void> {
+  async release(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, _flags: number, releaseFlags = 0, lockOwner = 0n): Promise<void> {
     if ((releaseFlags & FUSE_RELEASE_FLUSH) !== 0) this.locks.releaseOwner(nodeid, lockOwner);
     if ((releaseFlags & FUSE_RELEASE_FLOCK_UNLOCK) !== 0) {
       const h = this.core.handles.acquire(fh, nodeid);
@@ -368,7 +352,7 @@ export class PassthroughFs implements FileSystem {
     this.core.handles.remove(fh, nodeid);
   }
 
-  async fsync(_ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void> {
+  async fsync(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void> {
     const h = this.core.handles.acquire(fh, nodeid);
     try {
       check(await sys.fsync(h.fd, datasync), datasync ? 'fdatasync' : 'fsync');
@@ -379,7 +363,7 @@ export class PassthroughFs implements FileSystem {
 
   // ---- directories --------------------------------------------------------------------
 
-  async opendir(_ctx: RequestContext, nodeid: number, _flags: number): Promise<OpenReply> {
+  async opendir(_ctx: RequestContext, nodeid: NodeId, _flags: number): Promise<OpenReply> {
     const d = this.core.inodes.acquire(nodeid);
     try {
       if (!d.isDir) throw new ErrnoError(E.ENOTDIR);
@@ -389,7 +373,7 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  async readdir(_ctx: RequestContext, nodeid: number, fh: number, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void> {
+  async readdir(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void> {
     const c = this.core;
     const h = c.handles.acquire(fh, nodeid);
     try {
@@ -404,17 +388,17 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  async releasedir(_ctx: RequestContext, nodeid: number, fh: number): Promise<void> {
+  async releasedir(_ctx: RequestContext, nodeid: NodeId, fh: HandleId): Promise<void> {
     this.core.handles.remove(fh, nodeid);
   }
 
-  async fsyncdir(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void> {
+  async fsyncdir(ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void> {
     await this.fsync(ctx, nodeid, fh, datasync);
   }
 
   // ---- file system --------------------------------------------------------------------
 
-  async statfs(_ctx: RequestContext, nodeid: number): Promise<StatfsReply> {
+  async statfs(_ctx: RequestContext, nodeid: NodeId): Promise<StatfsReply> {
     const d = this.core.inodes.acquire(nodeid);
     try {
       const b = Buffer.allocUnsafe(C.STATVFS_SIZE);
@@ -434,7 +418,7 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  async access(ctx: RequestContext, nodeid: number, mask: number): Promise<void> {
+  async access(ctx: RequestContext, nodeid: NodeId, mask: number): Promise<void> {
     const d = this.core.inodes.acquire(nodeid);
     try {
       const m = mask & 7; // R_OK | W_OK | X_OK; F_OK: it exists, we hold it
@@ -448,47 +432,47 @@ export class PassthroughFs implements FileSystem {
 
   // ---- optional operations (xattr.ts, locks.ts, file-ops.ts) ---------------------------
 
-  setxattr(ctx: RequestContext, nodeid: number, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void> {
+  setxattr(ctx: RequestContext, nodeid: NodeId, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void> {
     return xattr.setxattr(this.core, ctx, nodeid, name, value, flags, setxattrFlags);
   }
 
-  getxattr(ctx: RequestContext, nodeid: number, name: Buffer, size: number): Promise<Buffer | number> {
+  getxattr(ctx: RequestContext, nodeid: NodeId, name: Buffer, size: number): Promise<Buffer | number> {
     return xattr.getxattr(this.core, ctx, nodeid, name, size);
   }
 
-  listxattr(ctx: RequestContext, nodeid: number, size: number): Promise<Buffer | number> {
+  listxattr(ctx: RequestContext, nodeid: NodeId, size: number): Promise<Buffer | number> {
     return xattr.listxattr(this.core, ctx, nodeid, size);
   }
 
-  removexattr(ctx: RequestContext, nodeid: number, name: Buffer): Promise<void> {
+  removexattr(ctx: RequestContext, nodeid: NodeId, name: Buffer): Promise<void> {
     return xattr.removexattr(this.core, ctx, nodeid, name);
   }
 
-  getlk(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock, lkFlags: number): Promise<FileLock> {
+  getlk(ctx: RequestContext, nodeid: NodeId, fh: HandleId, owner: bigint, lock: FileLock, lkFlags: number): Promise<FileLock> {
     return this.locks.getlk(ctx, nodeid, fh, owner, lock, lkFlags);
   }
 
-  setlk(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock, lkFlags: number, wait: boolean): Promise<void> {
+  setlk(ctx: RequestContext, nodeid: NodeId, fh: HandleId, owner: bigint, lock: FileLock, lkFlags: number, wait: boolean): Promise<void> {
     return this.locks.setlk(ctx, nodeid, fh, owner, lock, lkFlags, wait);
   }
 
-  fallocate(ctx: RequestContext, nodeid: number, fh: number, mode: number, offset: bigint, length: bigint): Promise<void> {
+  fallocate(ctx: RequestContext, nodeid: NodeId, fh: HandleId, mode: number, offset: bigint, length: bigint): Promise<void> {
     return fileOps.fallocate(this.core, ctx, nodeid, fh, mode, offset, length);
   }
 
-  lseek(ctx: RequestContext, nodeid: number, fh: number, offset: bigint, whence: number): Promise<bigint> {
+  lseek(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, whence: number): Promise<bigint> {
     return fileOps.lseek(this.core, ctx, nodeid, fh, offset, whence);
   }
 
-  copyFileRange(ctx: RequestContext, nIn: number, fhIn: number, offIn: bigint, nOut: number, fhOut: number, offOut: bigint, len: bigint, flags: bigint): Promise<number> {
+  copyFileRange(ctx: RequestContext, nIn: NodeId, fhIn: HandleId, offIn: bigint, nOut: NodeId, fhOut: HandleId, offOut: bigint, len: bigint, flags: bigint): Promise<number> {
     return fileOps.copyFileRange(this.core, ctx, nIn, fhIn, offIn, nOut, fhOut, offOut, len, flags);
   }
 
-  syncfs(ctx: RequestContext, nodeid: number): Promise<void> {
+  syncfs(ctx: RequestContext, nodeid: NodeId): Promise<void> {
     return fileOps.syncfs(this.core, ctx, nodeid);
   }
 
-  statx(ctx: RequestContext, nodeid: number, fh: number | undefined, flags: number, mask: number): Promise<StatxReply> {
+  statx(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined, flags: number, mask: number): Promise<StatxReply> {
     return fileOps.statx(this.core, ctx, nodeid, fh, flags, mask);
   }
 
@@ -519,7 +503,7 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  private async remove(parent: number, name: Buffer, flags: number): Promise<void> {
+  private async remove(parent: NodeId, name: Buffer, flags: number): Promise<void> {
     checkName(name);
     const p = this.core.inodes.acquire(parent);
     try {

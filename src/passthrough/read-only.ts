@@ -11,7 +11,7 @@
  */
 import { DelegatingFileSystem } from '../filesystem/delegating.js';
 import { E, ErrnoError } from '../filesystem/errors.js';
-import type { CreateReply, Entry, FileSystem, OpenReply, RequestContext } from '../filesystem/filesystem.js';
+import type { CreateReply, Entry, FileSystem, OpenReply, RequestContext, HandleId, NodeId } from '../filesystem/filesystem.js';
 
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0;
@@ -25,7 +25,7 @@ function erofs(): Promise<never> {
 }
 
 export class ReadOnlyFileSystem extends DelegatingFileSystem {
-  override async open(ctx: RequestContext, nodeid: number, flags: number, openFlags?: number): Promise<OpenReply> {
+  override async open(ctx: RequestContext, nodeid: NodeId, flags: number, openFlags?: number): Promise<OpenReply> {
     if ((flags & O_ACCMODE) !== O_RDONLY || (flags & (O_TRUNC | O_CREAT)) !== 0) return erofs();
     const reply = await this.inner.open(ctx, nodeid, flags, openFlags);
     // A read-only open has nothing to write; say so to the transport too.
@@ -33,7 +33,7 @@ export class ReadOnlyFileSystem extends DelegatingFileSystem {
     return reply;
   }
 
-  override setupmapping(ctx: RequestContext, nodeid: number, fh: number, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
+  override setupmapping(ctx: RequestContext, nodeid: NodeId, fh: HandleId, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
     if ((flags & SETUPMAPPING_FLAG_WRITE) !== 0) return erofs();
     return super.setupmapping(ctx, nodeid, fh, foffset, len, flags, moffset);
   }

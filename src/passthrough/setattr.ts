@@ -17,7 +17,10 @@ export async function setattr(c: PtCore, nodeid: number, req: SetattrRequest): P
   const d = c.inodes.acquire(nodeid);
   let h: HandleData | undefined;
   try {
-    if (v & FATTR.FH) h = c.handles.acquire(req.fh, nodeid);
+    if ((v & FATTR.FH) !== 0) {
+      if (req.fh === undefined) throw new ErrnoError(E.EBADF, 'FATTR_FH without a handle');
+      h = c.handles.acquire(req.fh, nodeid);
+    }
     if (v & FATTR.MODE) {
       const r = h ? await sys.fchmodat(h.fd, null, req.mode) : await sys.fchmodat(c.procSelfFd, d.procName, req.mode);
       check(r, 'fchmodat');

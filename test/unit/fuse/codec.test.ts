@@ -8,16 +8,14 @@ function bytes(...vals: number[]): Buffer {
 
 describe('ByteReader bounds', () => {
   it('reads little-endian fields in order', () => {
-    const b = Buffer.alloc(22);
+    const b = Buffer.alloc(14);
     b.writeUInt16LE(0x1234, 0);
     b.writeUInt32LE(0xdeadbeef, 2);
     b.writeBigUInt64LE(0x0102030405060708n, 6);
-    b.writeBigUInt64LE(42n, 14);
     const r = new ByteReader(b, 0, b.length);
     expect(r.u16()).toBe(0x1234);
     expect(r.u32()).toBe(0xdeadbeef);
     expect(r.u64()).toBe(0x0102030405060708n);
-    expect(r.u64n()).toBe(42);
     expect(r.remaining).toBe(0);
     r.end();
   });
@@ -88,21 +86,20 @@ describe('ByteReader bounds', () => {
 });
 
 describe('u64 as number', () => {
-  const cases: Array<[bigint, number]> = [
+  const cases: Array<[bigint, number | undefined]> = [
     [0n, 0],
     [1n, 1],
     [0xffffffffn, 0xffffffff],
     [0x1_0000_0000n, 0x1_0000_0000],
     [BigInt(Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER],
-    [BigInt(Number.MAX_SAFE_INTEGER) + 1n, -1], // 2^53
-    [0xffff_ffff_ffff_ffffn, -1],
-    [0x0020_0000_0000_0000n, -1],
+    [BigInt(Number.MAX_SAFE_INTEGER) + 1n, undefined], // 2^53
+    [0xffff_ffff_ffff_ffffn, undefined],
+    [0x0020_0000_0000_0000n, undefined],
   ];
   it.each(cases)('%s → %s', (v, expected) => {
     const b = Buffer.alloc(8);
     b.writeBigUInt64LE(v);
     expect(readU64Number(b, 0)).toBe(expected);
-    expect(new ByteReader(b, 0, 8).u64n()).toBe(expected);
   });
 
   it('writeU64Number round-trips safe integers', () => {

@@ -109,12 +109,12 @@ describe('dispatch round trips', () => {
     ]);
   });
 
-  it('SETATTR decodes fuse_setattr_in (signed times, huge fh → -1)', async () => {
+  it('SETATTR decodes fuse_setattr_in (signed times; fh only with FATTR_FH; a huge fh is EBADF)', async () => {
     const r = await initializedRig();
     const id = r.fs.addFile(1, 'f', 'abcdef');
     const b = Buffer.alloc(88);
-    b.writeUInt32LE(1 | 8 | 16 | 64, 0); // MODE | SIZE | ATIME | FH
-    b.writeBigUInt64LE(0xffff_ffff_ffff_fff0n, 8); // fh beyond 2^53
+    b.writeUInt32LE(1 | 8 | 16, 0); // MODE | SIZE | ATIME
+    b.writeBigUInt64LE(7n, 8); // fh, not valid without FATTR_FH
     b.writeBigUInt64LE(2n, 16); // size
     b.writeBigInt64LE(-100n, 32); // atime before 1970
     b.writeUInt32LE(123, 56); // atimensec
@@ -124,7 +124,15 @@ describe('dispatch round trips', () => {
     const o = await ok(r, request({ opcode: Opcode.SETATTR, nodeid: id }, b));
     expect(Number(o.payload.readBigUInt64LE(16 + 8))).toBe(2);
     const req = r.fs.calls.find((c) => c[0] === 'setattr')![2] as SetattrRequest;
-    expect(req).toMatchObject({ valid: 1 | 8 | 16 | 64, fh: -1, size: 2n, atime: -100n, atimensec: 123, mode: 0o600, uid: 11, gid: 12 });
+    expect(req).toMatchObject({ valid: 1 | 8 | 16, fh: undefined, size: 2n, atime: -100n, atimensec: 123, mode: 0o600, uid: 11, gid: 12 });
+    // With FATTR_FH, a handle beyond 2^53 cannot be one the file system handed out: EBADF from
+    // the core, the file system never asked.
+    const calls = r.fs.calls.length;
+    b.writeUInt32LE(1 | 64, 0); // MODE | FH
+    b.writeBigUInt64LE(0xffff_ffff_ffff_fff0n, 8);
+    const bad = expectReply(await r.send(request({ opcode: Opcode.SETATTR, nodeid: id }, b)));
+    expect(bad.error).toBe(-9);
+    expect(r.fs.calls.length).toBe(calls);
   });
 
   it('SYMLINK then READLINK', async () => {
@@ -346,6 +354,35 @@ describe('dispatch round trips', () => {
       expect(errnoOfReply(o), `opcode ${opcode}`).toBe(E.ENOSYS);
     }
     expect(r.server.stats.unknownOpcodes).toBe(3);
+  });
+
+  it('ids beyond 2^53 never reach the file system: ESTALE for a node, EBADF for a handle', async () => {
+    const r = await initializedRig();
+    const id = r.fs.addFile(1, 'f', 'abcdef');
+    const calls = r.fs.calls.length;
+    const huge = 0x0020_0000_0000_0001n;
+    expect(errnoOfReply(await r.send(request({ opcode: Opcode.GETATTR, nodeid: huge }, u32s(0, 0), u64(0))))).toBe(E.ESTALE);
+    expect(errnoOfReply(await r.send(request({ opcode: Opcode.READ, nodeid: id }, u64(huge), u64(0), u32s(10, 0, 0, 0, 0, 0))))).toBe(E.EBADF);
+    expect(errnoOfReply(await r.send(request({ opcode: Opcode.LINK, nodeid: 1 }, u64(huge), cstr('l'))))).toBe(E.ESTALE);
+    expect(r.fs.calls.length).toBe(calls);
+  });
+
+  it('SETUPMAPPING: fh all ones (what Linux sends) means no handle; other ids decode as handles', async () => {
+    const r = await initializedRig();
+    const id = r.fs.addFile(1, 'f', 'abcdef');
+    const seen: unknown[] = [];
+    (r.fs as unknown as Record<string, unknown>).setupmapping = (_c: unknown, nodeid: number, fh: number | undefined) => {
+      seen.push([nodeid, fh]);
+      return Promise.resolve();
+    };
+    const args = (fh: bigint): Buffer[] => [u64(fh), u64(0), u64(2 << 20), u64(2), u64(0)];
+    expect(errnoOfReply(await r.send(request({ opcode: Opcode.SETUPMAPPING, nodeid: id }, ...args(0xffff_ffff_ffff_ffffn))))).toBe(0);
+    expect(errnoOfReply(await r.send(request({ opcode: Opcode.SETUPMAPPING, nodeid: id }, ...args(5n))))).toBe(0);
+    expect(errnoOfReply(await r.send(request({ opcode: Opcode.SETUPMAPPING, nodeid: id }, ...args(0xffff_ffff_ffff_fff0n))))).toBe(E.EBADF);
+    expect(seen).toEqual([
+      [id, undefined],
+      [id, 5],
+    ]);
   });
 
   it('a FileSystem without a method → ENOSYS for that opcode', async () => {
