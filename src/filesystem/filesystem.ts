@@ -210,9 +210,10 @@ export interface DirEntry {
 }
 
 /**
- * Called by the file system for each directory entry, in order. Returns false when the reply
- * buffer is full; the entry was then NOT sent, and for READDIRPLUS the file system must drop
- * the lookup reference it took for `entry`.
+ * Called by the file system for each directory entry, in order; for READDIRPLUS `entry` carries
+ * one lookup reference, which from then on is the core's: it is the guest's once sent, and the
+ * core drops it when the entry is not sent. Returns false when the reply buffer is full (the
+ * entry was NOT sent): stop there. The file system never forgets on the sink's behalf.
  */
 export type DirEntrySink = (dirent: DirEntry, entry: Entry | undefined) => boolean;
 

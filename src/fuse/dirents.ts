@@ -3,8 +3,11 @@
  * fuse_direntplus), each padded with zeros to a multiple of 8 bytes (FUSE_DIRENT_ALIGN).
  *
  * The encoder writes into a zero-filled window of the reply buffer and refuses (returns false)
- * an entry that does not fit whole; that entry is then not in the reply, and for READDIRPLUS
- * the file system drops the lookup reference it took (DirEntrySink contract).
+ * an entry that does not fit whole; that entry is then not in the reply. All READDIRPLUS
+ * lookup-count bookkeeping is here, in the core: every Entry the file system hands over carries
+ * one lookup reference, and each one the guest will not see — refused for room, or skipped as
+ * invalid — is dropped through the `dropped` hook (the server's forget). The file system never
+ * forgets on the sink's behalf (DirEntrySink contract).
  */
 import type { DirEntry, DirEntrySink, Entry } from '../filesystem/filesystem.js';
 import { Dirent, DirentPlus, EntryOut, recAlign } from './abi.js';
@@ -36,14 +39,10 @@ export function encodeDirent(buf: Buffer, off: number, d: DirEntry): number {
 }
 
 /** Why an entry was refused or skipped; for logging. */
-export type DirentSkip = 'invalid-name' | 'invalid-entry';
+export type DirentSkip = 'invalid-name' | 'invalid-entry' | 'no-room';
 
 export interface DirentEncoderHooks {
-  /**
-   * Called for a READDIRPLUS entry the encoder skipped although it fit (invalid name or Entry):
-   * the entry is acknowledged to the file system (sink returns true), so the core must drop the
-   * lookup reference itself.
-   */
+  /** A READDIRPLUS entry the guest will not see: the core drops its lookup reference. */
   dropped?(entry: Entry, why: DirentSkip): void;
   skipped?(dirent: DirEntry, why: DirentSkip): void;
 }
@@ -77,13 +76,16 @@ export class DirentEncoder {
 
   /**
    * Appends one entry. Returns false, writing nothing, when it does not fit (or the encoder is
-   * closed). Returns true when written, and also when skipped as invalid (see hooks).
+   * closed). Returns true when written, and also when skipped as invalid (see hooks). Either
+   * way the lookup reference of an entry not written is dropped here.
    */
   add(d: DirEntry, entry: Entry | undefined): boolean {
-    if (this.closed) return false;
     const nameLen = d.name.length;
     const size = this.plus ? direntPlusSize(nameLen) : direntSize(nameLen);
-    if (size > this.capacity - this.used) return false;
+    if (this.closed || size > this.capacity - this.used) {
+      if (this.plus && entry !== undefined && entry.nodeid !== 0) this.hooks.dropped?.(entry, 'no-room');
+      return false;
+    }
 
     if (!isValidDirentName(d.name)) {
       this.skip(d, entry, 'invalid-name');

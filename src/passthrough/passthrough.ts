@@ -70,7 +70,6 @@ export class PassthroughFs implements FileSystem {
     this.core.onEvict = (d) => this.locks.dropInode(d.nodeid);
     this.readdirHost = {
       lookupChild: (dir, name) => this.core.lookupIn(dir, name),
-      forgetOne: (nodeid) => this.core.inodes.forget(nodeid, 1),
     };
   }
 

@@ -6,8 +6,9 @@
  *   struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
  *
  * Readdirs on one handle are serialised (the fd offset is shared state). For PLUS each name but
- * '.' and '..' is looked up (one lookup reference each); when the sink refuses an entry that
- * reference is dropped again, and nothing further is read.
+ * '.' and '..' is looked up (one lookup reference each, handed to the core with the entry: the
+ * core drops it if the guest does not get the entry); when the sink refuses an entry nothing
+ * further is read.
  */
 import { E, ErrnoError, errnoOf } from '../filesystem/errors.js';
 import type { DirEntry, DirEntrySink, Entry } from '../filesystem/filesystem.js';
@@ -23,8 +24,6 @@ const DIRENT_HEADER = 19; // d_ino 8 + d_off 8 + d_reclen 2 + d_type 1
 export interface ReaddirHost {
   /** Looks `name` up in directory `dir` (+1 lookup reference on the result). */
   lookupChild(dir: InodeData, name: Buffer): Promise<Entry>;
-  /** Drops one lookup reference. */
-  forgetOne(nodeid: number): void;
 }
 
 function isDotOrDotDot(name: Buffer): boolean {
@@ -103,7 +102,6 @@ export async function readDirectory(
         }
       }
       if (!sink(dirent, entry)) {
-        if (entry !== undefined) host.forgetOne(entry.nodeid);
         // The entry did not fit: it is the first one the next call returns.
         remember(h, cursor, start, n);
         return;

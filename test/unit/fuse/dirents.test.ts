@@ -109,12 +109,16 @@ describe('DirentEncoder', () => {
     expect(b.subarray(160 + 152, 160 + 154).toString()).toBe('..');
   });
 
-  it('READDIRPLUS: false when full (the file system then drops the reference)', () => {
+  it('READDIRPLUS: false when full, and the core drops the refused entry\'s reference', () => {
     const dropped: number[] = [];
     const enc = new DirentEncoder(Buffer.alloc(200), 0, 200, true, { dropped: (e) => dropped.push(e.nodeid) });
     expect(enc.sink(dirent('a'), entry(5))).toBe(true);
     expect(enc.sink(dirent('b'), entry(6))).toBe(false);
-    expect(dropped).toEqual([]); // not ours to drop
+    expect(dropped).toEqual([6]);
+    // A late entry after the reply was sent: refused and dropped alike.
+    enc.close();
+    expect(enc.sink(dirent('c'), entry(7))).toBe(false);
+    expect(dropped).toEqual([6, 7]);
   });
 
   it('skips names the guest would reject, dropping their references', () => {

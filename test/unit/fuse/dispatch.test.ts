@@ -296,7 +296,7 @@ describe('dispatch round trips', () => {
       ['b', b],
     ]);
     expect(r.fs.node(a).lookups).toBe(1);
-    // room for 3 entries of 160 bytes: 'b' is refused and its reference dropped by the fs
+    // room for 3 entries of 160 bytes: 'b' is refused and its reference dropped by the core
     const some = parseDirents((await ok(r, request({ opcode: Opcode.READDIRPLUS, nodeid: 1 }, readIn(fh, 0, 3 * 160 + 10)))).payload, true);
     expect(some.map((d) => d.name)).toEqual(['.', '..', 'a']);
     expect(r.fs.node(a).lookups).toBe(2);

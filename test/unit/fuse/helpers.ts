@@ -489,10 +489,7 @@ export class MemFs implements FileSystem {
       const special = name === '.' || name === '..';
       const entry = plus && !special ? this.entry(n) : undefined;
       const ok = sink({ ino: BigInt(n.nodeid + 1000), off: BigInt(i + 1), type: (n.mode >> 12) & 0xf, name: Buffer.from(name, 'latin1') }, entry);
-      if (!ok) {
-        if (entry) n.lookups--;
-        break;
-      }
+      if (!ok) break; // a refused entry's reference is the core's to drop
     }
   }
 
