@@ -5,7 +5,8 @@
 set -uo pipefail
 
 # debootstrap: test/guest/qemu-sid.sh builds a Debian sid chroot holding QEMU 11.x (DAX window tests)
-PACKAGES="qemu-system-x86 busybox-static fio cpio qemu-system-common libfuse2 python3 debootstrap"
+# clang-format: `npm run lint` checks native/ with it (.ci/clang-format-check.sh)
+PACKAGES="qemu-system-x86 busybox-static fio cpio qemu-system-common libfuse2 python3 debootstrap clang-format"
 # What must exist afterwards (package -> file or command it provides).
 check_all() {
     local missing=()
@@ -17,6 +18,7 @@ check_all() {
     ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || missing+=("libfuse.so.2 (libfuse2)")
     [ -x /usr/bin/python3 ] || command -v python3 >/dev/null || missing+=("python3")
     [ -x /usr/sbin/debootstrap ] || missing+=("/usr/sbin/debootstrap (debootstrap)")
+    command -v clang-format >/dev/null || missing+=("clang-format")
     for tool in dpkg-deb apt-get gzip ldd sha256sum unshare chroot flock; do
         command -v "$tool" >/dev/null || missing+=("$tool")
     done

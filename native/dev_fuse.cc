@@ -31,9 +31,7 @@ namespace vfs {
 
 namespace {
 
-Napi::Value Result(Napi::Env env, long r) {
-  return Napi::Number::New(env, r < 0 ? -static_cast<double>(errno) : static_cast<double>(r));
-}
+Napi::Value Result(Napi::Env env, long r) { return Napi::Number::New(env, r < 0 ? -static_cast<double>(errno) : static_cast<double>(r)); }
 
 // devFuseOpen() → fd. Throws an Error with code/errno (ENOENT: no /dev/fuse; EPERM/EACCES).
 Napi::Value DevFuseOpen(const Napi::CallbackInfo& info) {
@@ -97,8 +95,7 @@ Napi::Value DevFuseWrite(const Napi::CallbackInfo& info) {
   Napi::Uint8Array head = ArgBytes(info, 1);
   int64_t headOff = ArgInt64(info, 2);
   int64_t headLen = ArgInt64(info, 3);
-  if (headOff < 0 || headLen < 0 ||
-      !RangeInside(static_cast<uint64_t>(headOff), static_cast<uint64_t>(headLen), head.ByteLength())) {
+  if (headOff < 0 || headLen < 0 || !RangeInside(static_cast<uint64_t>(headOff), static_cast<uint64_t>(headLen), head.ByteLength())) {
     throw Napi::RangeError::New(env, "head range out of bounds");
   }
   struct iovec iov[2];
@@ -109,8 +106,7 @@ Napi::Value DevFuseWrite(const Napi::CallbackInfo& info) {
     Napi::Uint8Array body = ArgBytes(info, 4);
     int64_t bodyOff = ArgInt64(info, 5);
     int64_t bodyLen = ArgInt64(info, 6);
-    if (bodyOff < 0 || bodyLen < 0 ||
-        !RangeInside(static_cast<uint64_t>(bodyOff), static_cast<uint64_t>(bodyLen), body.ByteLength())) {
+    if (bodyOff < 0 || bodyLen < 0 || !RangeInside(static_cast<uint64_t>(bodyOff), static_cast<uint64_t>(bodyLen), body.ByteLength())) {
       throw Napi::RangeError::New(env, "body range out of bounds");
     }
     if (bodyLen > 0) {

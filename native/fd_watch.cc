@@ -18,10 +18,9 @@ namespace {
 class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "FdWatcher",
-                       {InstanceMethod("close", &FdWatcher::Close),
-                        InstanceMethod("ref", &FdWatcher::Ref),
-                        InstanceMethod("unref", &FdWatcher::Unref)});
+    return DefineClass(
+        env, "FdWatcher",
+        {InstanceMethod("close", &FdWatcher::Close), InstanceMethod("ref", &FdWatcher::Ref), InstanceMethod("unref", &FdWatcher::Unref)});
   }
 
   // new FdWatcher(fd, callback): calls callback() each time fd becomes readable (or errors:

@@ -62,7 +62,7 @@ constexpr uint32_t kInHeaderSize = 40;
 constexpr uint32_t kReadInSize = 40;   // fuse_read_in
 constexpr uint32_t kWriteInSize = 40;  // fuse_write_in: fh, offset, size, write_flags, lock_owner, flags, padding
 constexpr uint32_t kOutHeaderSize = 16;
-constexpr uint32_t kWriteOutSize = 8;  // fuse_write_out: size, padding
+constexpr uint32_t kWriteOutSize = 8;           // fuse_write_out: size, padding
 constexpr uint32_t kWriteKillSuidgid = 1 << 2;  // FUSE_WRITE_KILL_SUIDGID
 
 uint32_t LoadU32(const uint8_t* p) {
@@ -96,8 +96,8 @@ constexpr uint64_t kPoolMin = 64 * 1024;
 // meanwhile.
 class PooledIoJob : public Job {
  public:
-  PooledIoJob(FuseFastPath* fp, SplitQueue* q, uint16_t head, uint64_t unique, bool write, std::vector<iovec> iov,
-              MemoryTablePtr mem, int fd, int64_t offset, const FastPathPool& pool)
+  PooledIoJob(FuseFastPath* fp, SplitQueue* q, uint16_t head, uint64_t unique, bool write, std::vector<iovec> iov, MemoryTablePtr mem,
+              int fd, int64_t offset, const FastPathPool& pool)
       : fp_(fp), q_(q), generation_(q->generation()), head_(head), unique_(unique), write_(write), iov_(std::move(iov)),
         mem_(std::move(mem)), fd_(fd), offset_(offset), queue_ref_(Napi::Persistent(pool.queue_owner)),
         fp_ref_(Napi::Persistent(pool.fast_path_owner)) {}
@@ -154,9 +154,8 @@ bool FuseFastPath::TryServe(SplitQueue* q, uint16_t head, const FastPathPool* po
   uint64_t offset = LoadU64(arg + 8);
   uint32_t size = LoadU32(arg + 16);
   auto it = handles_.find(fh);
-  bool usual = LoadU32(in) == c->readable_len && LoadU16(in + 36) == 0 && it != handles_.end() &&
-               it->second.nodeid == LoadU64(in + 16) && offset <= static_cast<uint64_t>(INT64_MAX) &&
-               (write ? it->second.write : it->second.read);
+  bool usual = LoadU32(in) == c->readable_len && LoadU16(in + 36) == 0 && it != handles_.end() && it->second.nodeid == LoadU64(in + 16) &&
+               offset <= static_cast<uint64_t>(INT64_MAX) && (write ? it->second.write : it->second.read);
   if (write) {
     // WRITE: the payload is exactly the rest of the request, within max_write; no kill of
     // suid/sgid asked (JS does that first); room for fuse_write_out.
@@ -257,12 +256,11 @@ constexpr napi_type_tag kFastPathTag = {0x6a1f0c2d9b3e4a57ULL, 0x8c21d4f0e5b7a69
 class FuseFastPathWrap : public Napi::ObjectWrap<FuseFastPathWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "FuseFastPath",
-                       {InstanceMethod("register", &FuseFastPathWrap::Register),
-                        InstanceMethod("unregister", &FuseFastPathWrap::Unregister),
-                        InstanceMethod("clear", &FuseFastPathWrap::Clear),
-                        InstanceMethod("setSession", &FuseFastPathWrap::SetSession),
-                        InstanceMethod("counters", &FuseFastPathWrap::Counters)});
+    return DefineClass(
+        env, "FuseFastPath",
+        {InstanceMethod("register", &FuseFastPathWrap::Register), InstanceMethod("unregister", &FuseFastPathWrap::Unregister),
+         InstanceMethod("clear", &FuseFastPathWrap::Clear), InstanceMethod("setSession", &FuseFastPathWrap::SetSession),
+         InstanceMethod("counters", &FuseFastPathWrap::Counters)});
   }
 
   explicit FuseFastPathWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FuseFastPathWrap>(info) {
@@ -277,7 +275,8 @@ class FuseFastPathWrap : public Napi::ObjectWrap<FuseFastPathWrap> {
     int64_t fh = ArgInt64(info, 0);
     int64_t nodeid = ArgInt64(info, 1);
     int32_t fd = ArgInt32(info, 2);
-    if (fh < 0 || nodeid < 0 || fd < 0 || info.Length() < 5) throw Napi::RangeError::New(info.Env(), "register(fh, nodeid, fd, read, write)");
+    if (fh < 0 || nodeid < 0 || fd < 0 || info.Length() < 5)
+      throw Napi::RangeError::New(info.Env(), "register(fh, nodeid, fd, read, write)");
     fp.Register(static_cast<uint64_t>(fh), static_cast<uint64_t>(nodeid), fd, info[3].ToBoolean(), info[4].ToBoolean());
     return info.Env().Undefined();
   }
@@ -326,8 +325,6 @@ FuseFastPath* UnwrapFuseFastPath(Napi::Env env, Napi::Object o) {
   return &FuseFastPathWrap::Unwrap(o)->fp;
 }
 
-void InitFuseFastPath(Napi::Env env, Napi::Object exports) {
-  exports.Set("FuseFastPath", FuseFastPathWrap::Define(env));
-}
+void InitFuseFastPath(Napi::Env env, Napi::Object exports) { exports.Set("FuseFastPath", FuseFastPathWrap::Define(env)); }
 
 }  // namespace vfs

@@ -51,14 +51,14 @@ class FuseFastPath {
   }
   size_t handles() const { return handles_.size(); }
 
-  uint64_t reads = 0;      // READs answered here (successes and errors)
-  uint64_t bytes = 0;      // file bytes delivered by them
-  uint64_t writes = 0;     // WRITEs answered here (successes and errors)
-  uint64_t written = 0;    // file bytes written by them
-  uint64_t passed = 0;     // READs/WRITEs left to JS (unknown handle, unusual shape)
-  uint64_t pooled = 0;     // READs/WRITEs whose preadv/pwritev ran on a worker thread
+  uint64_t reads = 0;                          // READs answered here (successes and errors)
+  uint64_t bytes = 0;                          // file bytes delivered by them
+  uint64_t writes = 0;                         // WRITEs answered here (successes and errors)
+  uint64_t written = 0;                        // file bytes written by them
+  uint64_t passed = 0;                         // READs/WRITEs left to JS (unknown handle, unusual shape)
+  uint64_t pooled = 0;                         // READs/WRITEs whose preadv/pwritev ran on a worker thread
   static constexpr uint32_t kMaxErrno = 4095;  // bound of the counters below (the core's is smaller)
-  uint64_t errors[kMaxErrno + 1] = {};        // error replies by positive errno
+  uint64_t errors[kMaxErrno + 1] = {};         // error replies by positive errno
 
  private:
   struct Handle {

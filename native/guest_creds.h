@@ -76,8 +76,7 @@ class ScopedGuestCreds {
     prevGid_ = static_cast<uint32_t>(syscall(SYS_setfsgid, c_.gid));
     prevUid_ = static_cast<uint32_t>(syscall(SYS_setfsuid, c_.uid));
     idsChanged_ = true;
-    if (static_cast<uint32_t>(syscall(SYS_setfsgid, -1)) != c_.gid ||
-        static_cast<uint32_t>(syscall(SYS_setfsuid, -1)) != c_.uid) {
+    if (static_cast<uint32_t>(syscall(SYS_setfsgid, -1)) != c_.gid || static_cast<uint32_t>(syscall(SYS_setfsuid, -1)) != c_.uid) {
       err_ = EPERM;
     }
   }

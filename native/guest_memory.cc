@@ -61,8 +61,7 @@ uint8_t* MemoryTable::TranslateUva(uint64_t uva, uint64_t len) const {
   return nullptr;
 }
 
-int GuestMemoryState::AddRegion(int fd, uint64_t gpa, uint64_t size, uint64_t uva,
-                                uint64_t mmap_offset) {
+int GuestMemoryState::AddRegion(int fd, uint64_t gpa, uint64_t size, uint64_t uva, uint64_t mmap_offset) {
   if (size == 0 || gpa + size < gpa || uva + size < uva || mmap_offset + size < mmap_offset) {
     return -EINVAL;
   }
@@ -86,16 +85,14 @@ int GuestMemoryState::AddRegion(int fd, uint64_t gpa, uint64_t size, uint64_t uv
   auto mapping = std::make_shared<Mapping>(addr, map_len);
   auto next = std::make_shared<MemoryTable>(*table_);
   next->regions.push_back(MemoryRegion{gpa, size, uva, mapping->base() + mmap_offset, mapping});
-  std::sort(next->regions.begin(), next->regions.end(),
-            [](const MemoryRegion& a, const MemoryRegion& b) { return a.gpa < b.gpa; });
+  std::sort(next->regions.begin(), next->regions.end(), [](const MemoryRegion& a, const MemoryRegion& b) { return a.gpa < b.gpa; });
   table_ = std::move(next);
   return 0;
 }
 
 int GuestMemoryState::RemoveRegion(uint64_t gpa, uint64_t size) {
   auto next = std::make_shared<MemoryTable>(*table_);
-  auto it = std::find_if(next->regions.begin(), next->regions.end(),
-                         [&](const MemoryRegion& r) { return r.gpa == gpa && r.size == size; });
+  auto it = std::find_if(next->regions.begin(), next->regions.end(), [&](const MemoryRegion& r) { return r.gpa == gpa && r.size == size; });
   if (it == next->regions.end()) return -ENOENT;
   next->regions.erase(it);
   table_ = std::move(next);

@@ -23,8 +23,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <string>
 #include <mutex>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -162,7 +162,9 @@ inline Napi::Value SysLockWait(const Napi::CallbackInfo& info) {
   uint32_t id;
   {
     std::lock_guard<std::mutex> lock(Reg().mu);
-    do id = Reg().nextId++; while (id == 0 || Reg().waiters.count(id) != 0);
+    do {
+      id = Reg().nextId++;
+    } while (id == 0 || Reg().waiters.count(id) != 0);
     Reg().waiters[id] = w;
   }
   try {
@@ -197,9 +199,7 @@ inline Napi::Value SysLockCancel(const Napi::CallbackInfo& info) {
 }
 
 // sys_lock_waiters() → waits in progress (tests, metrics).
-inline Napi::Value SysLockWaiters(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), Reg().count.load());
-}
+inline Napi::Value SysLockWaiters(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), Reg().count.load()); }
 
 }  // namespace lockwait
 }  // namespace vfs

@@ -22,17 +22,14 @@ uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i) {
 }  // namespace
 
 Napi::Function GuestMemoryWrap::Define(Napi::Env env) {
-  return DefineClass(env, "GuestMemory",
-                     {InstanceMethod("addRegion", &GuestMemoryWrap::AddRegion),
-                      InstanceMethod("removeRegion", &GuestMemoryWrap::RemoveRegion),
-                      InstanceMethod("clear", &GuestMemoryWrap::Clear),
-                      InstanceMethod("regions", &GuestMemoryWrap::Regions),
-                      InstanceMethod("read", &GuestMemoryWrap::Read),
-                      InstanceMethod("write", &GuestMemoryWrap::Write)});
+  return DefineClass(
+      env, "GuestMemory",
+      {InstanceMethod("addRegion", &GuestMemoryWrap::AddRegion), InstanceMethod("removeRegion", &GuestMemoryWrap::RemoveRegion),
+       InstanceMethod("clear", &GuestMemoryWrap::Clear), InstanceMethod("regions", &GuestMemoryWrap::Regions),
+       InstanceMethod("read", &GuestMemoryWrap::Read), InstanceMethod("write", &GuestMemoryWrap::Write)});
 }
 
-GuestMemoryWrap::GuestMemoryWrap(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<GuestMemoryWrap>(info) {}
+GuestMemoryWrap::GuestMemoryWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GuestMemoryWrap>(info) {}
 
 // addRegion(fd, gpa, size, uva, mmapOffset) → 0 | -errno. Addresses are bigint or number.
 Napi::Value GuestMemoryWrap::AddRegion(const Napi::CallbackInfo& info) {
@@ -94,8 +91,6 @@ Napi::Value GuestMemoryWrap::Write(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
-void InitGuestMemory(Napi::Env env, Napi::Object exports) {
-  exports.Set("GuestMemory", GuestMemoryWrap::Define(env));
-}
+void InitGuestMemory(Napi::Env env, Napi::Object exports) { exports.Set("GuestMemory", GuestMemoryWrap::Define(env)); }
 
 }  // namespace vfs

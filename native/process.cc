@@ -5,7 +5,6 @@
 #include <syslog.h>
 
 #include <cerrno>
-
 #include <string>
 
 #include "util.h"

@@ -34,9 +34,7 @@ class ChainIoJob : public Job {
 
   void Execute() override { result_ = TransferAll(&iov_, fd_, offset_, write_); }
 
-  Napi::Value Complete(Napi::Env env) override {
-    return Napi::Number::New(env, static_cast<double>(result_));
-  }
+  Napi::Value Complete(Napi::Env env) override { return Napi::Number::New(env, static_cast<double>(result_)); }
 
  private:
   std::vector<iovec> iov_;
@@ -117,9 +115,7 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
   }
 
   // remap() → '' | reason: picks up the current memory table after the frontend changed it.
-  Napi::Value Remap(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), q_.Remap(memory_->state().table()));
-  }
+  Napi::Value Remap(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), q_.Remap(memory_->state().table())); }
 
   Napi::Value SetCallFd(const Napi::CallbackInfo& info) {
     call_fd_ = ArgInt32(info, 0);
@@ -133,8 +129,7 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
   // and not reported; call flush() after a pop loop either way.
   Napi::Value Pop(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 4 || !info[0].IsTypedArray() ||
-        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
       throw Napi::TypeError::New(env, "pop(infos: Uint32Array, max, arena, slotSize)");
     }
     Napi::Uint32Array infos = info[0].As<Napi::Uint32Array>();
@@ -173,8 +168,7 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
         if (q_.InterruptDue()) Publish();  // as complete() does
         continue;
       }
-      size_t staged = GatherCopy(c->readable, 0, arena + static_cast<size_t>(head) * slot,
-                                 std::min<uint64_t>(slot, c->readable_len));
+      size_t staged = GatherCopy(c->readable, 0, arena + static_cast<size_t>(head) * slot, std::min<uint64_t>(slot, c->readable_len));
       uint32_t* out = infos + 4 * count;
       out[0] = head | (foreign ? kForeignFlag : 0);
       out[1] = static_cast<uint32_t>(c->readable_len);
@@ -216,8 +210,8 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
   Napi::Value WatchKick(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int fd = ArgInt32(info, 0);
-    if (info.Length() < 6 || !info[1].IsTypedArray() ||
-        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array || !info[5].IsFunction()) {
+    if (info.Length() < 6 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+        !info[5].IsFunction()) {
       throw Napi::TypeError::New(env, "watchKick(fd, infos: Uint32Array, arena, slotSize, max, callback)");
     }
     Napi::Uint32Array infos = info[1].As<Napi::Uint32Array>();
@@ -338,9 +332,7 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
     if (!self_ref_.IsEmpty()) self_ref_.Reset();
   }
 
-  Napi::Value EnableNotification(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), q_.EnableNotification());
-  }
+  Napi::Value EnableNotification(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), q_.EnableNotification()); }
 
   // complete(head, buf, off, len, total) → bool. Copies buf[off, off+len) to the start of the
   // chain's writable bytes and returns the chain with `total` bytes used.
@@ -451,9 +443,7 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
   }
 
   // inFlight() → chains popped and not yet completed (GET_VRING_BASE waits for 0).
-  Napi::Value InFlightCount(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), q_.in_flight());
-  }
+  Napi::Value InFlightCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), q_.in_flight()); }
 
   // broken() → true once the guest corrupted the ring (nothing is popped until restart).
   Napi::Value Broken(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), q_.broken()); }
@@ -505,8 +495,6 @@ class VirtQueueWrap : public Napi::ObjectWrap<VirtQueueWrap> {
 
 }  // namespace
 
-void InitQueueBinding(Napi::Env env, Napi::Object exports) {
-  exports.Set("VirtQueue", VirtQueueWrap::Define(env));
-}
+void InitQueueBinding(Napi::Env env, Napi::Object exports) { exports.Set("VirtQueue", VirtQueueWrap::Define(env)); }
 
 }  // namespace vfs

@@ -12,6 +12,8 @@
 // for every one of them: pivot_root(2) moves every task of the mount namespace whose root was
 // the old root, and chroot(2) changes the fs_struct all pthreads share (CLONE_FS). (Seccomp and
 // capabilities have the same concern: see their files.)
+#include "sandbox.h"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <napi.h>
@@ -26,8 +28,6 @@
 #include <string>
 #include <vector>
 
-#include "sandbox.h"
-
 namespace vfs {
 
 namespace {
@@ -40,8 +40,7 @@ int OpenOrThrow(Napi::Env env, const char* path, int flags, const char* what) {
   return fd;
 }
 
-void MountOrThrow(Napi::Env env, const char* src, const char* target, const char* type, unsigned long flags,
-                  const char* what) {
+void MountOrThrow(Napi::Env env, const char* src, const char* target, const char* type, unsigned long flags, const char* what) {
   if (mount(src, target, type, flags, nullptr) < 0) SandboxThrow(env, errno, what);
 }
 

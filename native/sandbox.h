@@ -11,9 +11,7 @@
 
 namespace vfs {
 
-[[noreturn]] inline void SandboxThrow(Napi::Env env, int err, const std::string& what) {
-  ThrowErrno(env, err, what.c_str());
-}
+[[noreturn]] inline void SandboxThrow(Napi::Env env, int err, const std::string& what) { ThrowErrno(env, err, what.c_str()); }
 
 void InitSandboxCapabilities(Napi::Env env, Napi::Object exports);
 void InitSandboxSeccomp(Napi::Env env, Napi::Object exports);

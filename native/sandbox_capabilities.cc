@@ -247,15 +247,13 @@ Napi::Value DropCapabilities(const Napi::CallbackInfo& info) {
   for (pid_t tid : tasks) {
     if (!ReadTaskStatus(taskFd, tid, &text)) continue;  // the thread has exited
     uint64_t inh = 0, prm = 0, eff = 0, bnd = 0, amb = 0;
-    bool ok = StatusField(text, "CapInh:", &inh) && StatusField(text, "CapPrm:", &prm) &&
-              StatusField(text, "CapEff:", &eff) && StatusField(text, "CapBnd:", &bnd);
+    bool ok = StatusField(text, "CapInh:", &inh) && StatusField(text, "CapPrm:", &prm) && StatusField(text, "CapEff:", &eff) &&
+              StatusField(text, "CapBnd:", &bnd);
     StatusField(text, "CapAmb:", &amb);
-    if (!ok || inh != 0 || amb != 0 || (prm & ~keep) != 0 || (eff & ~keep) != 0 ||
-        (g_plan.dropBounding && (bnd & ~keep) != 0)) {
+    if (!ok || inh != 0 || amb != 0 || (prm & ~keep) != 0 || (eff & ~keep) != 0 || (g_plan.dropBounding && (bnd & ~keep) != 0)) {
       char msg[160];
       std::snprintf(msg, sizeof(msg), "capabilities left in thread %d (prm %llx eff %llx bnd %llx)", static_cast<int>(tid),
-                    static_cast<unsigned long long>(prm), static_cast<unsigned long long>(eff),
-                    static_cast<unsigned long long>(bnd));
+                    static_cast<unsigned long long>(prm), static_cast<unsigned long long>(eff), static_cast<unsigned long long>(bnd));
       SandboxThrow(env, EPERM, msg);
     }
   }

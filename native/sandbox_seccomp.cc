@@ -79,8 +79,8 @@ const AllowedCall kAllowed[] = {VFS_SECCOMP_MEASURED(VFS_ALLOW_MEASURED) VFS_SEC
 #undef VFS_ALLOW_LEGACY
 
 // What the learning recorder itself needs to run (its own thread's calls must never reach it).
-const int kLearnBase[] = {__NR_ioctl, __NR_read, __NR_write, __NR_futex, __NR_exit, __NR_exit_group,
-                          __NR_rt_sigreturn, __NR_restart_syscall};
+const int kLearnBase[] = {__NR_ioctl, __NR_read,       __NR_write,        __NR_futex,
+                          __NR_exit,  __NR_exit_group, __NR_rt_sigreturn, __NR_restart_syscall};
 
 // A tiny BPF assembler: instructions with symbolic jump targets, resolved at the end.
 class Bpf {

@@ -41,8 +41,7 @@ Napi::Value MapShared(const Napi::CallbackInfo& info) {
   void* addr = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
   if (addr == MAP_FAILED) ThrowErrno(env, errno, "mmap");
   size_t len = static_cast<size_t>(size);
-  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(addr), len,
-                                    [len](Napi::Env, uint8_t* p) { munmap(p, len); });
+  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(addr), len, [len](Napi::Env, uint8_t* p) { munmap(p, len); });
 }
 
 }  // namespace

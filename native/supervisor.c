@@ -121,8 +121,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  long pid = syscall(SYS_clone, (unsigned long)(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD), NULL, NULL, NULL,
-                     NULL);
+  long pid = syscall(SYS_clone, (unsigned long)(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD), NULL, NULL, NULL, NULL);
   if (pid < 0) {
     int err = errno;
     say("cannot create the sandbox (mount, pid and net namespaces): ", strerror(err),

@@ -58,8 +58,7 @@ struct Pin {
 inline Pin ArgPin(const Napi::CallbackInfo& info, size_t i, size_t minSize) {
   Napi::Uint8Array b = ArgBytes(info, i);
   if (b.ByteLength() < minSize) {
-    throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + " must be at least " +
-                                                std::to_string(minSize) + " bytes");
+    throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + " must be at least " + std::to_string(minSize) + " bytes");
   }
   Pin p;
   p.data = b.Data();
@@ -126,8 +125,7 @@ inline int64_t Ret(long r) { return r < 0 ? -static_cast<int64_t>(errno) : stati
 template <typename F>
 class FnJob final : public Job {
  public:
-  FnJob(F f, int preset, GuestCreds gc)
-      : f_(std::move(f)), result_(-static_cast<int64_t>(preset)), preset_(preset != 0), gc_(gc) {}
+  FnJob(F f, int preset, GuestCreds gc) : f_(std::move(f)), result_(-static_cast<int64_t>(preset)), preset_(preset != 0), gc_(gc) {}
   void Execute() override {
     if (preset_) return;
     ScopedGuestCreds creds(gc_);

@@ -100,10 +100,9 @@ Napi::Value SysStatx(const Napi::CallbackInfo& info) {
   NameArg name = ArgName(info, 1, true);
   int flags = ArgInt32(info, 2) | (name.null ? AT_EMPTY_PATH : 0);
   Pin out = ArgPin(info, 3, kStatRecordSize);
-  return Submit(info, 4, name.err, GuestCreds{},
-                [path = std::move(name.path), dirfd, flags, out = std::move(out)]() -> int64_t {
-                  return StatIntoRecord(dirfd, path.c_str(), flags, out.data);
-                });
+  return Submit(info, 4, name.err, GuestCreds{}, [path = std::move(name.path), dirfd, flags, out = std::move(out)]() -> int64_t {
+    return StatIntoRecord(dirfd, path.c_str(), flags, out.data);
+  });
 }
 
 // sys_fchmodat(dirfd, name|null, mode, cb?) → 0. null name = fchmod(dirfd) (not for O_PATH fds:
@@ -143,11 +142,10 @@ Napi::Value SysUtimensat(const Napi::CallbackInfo& info) {
   ts[1].tv_nsec = ArgInt64(info, 5);
   int flags = ArgInt32(info, 6);
   bool self = name.null;
-  return Submit(info, 7, name.err, GuestCreds{},
-                [path = std::move(name.path), dirfd, a = ts[0], m = ts[1], flags, self]() -> int64_t {
-                  struct timespec t[2] = {a, m};
-                  return Ret(self ? futimens(dirfd, t) : utimensat(dirfd, path.c_str(), t, flags));
-                });
+  return Submit(info, 7, name.err, GuestCreds{}, [path = std::move(name.path), dirfd, a = ts[0], m = ts[1], flags, self]() -> int64_t {
+    struct timespec t[2] = {a, m};
+    return Ret(self ? futimens(dirfd, t) : utimensat(dirfd, path.c_str(), t, flags));
+  });
 }
 
 // sys_ftruncate(fd, length: number|bigint, cb?) → 0.
@@ -169,9 +167,8 @@ Napi::Value SysMknodat(const Napi::CallbackInfo& info) {
   uint32_t rdev = ArgUint32(info, 3);
   GuestCreds creds = ArgGuestCreds(info, 4);
   dev_t dev = makedev((rdev & 0xfff00U) >> 8, (rdev & 0xffU) | ((rdev >> 12) & 0xfff00U));
-  return Submit(info, 7, name.err, creds, [path = std::move(name.path), dirfd, mode, dev]() -> int64_t {
-    return Ret(mknodat(dirfd, path.c_str(), mode, dev));
-  });
+  return Submit(info, 7, name.err, creds,
+                [path = std::move(name.path), dirfd, mode, dev]() -> int64_t { return Ret(mknodat(dirfd, path.c_str(), mode, dev)); });
 }
 
 // sys_mkdirat(dirfd, name, mode, uid, gid, suppGid?, cb?) → 0.
@@ -180,9 +177,8 @@ Napi::Value SysMkdirat(const Napi::CallbackInfo& info) {
   NameArg name = ArgName(info, 1, false);
   mode_t mode = ArgUint32(info, 2) & 07777;
   GuestCreds creds = ArgGuestCreds(info, 3);
-  return Submit(info, 6, name.err, creds, [path = std::move(name.path), dirfd, mode]() -> int64_t {
-    return Ret(mkdirat(dirfd, path.c_str(), mode));
-  });
+  return Submit(info, 6, name.err, creds,
+                [path = std::move(name.path), dirfd, mode]() -> int64_t { return Ret(mkdirat(dirfd, path.c_str(), mode)); });
 }
 
 // sys_symlinkat(target, dirfd, name, uid, gid, suppGid?, cb?) → 0. The target is stored, never resolved.
@@ -202,9 +198,8 @@ Napi::Value SysUnlinkat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
   NameArg name = ArgName(info, 1, false);
   int flags = ArgInt32(info, 2);
-  return Submit(info, 3, name.err, GuestCreds{}, [path = std::move(name.path), dirfd, flags]() -> int64_t {
-    return Ret(unlinkat(dirfd, path.c_str(), flags));
-  });
+  return Submit(info, 3, name.err, GuestCreds{},
+                [path = std::move(name.path), dirfd, flags]() -> int64_t { return Ret(unlinkat(dirfd, path.c_str(), flags)); });
 }
 
 // sys_renameat2(olddirfd, oldname, newdirfd, newname, flags, cb?) → 0. flags: RENAME_*.
@@ -240,10 +235,9 @@ Napi::Value SysReadlinkat(const Napi::CallbackInfo& info) {
   int dirfd = ArgInt32(info, 0);
   NameArg name = ArgName(info, 1, true);
   Pin out = ArgPin(info, 2, 0);
-  return Submit(info, 3, name.err, GuestCreds{},
-                [path = std::move(name.path), dirfd, out = std::move(out)]() -> int64_t {
-                  return Ret(readlinkat(dirfd, path.c_str(), reinterpret_cast<char*>(out.data), out.size));
-                });
+  return Submit(info, 3, name.err, GuestCreds{}, [path = std::move(name.path), dirfd, out = std::move(out)]() -> int64_t {
+    return Ret(readlinkat(dirfd, path.c_str(), reinterpret_cast<char*>(out.data), out.size));
+  });
 }
 
 // sys_faccessat(dirfd, name|null, mode, flags, uid, gid, suppGid?, cb?) → 0. faccessat2: with AT_EACCESS
@@ -265,9 +259,8 @@ Napi::Value SysFaccessat(const Napi::CallbackInfo& info) {
 Napi::Value SysGetdents64(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
   Pin out = ArgPin(info, 1, 0);
-  return Submit(info, 2, 0, GuestCreds{}, [fd, out = std::move(out)]() -> int64_t {
-    return Ret(syscall(SYS_getdents64, fd, out.data, out.size));
-  });
+  return Submit(info, 2, 0, GuestCreds{},
+                [fd, out = std::move(out)]() -> int64_t { return Ret(syscall(SYS_getdents64, fd, out.data, out.size)); });
 }
 
 // sys_lseek(fd, offset: number|bigint, whence, cb?) → new offset (a Number: exact below 2^53).
@@ -283,8 +276,7 @@ Napi::Value SysLseek(const Napi::CallbackInfo& info) {
 Napi::Value SysFsync(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
   bool datasync = info.Length() > 1 && info[1].ToBoolean().Value();
-  return Submit(info, 2, 0, GuestCreds{},
-                [fd, datasync]() -> int64_t { return Ret(datasync ? fdatasync(fd) : fsync(fd)); });
+  return Submit(info, 2, 0, GuestCreds{}, [fd, datasync]() -> int64_t { return Ret(datasync ? fdatasync(fd) : fsync(fd)); });
 }
 
 // sys_fstatvfs(fd, out, cb?) → 0. out (88 bytes) receives little-endian u64s: bsize, frsize,
@@ -341,18 +333,15 @@ IoArgs ArgIo(const Napi::CallbackInfo& info) {
 Napi::Value SysPread(const Napi::CallbackInfo& info) {
   IoArgs a = ArgIo(info);
   int err = a.err;
-  return Submit(info, 5, err, GuestCreds{}, [a = std::move(a)]() -> int64_t {
-    return Ret(pread(a.fd, a.buf.data + a.off, a.len, a.pos));
-  });
+  return Submit(info, 5, err, GuestCreds{}, [a = std::move(a)]() -> int64_t { return Ret(pread(a.fd, a.buf.data + a.off, a.len, a.pos)); });
 }
 
 // sys_pwrite(fd, buf, off, len, position: number|bigint, cb?) → bytes written.
 Napi::Value SysPwrite(const Napi::CallbackInfo& info) {
   IoArgs a = ArgIo(info);
   int err = a.err;
-  return Submit(info, 5, err, GuestCreds{}, [a = std::move(a)]() -> int64_t {
-    return Ret(pwrite(a.fd, a.buf.data + a.off, a.len, a.pos));
-  });
+  return Submit(info, 5, err, GuestCreds{},
+                [a = std::move(a)]() -> int64_t { return Ret(pwrite(a.fd, a.buf.data + a.off, a.len, a.pos)); });
 }
 
 Napi::Object Constants(Napi::Env env) {
@@ -412,14 +401,12 @@ void InitSyscalls(Napi::Env env, Napi::Object exports) {
     Napi::Value (*fn)(const Napi::CallbackInfo&);
   };
   static const Entry entries[] = {
-      {"sys_openat2", SysOpenat2},     {"sys_reopen", SysReopen},       {"sys_statx", SysStatx},
-      {"sys_fchmodat", SysFchmodat},   {"sys_fchownat", SysFchownat},   {"sys_utimensat", SysUtimensat},
-      {"sys_ftruncate", SysFtruncate}, {"sys_mknodat", SysMknodat},     {"sys_mkdirat", SysMkdirat},
-      {"sys_symlinkat", SysSymlinkat}, {"sys_unlinkat", SysUnlinkat},   {"sys_renameat2", SysRenameat2},
-      {"sys_linkat", SysLinkat},       {"sys_readlinkat", SysReadlinkat}, {"sys_faccessat", SysFaccessat},
-      {"sys_getdents64", SysGetdents64}, {"sys_lseek", SysLseek},       {"sys_fsync", SysFsync},
-      {"sys_fstatvfs", SysFstatvfs},   {"sys_close", SysClose},         {"sys_dup", SysDup},
-      {"sys_pread", SysPread},         {"sys_pwrite", SysPwrite},
+      {"sys_openat2", SysOpenat2},   {"sys_reopen", SysReopen},         {"sys_statx", SysStatx},         {"sys_fchmodat", SysFchmodat},
+      {"sys_fchownat", SysFchownat}, {"sys_utimensat", SysUtimensat},   {"sys_ftruncate", SysFtruncate}, {"sys_mknodat", SysMknodat},
+      {"sys_mkdirat", SysMkdirat},   {"sys_symlinkat", SysSymlinkat},   {"sys_unlinkat", SysUnlinkat},   {"sys_renameat2", SysRenameat2},
+      {"sys_linkat", SysLinkat},     {"sys_readlinkat", SysReadlinkat}, {"sys_faccessat", SysFaccessat}, {"sys_getdents64", SysGetdents64},
+      {"sys_lseek", SysLseek},       {"sys_fsync", SysFsync},           {"sys_fstatvfs", SysFstatvfs},   {"sys_close", SysClose},
+      {"sys_dup", SysDup},           {"sys_pread", SysPread},           {"sys_pwrite", SysPwrite},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   sysext::Init(env, exports);

@@ -76,7 +76,9 @@ int64_t XattrAt(int procSelfFd, int fd, int how, FdOp fdOp, PathOp pathOp) {
   }
   int64_t r = pathOp(name);
   if (saved >= 0) {
-    if (fchdir(saved) != 0) { /* the old cwd is gone: nothing relies on it */ }
+    if (fchdir(saved) != 0) {
+      // the old cwd is gone: nothing relies on it
+    }
     close(saved);
   }
   return r;
@@ -121,12 +123,11 @@ inline Napi::Value SysSetxattr(const Napi::CallbackInfo& info) {
   NameArg name = ArgName(info, 3, false);
   Pin value = ArgPin(info, 4, 0);
   int flags = ArgInt32(info, 5);
-  return Submit(info, 6, name.err, GuestCreds{},
-                [procFd, fd, how, n = std::move(name.path), value = std::move(value), flags]() -> int64_t {
-                  return XattrAt(
-                      procFd, fd, how, [&](int f) { return Ret(fsetxattr(f, n.c_str(), value.data, value.size, flags)); },
-                      [&](const char* path) { return Ret(setxattr(path, n.c_str(), value.data, value.size, flags)); });
-                });
+  return Submit(info, 6, name.err, GuestCreds{}, [procFd, fd, how, n = std::move(name.path), value = std::move(value), flags]() -> int64_t {
+    return XattrAt(
+        procFd, fd, how, [&](int f) { return Ret(fsetxattr(f, n.c_str(), value.data, value.size, flags)); },
+        [&](const char* path) { return Ret(setxattr(path, n.c_str(), value.data, value.size, flags)); });
+  });
 }
 
 // sys_removexattr(procSelfFd, fd, how, name, cb?) → 0.
@@ -263,11 +264,10 @@ inline Napi::Value SysStatxRaw(const Napi::CallbackInfo& info) {
   int flags = ArgInt32(info, 2) | (name.null ? AT_EMPTY_PATH : 0);
   uint32_t mask = ArgUint32(info, 3);
   Pin out = ArgPin(info, 4, kKernelStatxSize);
-  return Submit(info, 5, name.err, GuestCreds{},
-                [path = std::move(name.path), dirfd, flags, mask, out = std::move(out)]() -> int64_t {
-                  std::memset(out.data, 0, kKernelStatxSize);
-                  return Ret(syscall(SYS_statx, dirfd, path.c_str(), flags, mask, out.data));
-                });
+  return Submit(info, 5, name.err, GuestCreds{}, [path = std::move(name.path), dirfd, flags, mask, out = std::move(out)]() -> int64_t {
+    std::memset(out.data, 0, kKernelStatxSize);
+    return Ret(syscall(SYS_statx, dirfd, path.c_str(), flags, mask, out.data));
+  });
 }
 
 inline void AddConstants(Napi::Env env, Napi::Object c) {

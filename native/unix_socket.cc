@@ -1,8 +1,8 @@
 // Unix stream sockets with SCM_RIGHTS, for the vhost-user control channel (and its backend
 // request channel). All sockets are non-blocking and close-on-exec; JS drives them from an
 // FdWatcher and does the two-phase message framing (header, then body) itself.
-#include <napi.h>
 #include <fcntl.h>
+#include <napi.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -108,8 +108,7 @@ Napi::Value SocketRecv(const Napi::CallbackInfo& info) {
   uint32_t off = ArgUint32(info, 2);
   uint32_t len = ArgUint32(info, 3);
   if (!RangeInside(off, len, buf.ByteLength())) throw Napi::RangeError::New(env, "recv range");
-  if (info.Length() < 5 || !info[4].IsTypedArray() ||
-      info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+  if (info.Length() < 5 || !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
     throw Napi::TypeError::New(env, "fdsOut must be an Int32Array");
   }
   Napi::Int32Array fds_out = info[4].As<Napi::Int32Array>();
@@ -223,4 +222,3 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace vfs
-

@@ -49,16 +49,13 @@ inline std::string ArgString(const Napi::CallbackInfo& info, size_t i) {
 
 // A Buffer (or any Uint8Array) argument; the caller keeps it alive for the duration of the call.
 inline Napi::Uint8Array ArgBytes(const Napi::CallbackInfo& info, size_t i) {
-  if (i >= info.Length() || !info[i].IsTypedArray() ||
-      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a Buffer");
   }
   return info[i].As<Napi::Uint8Array>();
 }
 
 // Checks that [off, off+len) lies inside a buffer of `size` bytes without overflow.
-inline bool RangeInside(uint64_t off, uint64_t len, uint64_t size) {
-  return off <= size && len <= size - off;
-}
+inline bool RangeInside(uint64_t off, uint64_t len, uint64_t size) { return off <= size && len <= size - off; }
 
 }  // namespace vfs

@@ -121,8 +121,7 @@ PopResult SplitQueue::Pop(uint16_t* head_out) {
   return PopResult::kChain;
 }
 
-bool SplitQueue::AddDescriptor(const VringDesc& d, Chain* chain, bool* seen_writable,
-                               std::string* why) {
+bool SplitQueue::AddDescriptor(const VringDesc& d, Chain* chain, bool* seen_writable, std::string* why) {
   if (d.len == 0) return true;  // harmless; nothing to translate
   bool writable = (d.flags & kDescFlagWrite) != 0;
   if (!writable && *seen_writable) {
@@ -146,8 +145,7 @@ bool SplitQueue::AddDescriptor(const VringDesc& d, Chain* chain, bool* seen_writ
   }
   // Count both directions: a chain longer than IOV_MAX segments in total is not one the
   // virtio-fs driver builds, and the spec forbids chains longer than the queue.
-  if (chain->readable.size() + chain->writable.size() + chain->foreign_readable.size() +
-          chain->foreign_writable.size() > kMaxSegments) {
+  if (chain->readable.size() + chain->writable.size() + chain->foreign_readable.size() + chain->foreign_writable.size() > kMaxSegments) {
     *why = "chain has more than 1024 segments";
     return false;
   }
@@ -177,8 +175,7 @@ bool SplitQueue::BuildChain(uint16_t head, Chain* chain, std::string* why) {
         *why = "indirect descriptor with NEXT set";
         return false;
       }
-      if (d.len == 0 || d.len % sizeof(VringDesc) != 0 ||
-          d.len / sizeof(VringDesc) > kMaxQueueSize) {
+      if (d.len == 0 || d.len % sizeof(VringDesc) != 0 || d.len / sizeof(VringDesc) > kMaxQueueSize) {
         *why = "indirect table length " + std::to_string(d.len) + " is invalid";
         return false;
       }

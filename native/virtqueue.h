@@ -32,7 +32,7 @@ struct Chain {
   bool in_flight = false;
   std::vector<iovec> readable;  // device-readable bytes (the request), in order
   std::vector<iovec> writable;  // device-writable bytes (the reply), in order
-  uint64_t readable_len = 0;  // bytes in that direction, foreign segments included
+  uint64_t readable_len = 0;    // bytes in that direction, foreign segments included
   uint64_t writable_len = 0;
   std::vector<ForeignSegment> foreign_readable;  // empty unless the queue allows foreign memory
   std::vector<ForeignSegment> foreign_writable;
@@ -115,8 +115,8 @@ class SplitQueue {
   uint8_t* avail_ = nullptr;
   uint8_t* used_ = nullptr;
   uint16_t last_avail_ = 0;
-  uint16_t used_idx_ = 0;         // our shadow of used->idx, ahead of it until published
-  uint16_t published_idx_ = 0;   // used->idx as the guest last saw it
+  uint16_t used_idx_ = 0;       // our shadow of used->idx, ahead of it until published
+  uint16_t published_idx_ = 0;  // used->idx as the guest last saw it
   std::vector<Chain> chains_;
   QueueSetup setup_{};
 };

@@ -34,18 +34,10 @@ inline uint64_t AvailRingBytes(uint32_t n) { return 4ull + 2ull * n + 2; }
 inline uint64_t UsedRingBytes(uint32_t n) { return 4ull + 8ull * n + 2; }
 
 // The other side writes these concurrently: every access goes through an atomic view.
-inline uint16_t LoadAcquire16(const uint8_t* p) {
-  return __atomic_load_n(reinterpret_cast<const uint16_t*>(p), __ATOMIC_ACQUIRE);
-}
-inline uint16_t LoadRelaxed16(const uint8_t* p) {
-  return __atomic_load_n(reinterpret_cast<const uint16_t*>(p), __ATOMIC_RELAXED);
-}
-inline void StoreRelease16(uint8_t* p, uint16_t v) {
-  __atomic_store_n(reinterpret_cast<uint16_t*>(p), v, __ATOMIC_RELEASE);
-}
-inline void StoreRelaxed16(uint8_t* p, uint16_t v) {
-  __atomic_store_n(reinterpret_cast<uint16_t*>(p), v, __ATOMIC_RELAXED);
-}
+inline uint16_t LoadAcquire16(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint16_t*>(p), __ATOMIC_ACQUIRE); }
+inline uint16_t LoadRelaxed16(const uint8_t* p) { return __atomic_load_n(reinterpret_cast<const uint16_t*>(p), __ATOMIC_RELAXED); }
+inline void StoreRelease16(uint8_t* p, uint16_t v) { __atomic_store_n(reinterpret_cast<uint16_t*>(p), v, __ATOMIC_RELEASE); }
+inline void StoreRelaxed16(uint8_t* p, uint16_t v) { __atomic_store_n(reinterpret_cast<uint16_t*>(p), v, __ATOMIC_RELAXED); }
 
 // virtio's vring_need_event: should the side that moved its index from `old_idx` to `new_idx`
 // notify, given that the other side asked to be woken at `event_idx`?
