@@ -26,7 +26,7 @@ import { BatchForgetIn, ForgetIn, ForgetOne, InHeader, InterruptIn, InitOut, Opc
 import { silentLogger, type Logger } from '../logger.js';
 import { FuseCall, type CallHost } from './call.js';
 import { DecodeError, readU64Number } from './codec.js';
-import { OPS, type Core, type OpSpec } from './handlers.js';
+import { OPS, type Core, type OpSpec } from './opcodes.js';
 import { decodeInitIn, encodeInitOut, initOutSize, negotiateInit, type InitRequest } from './init.js';
 import { DirectIoTable, type DirectIoRegistry } from './direct-io.js';
 import { isExpectedError, MAX_REPLY_ERRNO } from './reply.js';
@@ -127,11 +127,11 @@ export class FuseServer implements FuseRequestHandler {
       },
       completed: (call, errno, err) => this.completed(call, errno, err),
     };
-    const server = this;
+    const sessionFlags = (): bigint => (this.state === 'up' && this.sessionInfo !== undefined ? this.sessionInfo.flags : 0n);
     this.core = {
       fs,
       get sessionFlags(): bigint {
-        return server.state === 'up' && server.sessionInfo !== undefined ? server.sessionInfo.flags : 0n;
+        return sessionFlags();
       },
       maxRead: this.maxRead,
       maxWrite: this.maxWrite,
@@ -538,13 +538,12 @@ export class FuseServer implements FuseRequestHandler {
     const count = c.buf.readUInt32LE(c.argsOff + BatchForgetIn.count);
     const present = Math.floor((c.argsLen - BatchForgetIn.SIZE) / ForgetOne.SIZE);
     const n = Math.min(count, present);
-    let done = 0;
     if (this.state === 'up') {
       const first = InHeader.SIZE + BatchForgetIn.SIZE; // request offset of record 0
       // Records inside the staged bytes.
       const staged = Math.min(n, Math.max(0, Math.floor((c.staged - first) / ForgetOne.SIZE)));
       for (let i = 0; i < staged; i++) this.forgetOne(c.buf, c.headerOff + first + i * ForgetOne.SIZE);
-      done = staged;
+      let done = staged;
       // The rest in chunks through readInput().
       while (done < n) {
         const want = Math.min(FORGET_CHUNK, n - done) * ForgetOne.SIZE;

@@ -1,7 +1,7 @@
 /**
  * FUSE_SETUPMAPPING / FUSE_REMOVEMAPPING (DAX). Decoding and count checks only; what the
  * ranges may be is the DAX manager's business (src/dax/dax-manager.ts), reached through the
- * FileSystem's optional setupmapping / removemapping methods.
+ * FileSystem's optional setupmapping / removemapping methods (served by src/dax/dax-filesystem.ts).
  *
  * struct fuse_setupmapping_in {      // 40 bytes
  *   u64 fh; u64 foffset; u64 len; u64 flags; u64 moffset;
@@ -9,19 +9,20 @@
  * struct fuse_removemapping_in { u32 count; };                          // 4 bytes
  * struct fuse_removemapping_one { u64 moffset; u64 len; };              // 16 bytes × count
  */
-import { DecodeError, readHandleId, readNodeId } from './codec.js';
-import type { FuseCall } from './call.js';
-import type { Core } from './handlers.js';
+import { Opcode } from '../abi.js';
+import type { FuseCall } from '../call.js';
+import { DecodeError, readHandleId } from '../codec.js';
+import { op, type Core, type OpSpec } from './op-spec.js';
 
-export const SetupmappingIn = { fh: 0, foffset: 8, len: 16, flags: 24, moffset: 32, SIZE: 40 } as const;
-export const RemovemappingIn = { count: 0, SIZE: 4 } as const;
-export const RemovemappingOne = { moffset: 0, len: 8, SIZE: 16 } as const;
+const SetupmappingIn = { fh: 0, foffset: 8, len: 16, flags: 24, moffset: 32, SIZE: 40 } as const;
+const RemovemappingIn = { count: 0, SIZE: 4 } as const;
+const RemovemappingOne = { moffset: 0, len: 8, SIZE: 16 } as const;
 /** fuse_setupmapping_in.fh when the guest names no open handle (fs/fuse/dax.c sends -1). */
 const NO_HANDLE = 0xffff_ffff_ffff_ffffn;
 /** FUSE_REMOVEMAPPING_MAX_ENTRY: what fits in one page. */
-export const REMOVEMAPPING_MAX_ENTRY = 4096 / RemovemappingOne.SIZE;
+const REMOVEMAPPING_MAX_ENTRY = 4096 / RemovemappingOne.SIZE;
 
-export async function setupmapping(core: Core, c: FuseCall): Promise<void> {
+async function setupmapping(core: Core, c: FuseCall): Promise<void> {
   const r = c.args();
   const off = r.struct(SetupmappingIn.SIZE, 'fuse_setupmapping_in');
   r.end();
@@ -41,7 +42,7 @@ export async function setupmapping(core: Core, c: FuseCall): Promise<void> {
   c.ok();
 }
 
-export async function removemapping(core: Core, c: FuseCall): Promise<void> {
+async function removemapping(core: Core, c: FuseCall): Promise<void> {
   const r = c.args();
   const count = r.u32();
   // Never trust the count: it must match the records actually sent, within one page.
@@ -55,3 +56,9 @@ export async function removemapping(core: Core, c: FuseCall): Promise<void> {
   await core.fs.removemapping!(c, ranges);
   c.ok();
 }
+
+/** The rows of the opcode table (../opcodes.ts) this file serves. */
+export const DAX_OPS: readonly OpSpec[] = [
+  op(Opcode.SETUPMAPPING, 'setupmapping', SetupmappingIn.SIZE, 0, setupmapping),
+  op(Opcode.REMOVEMAPPING, 'removemapping', RemovemappingIn.SIZE, 0, removemapping),
+];
