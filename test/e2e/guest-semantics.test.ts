@@ -51,11 +51,12 @@ echo "GUEST-TEST: overlay checks passed"
 # --- flock and fcntl (POSIX) locks between two guest processes
 for kind in flock fcntl; do
   : > /mnt/lock-$kind
-  /lockprobe hold /mnt/lock-$kind 3 $kind &
+  /lockprobe hold /mnt/lock-$kind $kind &
   holder=$!
-  sleep 1
+  /lockprobe await /mnt/lock-$kind.held || fail "$kind: the holder never got its lock"
   if /lockprobe try /mnt/lock-$kind $kind; then fail "$kind: a second process got a lock another holds"; fi
-  wait $holder
+  : > /mnt/lock-$kind.release
+  wait $holder || fail "$kind: the holder failed"
   /lockprobe try /mnt/lock-$kind $kind || fail "$kind: lock still held after release"
 done
 echo "GUEST-TEST: lock checks passed"

@@ -5,6 +5,7 @@ import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 
 import { shmemBackingRefusal } from '../../src/frontend/backend-channel.js';
 import { startSession, type Session } from '../helpers/daemon.js';
 import { InitOut, Opcode } from '../../src/fuse/abi.js';
+import { until } from '../helpers/wait.js';
 
 const InitOutFlags2 = InitOut.flags2;
 import { ErrnoError } from '../../src/filesystem/errors.js';
@@ -92,9 +93,10 @@ for (const protocol of ['shmem', 'kata'] as const) {
       await fuse.call(Opcode.REMOVEMAPPING, 1, removemappingIn([[0, R], [5 * R, R]]), 0);
       await fuse.call(Opcode.REMOVEMAPPING, 1, removemappingIn([[0, R]]), 0);
       expect(window.mappings.length).toBe(0);
-      // SIGUSR1 reports the DAX counters.
+      // SIGUSR1 reports the DAX counters (one log record, whenever the signal is handled).
+      const logged = s.daemon.stderr().length;
       s.daemon.child.kill('SIGUSR1');
-      await new Promise((r) => setTimeout(r, 300));
+      await until(() => /"dax":\{[^\n]*\n/.test(s!.daemon.stderr().slice(logged)), 'the whole statistics line');
       expect(s.daemon.stderr(), s.daemon.stderr()).toMatch(/"dax":\{"windowBytes":67108864,"mappedBytes":0,"mappings":0,"regions":0,"rangeCopies":0,"setups":3/);
     });
   });
@@ -241,7 +243,7 @@ describe('DAX range copies (shmem: QEMU 11 cannot map past EOF)', () => {
     await s.fuse.batchForget([[e.nodeid, 1]]);
     const path = `${s.daemon.shareDir}/gone`;
     // FORGET has no reply: wait for the unmapping and the write-back that follows it.
-    for (let i = 0; i < 100 && (window.mappings.length > 0 || readFileSync(path, 'utf8') !== 'Forget me'); i++) await new Promise((r) => setTimeout(r, 20));
+    await until(() => window.mappings.length === 0 && readFileSync(path, 'utf8') === 'Forget me', 'the unmapping and the write-back');
     expect(window.mappings.length).toBe(0);
     expect(readFileSync(path, 'utf8')).toBe('Forget me');
   });

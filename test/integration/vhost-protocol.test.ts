@@ -6,6 +6,7 @@ import { FLAG_NEED_REPLY, Feature, ProtocolFeature, Req, u64Payload, vringStateP
 import { VhostUserFrontend } from '../../src/frontend/vhost-user-frontend.js';
 import { FuseClient } from '../../src/frontend/fuse-client.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { until } from '../helpers/wait.js';
 
 let daemon: RunningDaemon | undefined;
 afterEach(async () => {
@@ -132,7 +133,8 @@ describe('vhost-user control channel', () => {
     const q = fe.queues[1];
     fe.ram.buf.writeUInt16LE(fe.ram.buf.readUInt16LE(q.availOff + 2) + 65, q.availOff + 2);
     native.eventfdWrite(q.kickFd); // a raw kick: the driver's own kick() would be suppressed
-    await new Promise((r) => setTimeout(r, 200));
+    // The daemon has handled the kick once it reports the ring broken.
+    await until(() => /broken/.test(daemon!.stderr()), 'the daemon to find the ring broken');
     // The daemon is not spinning: it still answers the front-end.
     expect(fe.requestU64(Req.GET_FEATURES)).toBeGreaterThan(0n);
     fe.close();

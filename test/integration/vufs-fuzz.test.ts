@@ -67,9 +67,16 @@ describe('vufs fuzz against virtiofsd-ts', () => {
   it('reports a daemon that dies mid-run as dead, promptly', async () => {
     const d = await startDaemon({ args: ['--log-level=off'] });
     try {
-      setTimeout(() => d.child.kill('SIGKILL'), 300);
+      // Killed mid-run: once the first batch has been answered (the first progress report),
+      // not after a delay the fuzzer may not even have connected within on a loaded machine.
+      let killed = false;
+      const progress = (): void => {
+        if (!killed) d.child.kill('SIGKILL');
+        killed = true;
+      };
       const t0 = Date.now();
-      const r = await runFuzz({ socketPath: d.socketPath, requests: 10_000_000, seed: 3, timeoutMs: 3000 });
+      const r = await runFuzz({ socketPath: d.socketPath, requests: 10_000_000, seed: 3, timeoutMs: 3000, progressEveryMs: 0, log: progress });
+      expect(killed).toBe(true);
       expect(r.alive).toBe(false);
       expect(r.ok).toBe(false);
       expect(r.stopped).toMatch(/dead|closed/);

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, expect } from 'vitest';
  * Host-mount test harness: runs `virtiofsd-ts --shared-dir SHARE --mount MNT` (from dist/) on
  * temporary directories, runs real host programs, and compares trees.
  *
- * Needs root and /dev/fuse; `canMount` says whether this machine has both (suites skip else).
+ * Needs root and /dev/fuse; `canMount` says whether this machine has both. CI has both, so a
+ * suite must fail without them, not skip: `assertCanMount()` (startHostMount calls it) throws.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,6 +12,7 @@ import { accessSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DAEMON_BIN, REPO } from '../../helpers/daemon.js';
+import { WAIT_MS } from '../../helpers/wait.js';
 
 export { DAEMON_BIN, REPO };
 
@@ -24,6 +26,11 @@ function deviceUsable(): boolean {
 }
 
 export const canMount = deviceUsable();
+
+/** Throws unless this process can mount through /dev/fuse: a missing prerequisite is a failure. */
+export function assertCanMount(): void {
+  if (!canMount) throw new Error('host-mount tests need root and a read-write /dev/fuse (CI has both); not skipped on purpose');
+}
 
 export interface HostMount {
   child: ChildProcess;
@@ -62,6 +69,7 @@ export function mountInfo(path: string): string[] | undefined {
 }
 
 export async function startHostMount(opts: HostMountOptions = {}): Promise<HostMount> {
+  assertCanMount();
   if (!existsSync(DAEMON_BIN)) throw new Error(`${DAEMON_BIN} missing: run "npm run build:ts"`);
   const workDir = mkdtempSync(join(tmpdir(), 'vfs-hostmount-'));
   const share = join(workDir, 'share');
@@ -85,7 +93,9 @@ export async function startHostMount(opts: HostMountOptions = {}): Promise<HostM
   };
   if (opts.waitReady ?? true) {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no readiness line within 10 s:\n${err}`)), 10_000);
+      // A deadline for a daemon that never mounts, not a guess at start-up time: generous, as
+      // Node's start-up on a loaded 2-core runner takes seconds.
+      const timer = setTimeout(() => reject(new Error(`no readiness line within ${WAIT_MS / 1000} s:\n${err}`)), WAIT_MS);
       const onData = (): void => {
         if (err.includes(`Mounted ${share} on ${mnt}`)) {
           clearTimeout(timer);

@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,9 +19,11 @@ import { PassthroughFs } from '../../../src/passthrough/passthrough.js';
 import { DevFuseTransport } from '../../../src/transport/dev-fuse-transport.js';
 import type { FuseRequest, FuseRequestHandler } from '../../../src/fuse/transport.js';
 import { silentLogger } from '../../../src/logger.js';
-import { canMount, isMounted } from './helpers.js';
+import { until } from '../../helpers/wait.js';
+import { assertCanMount, isMounted } from './helpers.js';
 
 const FUSE_LOOKUP = 1;
+const FUSE_WRITE = 16;
 
 let work: string;
 let share: string;
@@ -30,9 +32,20 @@ let fd = -1;
 let server: FuseServer;
 let transport: DevFuseTransport;
 let ended: Promise<number>;
-/** LOOKUPs of this name are held back by `slowMs` before the core sees them. */
+/**
+ * A LOOKUP of this name is held back before the core sees it, until the test calls `held`:
+ * the request is then certainly in flight (read from /dev/fuse, unanswered) for as long as the
+ * test needs, whatever the machine's load.
+ */
 let slowName = '';
-let slowMs = 0;
+let held: (() => void) | undefined;
+/**
+ * While set, WRITEs are held back too (each keeps its large buffer): the second one read then
+ * finds no large buffer free, so reading pauses — whether or not the writers would have
+ * overlapped by themselves on this machine at this moment.
+ */
+let holdWrites = false;
+const heldWrites: FuseRequest[] = [];
 
 /**
  * Runs a program in a child process; resolves with its exit status and output. Its working
@@ -56,7 +69,8 @@ function bash(script: string, cwd: string): Promise<{ status: number | null; out
 }
 
 beforeAll(async () => {
-  if (!canMount) return;
+  // Root and /dev/fuse are prerequisites CI meets: without them every test here fails.
+  assertCanMount();
   work = mkdtempSync(join(tmpdir(), 'vfs-devfuse-'));
   share = join(work, 'share');
   mnt = join(work, 'mnt');
@@ -70,8 +84,12 @@ beforeAll(async () => {
     handle(req: FuseRequest): void {
       const b = req.input;
       const o = req.inputOffset;
-      if (slowMs > 0 && b.readUInt32LE(o + 4) === FUSE_LOOKUP && b.toString('latin1', o + 40, o + req.inputLength - 1) === slowName) {
-        setTimeout(() => core.handle(req), slowMs);
+      if (slowName !== '' && b.readUInt32LE(o + 4) === FUSE_LOOKUP && b.toString('latin1', o + 40, o + req.inputLength - 1) === slowName) {
+        held = () => core.handle(req);
+        return;
+      }
+      if (holdWrites && b.readUInt32LE(o + 4) === FUSE_WRITE) {
+        heldWrites.push(req);
         return;
       }
       core.handle(req);
@@ -90,7 +108,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (!canMount) return;
+  if (fd < 0) return; // beforeAll failed before opening /dev/fuse
   if (isMounted(mnt)) await bash(`umount -l ${mnt}`, '/');
   transport.close();
   native.closeFd(fd);
@@ -98,7 +116,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe.skipIf(!canMount)('DevFuseTransport', () => {
+describe('DevFuseTransport', () => {
   it('answers INIT and sizes its buffers for max_write', () => {
     expect(server.initialized).toBe(true);
     expect(transport.readBufferSize).toBeGreaterThanOrEqual(80 + server.maxWrite);
@@ -107,11 +125,17 @@ describe.skipIf(!canMount)('DevFuseTransport', () => {
 
   it('parallel 1 MiB writes with one large buffer: reading pauses, resumes, and every byte lands', async () => {
     const pausesBefore = transport.stats.pauses;
+    holdWrites = true;
     const writers = [0, 1, 2, 3].map((i) =>
       bash(`python3 -c 'import random,sys; sys.stdout.buffer.write(random.Random(${i}).randbytes(24 << 20))' | dd of=w${i} bs=1M iflag=fullblock status=none`, mnt),
     );
+    // Two 1 MiB WRITEs in flight (held) and the one large buffer gone: reading must pause...
+    await until(() => transport.stats.pauses > pausesBefore, 'reading to pause');
+    expect(heldWrites.length).toBeGreaterThanOrEqual(2);
+    // ...and resume once they are served; every writer then finishes.
+    holdWrites = false;
+    for (const req of heldWrites.splice(0)) server.handle(req);
     for (const r of await Promise.all(writers)) expect(r.status, r.out).toBe(0);
-    expect(transport.stats.pauses).toBeGreaterThan(pausesBefore);
     for (let i = 0; i < 4; i++) {
       const want = await bash(`python3 -c 'import random,sys; sys.stdout.buffer.write(random.Random(${i}).randbytes(24 << 20))' | sha256sum`, '/');
       const got = createHash('sha256').update(readFileSync(join(share, `w${i}`))).digest('hex');
@@ -124,21 +148,19 @@ describe.skipIf(!canMount)('DevFuseTransport', () => {
       expect(back.out).toContain(`${createHash('sha256').update(readFileSync(join(share, `w${i}`))).digest('hex')}  w${i}`);
     }
     expect(transport.stats.failedReplies).toBe(0);
-  });
+  }, 120_000); // 96 MiB written, hashed and read back through one large buffer: seconds idle, much longer on a loaded runner
 
   it('a signal to a process waiting on a request reaches the core as FUSE_INTERRUPT; serving goes on', async () => {
     slowName = 'slow-name';
-    slowMs = 700;
+    held = undefined;
     const before = server.stats.interrupts;
     let pid = 0;
-    const marker = join(work, 'python-ready');
     const waiting = exec(
       'python3',
       [
         '-c',
         `import os, signal
 signal.signal(signal.SIGUSR1, lambda *a: None)
-open(${JSON.stringify(marker)}, 'w').close()
 try:
     os.stat(${JSON.stringify(join(mnt, 'slow-name'))})
 except OSError as e:
@@ -146,14 +168,18 @@ except OSError as e:
       ],
       (p) => (pid = p),
     );
-    // The marker is outside the mount: polling it cannot wait for ourselves.
-    while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 200)); // the LOOKUP is now held back (700 ms)
+    // Each step waits for its event: the LOOKUP held back here (so the kernel has sent it and
+    // waits for the answer), then the kernel's FUSE_INTERRUPT counted by the core; only then is
+    // the LOOKUP let through.
+    await until(() => held !== undefined, 'the LOOKUP of slow-name to be held back');
     process.kill(pid, 'SIGUSR1');
+    await until(() => server.stats.interrupts > before, 'FUSE_INTERRUPT to reach the core');
+    slowName = ''; // a retried stat (PEP 475 after EINTR) goes straight through
+    const release = held!;
+    held = undefined;
+    release();
     const r = await waiting;
-    slowMs = 0;
     expect(r.out).toMatch(/stat (2|4)\b/); // ENOENT once answered, or EINTR if the core gave up early
-    expect(server.stats.interrupts).toBeGreaterThan(before);
     const after = await bash('printf ok > after && cat after', mnt);
     expect(after.out).toBe('ok');
   });

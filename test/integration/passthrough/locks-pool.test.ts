@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { constants as osc } from 'node:os';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { C, sys } from '../../../src/native/syscalls.js';
+import { untilBlockedOnLock } from '../../helpers/wait.js';
 import { makeShare, name, root, user, type Share } from './helpers.js';
 
 const E = osc.errno;
@@ -31,7 +32,11 @@ describe('locks and credentials on a pool of one thread', () => {
     await s.fs.setlk(root, e.nodeid, a.fh, 0n, lock(C.F_WRLCK), 1, false);
     const waits = [2n, 3n, 4n].map((owner) => s!.fs.setlk(root, e.nodeid, b.fh, owner, lock(C.F_RDLCK), 0, true));
     const flockWait = s.fs.setlk(root, e.nodeid, b.fh, 0n, lock(C.F_WRLCK), 1, true);
-    await new Promise((r) => setTimeout(r, 50));
+    // All four asleep on the lock (the kernel's list of blocked waiters), however long the
+    // waiter threads take to start on a loaded machine.
+    const ino = nfs.statSync(join(s.dir, 'f')).ino;
+    await untilBlockedOnLock(ino, 'the three SETLKW waits', 3, 'OFDLCK');
+    await untilBlockedOnLock(ino, 'the flock wait', 1, 'FLOCK');
     expect(sys.sys_lock_waiters()).toBe(4);
     // The worker still runs other requests...
     await s.fs.setxattr(root, e.nodeid, name('user.k'), Buffer.from('v'), 0, 0);

@@ -8,6 +8,7 @@ import { constants as osc } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FileLock, RequestContext } from '../../../src/filesystem/filesystem.js';
 import { C, sys } from '../../../src/native/syscalls.js';
+import { untilBlockedOnLock, type LockKind } from '../../helpers/wait.js';
 import { makeShare, name, root, type Share } from './helpers.js';
 
 const E = osc.errno;
@@ -54,7 +55,11 @@ async function setup(opts: { posixLocks?: boolean; flockLocks?: boolean } = { po
   return { fs: s.fs, node: e.nodeid, a: a.fh, b: b.fh };
 }
 
-const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * Until `n` waits sleep on a lock of the share's `f`: the kernel's list of blocked waiters, not
+ * a pause after which a wait is assumed to have started (on a loaded machine it may not have).
+ */
+const blocked = (n: number, kind: LockKind): Promise<void> => untilBlockedOnLock(nfs.statSync(join(s!.dir, 'f')).ino, `${n} lock wait(s) to block`, n, kind);
 
 describe('POSIX locks (OFD per owner)', () => {
   it('conflict between owners, none within one owner; GETLK names the holder', async () => {
@@ -92,7 +97,7 @@ describe('POSIX locks (OFD per owner)', () => {
     await fs.setlk(root, node, a, 1n, lk(C.F_WRLCK), 0, false);
     let done = false;
     const waiting = fs.setlk(root, node, b, 2n, lk(C.F_WRLCK), 0, true).then(() => (done = true));
-    await settle(100);
+    await blocked(1, 'OFDLCK');
     expect(done).toBe(false);
     expect(sys.sys_lock_waiters()).toBe(1);
     // The event loop (and the file system) still serve.
@@ -109,7 +114,7 @@ describe('POSIX locks (OFD per owner)', () => {
     await fs.setlk(root, node, a, 1n, lk(C.F_WRLCK), 0, false);
     const ctx = interruptible();
     const waiting = fs.setlk(ctx, node, b, 2n, lk(C.F_WRLCK), 0, true);
-    await settle(50);
+    await blocked(1, 'OFDLCK');
     ctx.fire();
     await expect(waiting).rejects.toMatchObject({ errno: E.EINTR });
     expect(sys.sys_lock_waiters()).toBe(0);
@@ -125,7 +130,7 @@ describe('POSIX locks (OFD per owner)', () => {
     await fs.setlk(root, node, a, 1n, lk(C.F_WRLCK), 0, false);
     const ctxs = Array.from({ length: 20 }, () => interruptible());
     const waits = ctxs.map((ctx, i) => fs.setlk(ctx, node, a, BigInt(100 + i), lk(C.F_RDLCK), 0, true).then(() => 'ok', (e: { errno: number }) => e.errno));
-    await settle(100);
+    await blocked(20, 'OFDLCK');
     expect(sys.sys_lock_waiters()).toBe(20);
     for (const ctx of ctxs.slice(0, 10)) ctx.fire();
     await fs.setlk(root, node, a, 1n, lk(C.F_UNLCK), 0, false);
@@ -137,14 +142,18 @@ describe('POSIX locks (OFD per owner)', () => {
   it('conflicts with a host process locking the shared file', async () => {
     const { fs, node, a } = await setup();
     const path = join(s!.dir, 'f');
-    // A host process takes a POSIX lock and holds it for a while.
-    const holder = spawn('python3', ['-c', `import fcntl,time,sys\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(0.6)`, path]);
+    // A host process takes a POSIX lock and holds it until its stdin closes (not for a fixed
+    // while, which a loaded machine could use up before the checks below).
+    const holder = spawn('python3', ['-c', `import fcntl,sys\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('held', flush=True)\nsys.stdin.read()`, path]);
     await new Promise<void>((r) => holder.stdout.once('data', () => r()));
     await expect(fs.setlk(root, node, a, 1n, lk(C.F_WRLCK), 0, false)).rejects.toMatchObject({ errno: E.EAGAIN });
     const q = await fs.getlk(root, node, a, 1n, lk(C.F_RDLCK), 0);
     expect(q.type).toBe(C.F_WRLCK);
     expect(q.pid).toBe(0); // a host holder has no guest pid
-    await fs.setlk(root, node, a, 1n, lk(C.F_WRLCK), 0, true); // waits for the holder's exit
+    const waiting = fs.setlk(root, node, a, 1n, lk(C.F_WRLCK), 0, true); // waits for the holder's exit
+    await blocked(1, 'OFDLCK');
+    holder.stdin.end();
+    await waiting;
     // And the other way round: the host cannot lock what the guest holds.
     const r = spawnSync('python3', ['-c', `import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n  fcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB); print('got')\nexcept OSError as e: print('busy', e.errno)`, path]);
     expect(r.stdout.toString().trim()).toBe(`busy ${E.EAGAIN}`);
@@ -171,7 +180,7 @@ describe('flock locks (per open file)', () => {
     const ctx = interruptible();
     let got = false;
     const waiting = fs.setlk(ctx, node, b, 0n, lk(C.F_WRLCK), FUSE_LK_FLOCK, true).then(() => (got = true));
-    await settle(100);
+    await blocked(1, 'FLOCK');
     expect(got).toBe(false);
     await fs.release(root, node, a, 0, 2 /* FUSE_RELEASE_FLOCK_UNLOCK */);
     await waiting;
@@ -186,7 +195,7 @@ describe('flock locks (per open file)', () => {
     await fs.setlk(root, node, a, 0n, lk(C.F_WRLCK), FUSE_LK_FLOCK, false);
     const ctx = interruptible();
     const waiting = fs.setlk(ctx, node, b, 0n, lk(C.F_RDLCK), FUSE_LK_FLOCK, true);
-    await settle(50);
+    await blocked(1, 'FLOCK');
     ctx.fire();
     await expect(waiting).rejects.toMatchObject({ errno: E.EINTR });
   });

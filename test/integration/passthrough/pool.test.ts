@@ -8,6 +8,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StatField } from '../../../src/filesystem/filesystem.js';
 import { FATTR } from '../../../src/filesystem/filesystem.js';
 import { C, sys } from '../../../src/native/syscalls.js';
+import { until } from '../../helpers/wait.js';
 import { BufferReader, BufferWriter, fdCount, makeShare, name, root, setattrReq, user, type Share } from './helpers.js';
 
 const E = osc.errno;
@@ -49,9 +50,8 @@ describe('passthrough on a pool of 2', () => {
     const entries = await Promise.all(Array.from({ length: 32 }, () => s.fs.lookup(root, 1, name('same'))));
     expect(new Set(entries.map((e) => e.nodeid)).size).toBe(1);
     expect(s.fs.stats.inodes).toBe(2);
-    // Give the closes of the duplicate fds (on pool threads) time to land.
-    for (let i = 0; i < 50 && (await fdCount()) !== before + 1; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await fdCount()).toBe(before + 1);
+    // The closes of the duplicate fds run on pool threads: wait for them to land.
+    await until(async () => (await fdCount()) === before + 1, 'the duplicate descriptors to be closed');
     s.fs.forget(entries[0].nodeid, 31n);
     expect(s.fs.stats.inodes).toBe(2);
     s.fs.forget(entries[0].nodeid, 1n);
@@ -96,8 +96,7 @@ describe('passthrough on a pool of 2', () => {
       for (const r of results) expect(r.status).toBe('fulfilled');
     }
     expect(s.fs.stats).toEqual({ inodes: 1, handles: 0 });
-    for (let i = 0; i < 50 && (await fdCount()) !== before; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await fdCount()).toBe(before);
+    await until(async () => (await fdCount()) === before, 'every descriptor to be closed');
   });
 
   it('errors still carry the host errno', async () => {

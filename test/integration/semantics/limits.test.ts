@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSession, type Session } from '../../helpers/daemon.js';
+import { until } from '../../helpers/wait.js';
 import { InitFlag } from '../../../src/fuse/abi.js';
 import { errnoOf, fdsOf, GUEST_FLAGS, reinit } from './helpers.js';
 
@@ -42,8 +43,12 @@ describe('--rlimit-nofile', () => {
     }
     expect(emfile).toBeGreaterThan(0);
     expect((await s.fuse.statfs()).bsize).toBeGreaterThan(0); // still serving
+    // FORGET has no reply and travels on another queue than LOOKUP: the recovery is an event
+    // to wait for — each forgotten inode's descriptor closed — not a pause.
+    const pid = s.daemon.child.pid!;
+    const atLimit = await fdsOf(pid);
     await s.fuse.batchForget(got.map((n) => [n, 1] as const));
-    await new Promise((r) => setTimeout(r, 100));
+    await until(async () => (await fdsOf(pid)) <= atLimit - got.length, "the forgotten inodes' descriptors to close");
     expect((await s.fuse.lookup(1, 'f399')).nodeid).toBeGreaterThan(1);
     (await import('node:fs')).rmSync(share, { recursive: true, force: true });
   });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSession, type Session } from '../../helpers/daemon.js';
+import { untilBlockedOnLock } from '../../helpers/wait.js';
 import { EntryOut, InHeader, InitFlag, Opcode } from '../../../src/fuse/abi.js';
 import { cstr } from '../../../src/frontend/fuse-client.js';
 import { errnoOf, GUEST_FLAGS, interrupt, lkIn, prepared, reinit, send, u32s, u64 } from './helpers.js';
@@ -65,7 +66,9 @@ for (const pool of [0, 2]) {
         () => (settled = true),
         () => (settled = true),
       );
-      await new Promise((r) => setTimeout(r, 100));
+      // Waiting, not merely unanswered yet: the daemon's F_OFD_SETLKW sleeps on the share's file.
+      const ino = statSync(join(s.daemon.shareDir, 'lock.txt')).ino;
+      await untilBlockedOnLock(ino, 'the SETLKW to wait on the share', 1, 'OFDLCK');
       expect(settled).toBe(false);
       expect((await s.fuse.getattr(n)).size).toBe(0n); // other requests go on meanwhile
       await interrupt(s, w.unique);
@@ -73,7 +76,7 @@ for (const pool of [0, 2]) {
       // A second waiter is granted when the holder unlocks.
       const w2 = prepared(s, Opcode.SETLKW, n, [lkIn(fh, 3n, F_RDLCK)]);
       const granted = send(s, w2.bytes, 0);
-      await new Promise((r) => setTimeout(r, 50));
+      await untilBlockedOnLock(ino, 'the second SETLKW to wait', 1, 'OFDLCK');
       await s.fuse.call(Opcode.SETLK, n, [lkIn(fh, 1n, F_UNLCK)], 0);
       await granted;
       // FLUSH (the guest closing a descriptor) drops the owner's locks.

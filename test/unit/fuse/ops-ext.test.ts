@@ -6,6 +6,7 @@ import type { CreateReply, FileLock, RequestContext, StatxReply } from '../../..
 import { E, ErrnoError } from '../../../src/filesystem/errors.js';
 import { EntryOut, InitFlag, Opcode, OpenOut } from '../../../src/fuse/abi.js';
 import { cstr, errnoOfReply, expectReply, initIn, MemFs, request, rig, u32s, u64, type Rig } from './helpers.js';
+import { until } from '../../helpers/wait.js';
 
 const OFFSET_MAX = 0x7fff_ffff_ffff_ffffn;
 type Seen = { ctx: RequestContext; args: unknown[] };
@@ -132,14 +133,14 @@ describe('locks', () => {
 
   it('a waiting SETLKW hears FUSE_INTERRUPT through onInterrupt, also when it arrived first', async () => {
     const r = await extRig();
-    let release!: (err?: unknown) => void;
+    let release: ((err?: unknown) => void) | undefined;
     r.fsx.setlk = (ctx: RequestContext) =>
       new Promise<void>((resolve, reject) => {
         release = (err) => (err ? reject(err) : resolve());
         ctx.onInterrupt?.(() => reject(new ErrnoError(E.EINTR)));
       });
     const waiting = r.send(request({ opcode: Opcode.SETLKW, unique: 500 }, lkIn(1, 1n, 0n, 0n, 1, 1)));
-    await new Promise((res) => setTimeout(res, 10));
+    await until(() => release !== undefined, 'the SETLKW to reach the file system');
     expect((await r.send(request({ opcode: Opcode.INTERRUPT, unique: 501 }, u64(500)))).kind).toBe('none');
     expect(errnoOfReply(await waiting)).toBe(E.EINTR);
     // INTERRUPT before its request: remembered, delivered when the request starts.
@@ -150,9 +151,13 @@ describe('locks', () => {
 
   it('the end of the session interrupts requests still waiting (DESTROY does not hang on them)', async () => {
     const r = await extRig();
-    r.fsx.setlk = (ctx: RequestContext) => new Promise<void>((_, reject) => ctx.onInterrupt?.(() => reject(new ErrnoError(E.EINTR))));
+    let started = false;
+    r.fsx.setlk = (ctx: RequestContext) => {
+      started = true;
+      return new Promise<void>((_, reject) => ctx.onInterrupt?.(() => reject(new ErrnoError(E.EINTR))));
+    };
     const waiting = r.send(request({ opcode: Opcode.SETLKW }, lkIn(1, 1n, 0n, 0n, 1, 1)));
-    await new Promise((res) => setTimeout(res, 10));
+    await until(() => started, 'the SETLKW to reach the file system');
     expect(errnoOfReply(await r.send(request({ opcode: Opcode.DESTROY })))).toBe(0);
     expect(errnoOfReply(await waiting)).toBe(E.EINTR);
   });

@@ -7,6 +7,7 @@ import { constants as osc, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { C, sys } from '../../../src/native/syscalls.js';
+import { until, untilBlockedOnLock } from '../../helpers/wait.js';
 
 const E = osc.errno;
 const b = (s: string): Buffer => Buffer.from(s);
@@ -129,7 +130,10 @@ describe('locks', () => {
     ok(sys.sys_flock(a, C.LOCK_EX | C.LOCK_NB));
     expect(sys.sys_flock(c, C.LOCK_EX | C.LOCK_NB)).toBe(-E.EWOULDBLOCK);
     const granted = new Promise<number>((res) => expect(sys.sys_lock_wait(c, 1, C.LOCK_EX, 0, 0, res)).toBeGreaterThan(0));
-    await new Promise((r) => setTimeout(r, 50));
+    // Asleep in flock(2) on its thread (the kernel lists it as a blocked waiter): a wait, not
+    // a lock that happened to be free by the time the thread ran.
+    const ino = nfs.statSync(join(dir, 'lk')).ino;
+    await untilBlockedOnLock(ino, 'the flock wait', 1, 'FLOCK');
     expect(sys.sys_lock_waiters()).toBe(1);
     ok(sys.sys_flock(a, C.LOCK_UN));
     expect(await granted).toBe(0);
@@ -141,13 +145,15 @@ describe('locks', () => {
       id = sys.sys_lock_wait(a, 0, C.F_WRLCK, 0n, 0n, res);
     });
     expect(id).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 50));
+    await untilBlockedOnLock(ino, 'the OFD wait', 1, 'OFDLCK');
     let result: number | undefined;
     void cancelled.then((r) => (result = r));
-    for (let i = 0; i < 50 && result === undefined; i++) {
-      sys.sys_lock_cancel(id);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    // A cancel signal can land just before the wait's system call and be lost (lock_waiter.h):
+    // repeat it until the wait has ended.
+    await until(() => {
+      if (result === undefined) sys.sys_lock_cancel(id);
+      return result !== undefined;
+    }, 'the cancelled wait to end');
     expect(result).toBe(-E.EINTR);
     expect(sys.sys_lock_cancel(id)).toBe(-E.ESRCH);
     expect(sys.sys_lock_wait(a, 7, 0, 0, 0, () => {})).toBe(-E.EINVAL);
