@@ -16,38 +16,51 @@
  * ACLs, read-only mounts and immutable files count (virtio-fs guests mount with
  * default_permissions and rarely send ACCESS; /dev/fuse hosts do).
  *
- * The parts: core.ts (shared state, lookup, privileges), create.ts, xattr.ts, locks.ts,
- * file-ops.ts; read-only.ts wraps the whole for --readonly. Unknown node ids are ESTALE;
+ * This class names every FileSystem method and hands it to the file of its opcode family, as the
+ * FUSE core groups them (src/fuse/ops/): entries.ts, attributes.ts, files.ts, directories.ts,
+ * create.ts (the opcodes that make inodes), xattr.ts, locks.ts, mapping-pin.ts (DAX); core.ts
+ * holds the shared state (inode and handle tables, opening, privileges). read-only.ts wraps the
+ * whole for --readonly. Unknown node ids are ESTALE;
  * unknown or mismatched handles EBADF. Host errors reach the guest with their own errno (EMFILE
  * included: a full descriptor table fails one request, nothing else).
  */
-import { E, ErrnoError } from '../filesystem/errors.js';
-import { STAT_RECORD_SIZE, type AttrReply, type CreateReply, type DirEntrySink, type Entry, type FileLock, type FileSystem, type OpenReply, type RequestContext, type SessionInfo, type SetattrRequest, type StatfsReply, type StatxReply, type ZeroCopyReader, type ZeroCopyWriter, type HandleId, type NodeId } from '../filesystem/filesystem.js';
+import {
+  STAT_RECORD_SIZE,
+  type AttrReply,
+  type CreateReply,
+  type DirEntrySink,
+  type Entry,
+  type FileLock,
+  type FileSystem,
+  type OpenReply,
+  type RequestContext,
+  type SessionInfo,
+  type SetattrRequest,
+  type StatfsReply,
+  type StatxReply,
+  type ZeroCopyReader,
+  type ZeroCopyWriter,
+  type HandleId,
+  type NodeId,
+} from '../filesystem/filesystem.js';
 import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import type { CachePolicy } from './cache-policy.js';
 import { check, PtCore } from './core.js';
-import { createFile, createNode, createTmpfile, FUSE_OPEN_KILL_SUIDGID, sessionOpenFlags } from './create.js';
-import * as fileOps from './file-ops.js';
-import { checkName } from './guest-input.js';
+import { createFile, createNode, createTmpfile, FUSE_OPEN_KILL_SUIDGID } from './create.js';
+import * as attributes from './attributes.js';
+import * as directories from './directories.js';
+import * as entries from './entries.js';
+import * as files from './files.js';
 import { acceptedInitFlags, FUSE_DONT_MASK, FUSE_HANDLE_KILLPRIV_V2, FUSE_SECURITY_CTX, FUSE_SUBMOUNTS, FUSE_WRITEBACK_CACHE } from './init-flags.js';
-import { S_IFLNK, S_IFREG, type InodeData } from './inode-table.js';
 import { LockTable } from './locks.js';
 import { pinForMapping, type PinnedFile } from './mapping-pin.js';
 import { silentLogger } from '../logger.js';
 import { resolveOptions, type PassthroughOptions, type Settings } from './options.js';
-import { readDirectory, type ReaddirHost } from './readdir.js';
-import { setattr } from './setattr.js';
+import type { ReaddirHost } from './directories.js';
 import * as xattr from './xattr.js';
 
 export type { PassthroughOptions } from './options.js';
-
-/** fuse_write_in.write_flags: the writer lacks CAP_FSETID (KILLPRIV_V2). */
-const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
-/** fuse_release_in.release_flags: flush too; drop the flock lock of this open file. */
-const FUSE_RELEASE_FLUSH = 1 << 0;
-const FUSE_RELEASE_FLOCK_UNLOCK = 1 << 1;
-const PATH_MAX = 4096;
 
 
 export class PassthroughFs implements FileSystem {
@@ -137,14 +150,8 @@ export class PassthroughFs implements FileSystem {
 
   // ---- names --------------------------------------------------------------------------
 
-  async lookup(_ctx: RequestContext, parent: NodeId, name: Buffer): Promise<Entry> {
-    checkName(name);
-    const p = this.core.inodes.acquire(parent);
-    try {
-      return await this.core.lookupIn(p, name);
-    } finally {
-      this.core.inodes.release(p);
-    }
+  lookup(ctx: RequestContext, parent: NodeId, name: Buffer): Promise<Entry> {
+    return entries.lookup(this.core, ctx, parent, name);
   }
 
   knows(nodeid: NodeId): boolean {
@@ -152,15 +159,8 @@ export class PassthroughFs implements FileSystem {
   }
 
   /** LOOKUP without a promise when the core can (core.lookupInSync); undefined otherwise. */
-  lookupSync(_ctx: RequestContext, parent: NodeId, name: Buffer): Entry | undefined {
-    if (this.core.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
-    checkName(name);
-    const p = this.core.inodes.acquire(parent);
-    try {
-      return this.core.lookupInSync(p, name);
-    } finally {
-      this.core.inodes.release(p);
-    }
+  lookupSync(ctx: RequestContext, parent: NodeId, name: Buffer): Entry | undefined {
+    return entries.lookupSync(this.core, ctx, parent, name);
   }
 
   forget(nodeid: NodeId, count: bigint): void {
@@ -180,253 +180,101 @@ export class PassthroughFs implements FileSystem {
     return createNode(this.core, ctx, parent, name, 'mkdir', mode, 0, umask);
   }
 
-  async unlink(_ctx: RequestContext, parent: NodeId, name: Buffer): Promise<void> {
-    await this.remove(parent, name, 0);
+  unlink(ctx: RequestContext, parent: NodeId, name: Buffer): Promise<void> {
+    return entries.unlink(this.core, ctx, parent, name);
   }
 
-  async rmdir(_ctx: RequestContext, parent: NodeId, name: Buffer): Promise<void> {
-    await this.remove(parent, name, C.AT_REMOVEDIR);
+  rmdir(ctx: RequestContext, parent: NodeId, name: Buffer): Promise<void> {
+    return entries.rmdir(this.core, ctx, parent, name);
   }
 
-  async rename(_ctx: RequestContext, parent: NodeId, name: Buffer, newParent: NodeId, newName: Buffer, flags: number): Promise<void> {
-    checkName(name);
-    checkName(newName);
-    if ((flags & ~(C.RENAME_NOREPLACE | C.RENAME_EXCHANGE | C.RENAME_WHITEOUT)) !== 0) {
-      throw new ErrnoError(E.EINVAL, 'rename flags');
-    }
-    const p = this.core.inodes.acquire(parent);
-    try {
-      const np = this.core.inodes.acquire(newParent);
-      try {
-        // RENAME_WHITEOUT makes a 0:0 character device: the daemon has CAP_MKNOD (as root).
-        check(await sys.renameat2(p.fd, name, np.fd, newName, flags), 'renameat2');
-      } finally {
-        this.core.inodes.release(np);
-      }
-    } finally {
-      this.core.inodes.release(p);
-    }
+  rename(ctx: RequestContext, parent: NodeId, name: Buffer, newParent: NodeId, newName: Buffer, flags: number): Promise<void> {
+    return entries.rename(this.core, ctx, parent, name, newParent, newName, flags);
   }
 
-  async link(_ctx: RequestContext, nodeid: NodeId, newParent: NodeId, newName: Buffer): Promise<Entry> {
-    checkName(newName);
-    const c = this.core;
-    const d = c.inodes.acquire(nodeid);
-    try {
-      const np = c.inodes.acquire(newParent);
-      try {
-        // linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; the /proc link needs nothing (and
-        // also links an O_TMPFILE file into the tree, unless it was made with O_EXCL).
-        check(await sys.linkat(c.procSelfFd, d.procName, np.fd, newName, C.AT_SYMLINK_FOLLOW), 'linkat');
-        return await c.lookupIn(np, newName);
-      } finally {
-        c.inodes.release(np);
-      }
-    } finally {
-      c.inodes.release(d);
-    }
+  link(ctx: RequestContext, nodeid: NodeId, newParent: NodeId, newName: Buffer): Promise<Entry> {
+    return entries.link(this.core, ctx, nodeid, newParent, newName);
   }
 
-  async readlink(_ctx: RequestContext, nodeid: NodeId): Promise<Buffer> {
-    const d = this.core.inodes.acquire(nodeid);
-    try {
-      // readlinkat(fd, "") on anything else says ENOENT; readlink(2) says EINVAL.
-      if (d.type !== S_IFLNK) throw new ErrnoError(E.EINVAL, 'not a symlink');
-      const buf = Buffer.allocUnsafe(PATH_MAX);
-      const n = check(await sys.readlinkat(d.fd, null, buf), 'readlinkat');
-      return Buffer.from(buf.subarray(0, n));
-    } finally {
-      this.core.inodes.release(d);
-    }
+  readlink(ctx: RequestContext, nodeid: NodeId): Promise<Buffer> {
+    return entries.readlink(this.core, ctx, nodeid);
   }
 
   // ---- attributes ---------------------------------------------------------------------
 
-  async getattr(_ctx: RequestContext, nodeid: NodeId, _fh: number | undefined): Promise<AttrReply> {
-    const d = this.core.inodes.acquire(nodeid);
-    try {
-      return { attr: await this.core.stat(d), attrTimeout: this.core.policy.attrTimeout };
-    } finally {
-      this.core.inodes.release(d);
-    }
+  getattr(ctx: RequestContext, nodeid: NodeId, _fh: number | undefined): Promise<AttrReply> {
+    return attributes.getattr(this.core, ctx, nodeid, _fh);
   }
 
-  getattrSync(_ctx: RequestContext, nodeid: NodeId, _fh: number | undefined): AttrReply | undefined {
-    if (!sys.inline()) return undefined;
-    const d = this.core.inodes.acquire(nodeid);
-    try {
-      return { attr: this.core.statSync(d)!, attrTimeout: this.core.policy.attrTimeout };
-    } finally {
-      this.core.inodes.release(d);
-    }
+  getattrSync(ctx: RequestContext, nodeid: NodeId, _fh: number | undefined): AttrReply | undefined {
+    return attributes.getattrSync(this.core, ctx, nodeid, _fh);
   }
 
   setattr(_ctx: RequestContext, nodeid: NodeId, req: SetattrRequest): Promise<AttrReply> {
-    return setattr(this.core, nodeid, req);
+    return attributes.setattr(this.core, nodeid, req);
   }
 
   // ---- files --------------------------------------------------------------------------
 
-  async open(_ctx: RequestContext, nodeid: NodeId, flags: number, openFlags = 0): Promise<OpenReply> {
-    const d = this.core.inodes.acquire(nodeid);
-    try {
-      return await this.openFile(d, sessionOpenFlags(this.core, flags), (openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0);
-    } finally {
-      this.core.inodes.release(d);
-    }
-  }
-
-  /** OPEN after the flags were reduced: O_TRUNC drops capabilities and, with KILLPRIV_V2, suid/sgid. */
-  private async openFile(d: InodeData, flags: number, kill: boolean): Promise<OpenReply> {
-    const c = this.core;
-    const reply = await c.openInode(d, flags);
-    if ((flags & C.O_TRUNC) !== 0 && d.type === S_IFREG) {
-      const h = c.handles.acquire(reply.fh, d.nodeid);
-      try {
-        await c.dropCapability(h.fd);
-        if (kill && c.killprivV2) await c.killSuidSgid(h.fd);
-      } catch (err) {
-        c.handles.remove(reply.fh, d.nodeid);
-        throw err;
-      } finally {
-        c.handles.release(h);
-      }
-    }
-    return reply;
+  open(ctx: RequestContext, nodeid: NodeId, flags: number, openFlags = 0): Promise<OpenReply> {
+    return files.open(this.core, ctx, nodeid, flags, openFlags);
   }
 
   create(ctx: RequestContext, parent: NodeId, name: Buffer, mode: number, flags: number, umask: number, openFlags = 0): Promise<CreateReply> {
     const kill = (openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
-    return createFile(this.core, ctx, parent, name, mode, flags, umask, kill, (d, f, k) => this.openFile(d, f, k));
+    return createFile(this.core, ctx, parent, name, mode, flags, umask, kill, (d, f, k) => files.openFile(this.core, d, f, k));
   }
 
   tmpfile(ctx: RequestContext, parent: NodeId, mode: number, flags: number, umask: number): Promise<CreateReply> {
     return createTmpfile(this.core, ctx, parent, mode, flags, umask);
   }
 
-  async read(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number> {
-    const h = this.core.handles.acquire(fh, nodeid);
-    try {
-      return await out.writeFromFile(h.fd, offset, size);
-    } finally {
-      this.core.handles.release(h);
-    }
+  read(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, size: number, out: ZeroCopyWriter): Promise<number> {
+    return files.read(this.core, ctx, nodeid, fh, offset, size, out);
   }
 
-  async write(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number> {
-    const c = this.core;
-    const h = c.handles.acquire(fh, nodeid);
-    try {
-      await c.dropCapability(h.fd);
-      if (c.killprivV2 && (writeFlags & FUSE_WRITE_KILL_SUIDGID) !== 0) await c.killSuidSgid(h.fd);
-      return await data.readToFile(h.fd, offset, data.length);
-    } finally {
-      c.handles.release(h);
-    }
+  write(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, data: ZeroCopyReader, writeFlags: number): Promise<number> {
+    return files.write(this.core, ctx, nodeid, fh, offset, data, writeFlags);
   }
 
-  async flush(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, lockOwner: bigint): Promise<void> {
-    // What close(2) of one of the guest's descriptors would do on the host: close a duplicate,
-    // and drop the closing process's POSIX locks on the file.
-    const h = this.core.handles.acquire(fh, nodeid);
-    try {
-      this.locks.releaseOwner(nodeid, lockOwner);
-      const dupFd = check(await sys.dup(h.fd), 'dup');
-      check(await sys.close(dupFd), 'close');
-    } finally {
-      this.core.handles.release(h);
-    }
+  flush(ctx: RequestContext, nodeid: NodeId, fh: HandleId, lockOwner: bigint): Promise<void> {
+    return files.flush(this.core, this.locks, ctx, nodeid, fh, lockOwner);
   }
 
-  async release(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, _flags: number, releaseFlags = 0, lockOwner = 0n): Promise<void> {
-    if ((releaseFlags & FUSE_RELEASE_FLUSH) !== 0) this.locks.releaseOwner(nodeid, lockOwner);
-    if ((releaseFlags & FUSE_RELEASE_FLOCK_UNLOCK) !== 0) {
-      const h = this.core.handles.acquire(fh, nodeid);
-      try {
-        await sys.flock(h.fd, C.LOCK_UN);
-      } finally {
-        this.core.handles.release(h);
-      }
-    }
-    this.core.handles.remove(fh, nodeid);
+  release(ctx: RequestContext, nodeid: NodeId, fh: HandleId, _flags: number, releaseFlags = 0, lockOwner = 0n): Promise<void> {
+    return files.release(this.core, this.locks, ctx, nodeid, fh, _flags, releaseFlags, lockOwner);
   }
 
-  async fsync(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void> {
-    const h = this.core.handles.acquire(fh, nodeid);
-    try {
-      check(await sys.fsync(h.fd, datasync), datasync ? 'fdatasync' : 'fsync');
-    } finally {
-      this.core.handles.release(h);
-    }
+  fsync(ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void> {
+    return files.fsync(this.core, ctx, nodeid, fh, datasync);
   }
 
   // ---- directories --------------------------------------------------------------------
 
-  async opendir(_ctx: RequestContext, nodeid: NodeId, _flags: number): Promise<OpenReply> {
-    const d = this.core.inodes.acquire(nodeid);
-    try {
-      if (!d.isDir) throw new ErrnoError(E.ENOTDIR);
-      return await this.core.openInode(d, C.O_RDONLY | C.O_DIRECTORY);
-    } finally {
-      this.core.inodes.release(d);
-    }
+  opendir(ctx: RequestContext, nodeid: NodeId, _flags: number): Promise<OpenReply> {
+    return directories.opendir(this.core, ctx, nodeid, _flags);
   }
 
-  async readdir(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void> {
-    const c = this.core;
-    const h = c.handles.acquire(fh, nodeid);
-    try {
-      const d = c.inodes.acquire(nodeid);
-      try {
-        await readDirectory(h, d, offset, plus, sink, this.readdirHost);
-      } finally {
-        c.inodes.release(d);
-      }
-    } finally {
-      c.handles.release(h);
-    }
+  readdir(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void> {
+    return directories.readdir(this.core, this.readdirHost, ctx, nodeid, fh, offset, plus, sink);
   }
 
-  async releasedir(_ctx: RequestContext, nodeid: NodeId, fh: HandleId): Promise<void> {
-    this.core.handles.remove(fh, nodeid);
+  releasedir(ctx: RequestContext, nodeid: NodeId, fh: HandleId): Promise<void> {
+    return directories.releasedir(this.core, ctx, nodeid, fh);
   }
 
-  async fsyncdir(ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void> {
-    await this.fsync(ctx, nodeid, fh, datasync);
+  fsyncdir(ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void> {
+    return directories.fsyncdir(this.core, ctx, nodeid, fh, datasync);
   }
 
   // ---- file system --------------------------------------------------------------------
 
-  async statfs(_ctx: RequestContext, nodeid: NodeId): Promise<StatfsReply> {
-    const d = this.core.inodes.acquire(nodeid);
-    try {
-      const b = Buffer.allocUnsafe(C.STATVFS_SIZE);
-      check(await sys.fstatvfs(d.fd, b), 'fstatvfs');
-      return {
-        bsize: Number(b.readBigUInt64LE(0)),
-        frsize: Number(b.readBigUInt64LE(8)),
-        blocks: b.readBigUInt64LE(16),
-        bfree: b.readBigUInt64LE(24),
-        bavail: b.readBigUInt64LE(32),
-        files: b.readBigUInt64LE(40),
-        ffree: b.readBigUInt64LE(48),
-        namelen: Number(b.readBigUInt64LE(80)),
-      };
-    } finally {
-      this.core.inodes.release(d);
-    }
+  statfs(ctx: RequestContext, nodeid: NodeId): Promise<StatfsReply> {
+    return attributes.statfs(this.core, ctx, nodeid);
   }
 
-  async access(ctx: RequestContext, nodeid: NodeId, mask: number): Promise<void> {
-    const d = this.core.inodes.acquire(nodeid);
-    try {
-      const m = mask & 7; // R_OK | W_OK | X_OK; F_OK: it exists, we hold it
-      if (m === 0) return;
-      const ids = this.core.hostIds(ctx);
-      check(await sys.faccessat(d.fd, null, m, C.AT_EACCESS | C.AT_SYMLINK_NOFOLLOW, ids.uid, ids.gid, ids.supp), 'faccessat2');
-    } finally {
-      this.core.inodes.release(d);
-    }
+  access(ctx: RequestContext, nodeid: NodeId, mask: number): Promise<void> {
+    return attributes.access(this.core, ctx, nodeid, mask);
   }
 
   // ---- optional operations (xattr.ts, locks.ts, file-ops.ts) ---------------------------
@@ -456,23 +304,23 @@ export class PassthroughFs implements FileSystem {
   }
 
   fallocate(ctx: RequestContext, nodeid: NodeId, fh: HandleId, mode: number, offset: bigint, length: bigint): Promise<void> {
-    return fileOps.fallocate(this.core, ctx, nodeid, fh, mode, offset, length);
+    return files.fallocate(this.core, ctx, nodeid, fh, mode, offset, length);
   }
 
   lseek(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, whence: number): Promise<bigint> {
-    return fileOps.lseek(this.core, ctx, nodeid, fh, offset, whence);
+    return files.lseek(this.core, ctx, nodeid, fh, offset, whence);
   }
 
   copyFileRange(ctx: RequestContext, nIn: NodeId, fhIn: HandleId, offIn: bigint, nOut: NodeId, fhOut: HandleId, offOut: bigint, len: bigint, flags: bigint): Promise<number> {
-    return fileOps.copyFileRange(this.core, ctx, nIn, fhIn, offIn, nOut, fhOut, offOut, len, flags);
+    return files.copyFileRange(this.core, ctx, nIn, fhIn, offIn, nOut, fhOut, offOut, len, flags);
   }
 
   syncfs(ctx: RequestContext, nodeid: NodeId): Promise<void> {
-    return fileOps.syncfs(this.core, ctx, nodeid);
+    return files.syncfs(this.core, ctx, nodeid);
   }
 
   statx(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined, flags: number, mask: number): Promise<StatxReply> {
-    return fileOps.statx(this.core, ctx, nodeid, fh, flags, mask);
+    return attributes.statx(this.core, ctx, nodeid, fh, flags, mask);
   }
 
   // ---- internals ----------------------------------------------------------------------
@@ -502,13 +350,4 @@ export class PassthroughFs implements FileSystem {
     }
   }
 
-  private async remove(parent: NodeId, name: Buffer, flags: number): Promise<void> {
-    checkName(name);
-    const p = this.core.inodes.acquire(parent);
-    try {
-      check(await sys.unlinkat(p.fd, name, flags), flags ? 'rmdir' : 'unlink');
-    } finally {
-      this.core.inodes.release(p);
-    }
-  }
 }

@@ -15,6 +15,9 @@ import type { DirEntry, DirEntrySink, Entry } from '../filesystem/filesystem.js'
 import { C, getdents64, lseek } from '../native/syscalls.js';
 import type { HandleData } from './handle-table.js';
 import type { InodeData } from './inode-table.js';
+import type { HandleId, NodeId, OpenReply, RequestContext } from '../filesystem/filesystem.js';
+import type { PtCore } from './core.js';
+import { fsync } from './files.js';
 
 /** getdents64 buffer per open directory. */
 export const DIR_BUFFER_SIZE = 16 * 1024;
@@ -112,4 +115,37 @@ export async function readDirectory(
   } finally {
     lock.unlock();
   }
+}
+
+export async function opendir(core: PtCore, _ctx: RequestContext, nodeid: NodeId, _flags: number): Promise<OpenReply> {
+  const d = core.inodes.acquire(nodeid);
+  try {
+    if (!d.isDir) throw new ErrnoError(E.ENOTDIR);
+    return await core.openInode(d, C.O_RDONLY | C.O_DIRECTORY);
+  } finally {
+    core.inodes.release(d);
+  }
+}
+
+export async function readdir(core: PtCore, host: ReaddirHost, _ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void> {
+  const c = core;
+  const h = c.handles.acquire(fh, nodeid);
+  try {
+    const d = c.inodes.acquire(nodeid);
+    try {
+      await readDirectory(h, d, offset, plus, sink, host);
+    } finally {
+      c.inodes.release(d);
+    }
+  } finally {
+    c.handles.release(h);
+  }
+}
+
+export async function releasedir(core: PtCore, _ctx: RequestContext, nodeid: NodeId, fh: HandleId): Promise<void> {
+  core.handles.remove(fh, nodeid);
+}
+
+export async function fsyncdir(core: PtCore, ctx: RequestContext, nodeid: NodeId, fh: HandleId, datasync: boolean): Promise<void> {
+  await fsync(core, ctx, nodeid, fh, datasync);
 }

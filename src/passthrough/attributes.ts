@@ -1,4 +1,5 @@
 /**
+ * Attributes on the host: GETATTR (also without a promise), STATFS, ACCESS, STATX, and
  * SETATTR: mode, owner, size, times — on the open handle when the guest names one (FATTR_FH),
  * else on the inode (through /proc/self/fd, or a fresh O_WRONLY descriptor to truncate). With
  * KILLPRIV_V2 a chown or truncate drops set-uid/set-gid as the kernel would for the caller.
@@ -10,6 +11,7 @@ import { C } from '../native/syscalls.js';
 import { check, type PtCore } from './core.js';
 import type { HandleData } from './handle-table.js';
 import { S_IFDIR, S_IFREG, type InodeData } from './inode-table.js';
+import type { NodeId, RequestContext, StatfsReply, StatxReply } from '../filesystem/filesystem.js';
 
 export async function setattr(c: PtCore, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
   const v = req.valid;
@@ -73,5 +75,83 @@ async function truncateInode(c: PtCore, d: InodeData, size: bigint, kill: boolea
     if (kill) await c.killSuidSgid(fd);
   } finally {
     c.closeQuietly(fd);
+  }
+}
+
+export async function getattr(core: PtCore, _ctx: RequestContext, nodeid: NodeId, _fh: number | undefined): Promise<AttrReply> {
+  const d = core.inodes.acquire(nodeid);
+  try {
+    return { attr: await core.stat(d), attrTimeout: core.policy.attrTimeout };
+  } finally {
+    core.inodes.release(d);
+  }
+}
+
+export function getattrSync(core: PtCore, _ctx: RequestContext, nodeid: NodeId, _fh: number | undefined): AttrReply | undefined {
+  if (!sys.inline()) return undefined;
+  const d = core.inodes.acquire(nodeid);
+  try {
+    return { attr: core.statSync(d)!, attrTimeout: core.policy.attrTimeout };
+  } finally {
+    core.inodes.release(d);
+  }
+}
+
+export async function statfs(core: PtCore, _ctx: RequestContext, nodeid: NodeId): Promise<StatfsReply> {
+  const d = core.inodes.acquire(nodeid);
+  try {
+    const b = Buffer.allocUnsafe(C.STATVFS_SIZE);
+    check(await sys.fstatvfs(d.fd, b), 'fstatvfs');
+    return {
+      bsize: Number(b.readBigUInt64LE(0)),
+      frsize: Number(b.readBigUInt64LE(8)),
+      blocks: b.readBigUInt64LE(16),
+      bfree: b.readBigUInt64LE(24),
+      bavail: b.readBigUInt64LE(32),
+      files: b.readBigUInt64LE(40),
+      ffree: b.readBigUInt64LE(48),
+      namelen: Number(b.readBigUInt64LE(80)),
+    };
+  } finally {
+    core.inodes.release(d);
+  }
+}
+
+export async function access(core: PtCore, ctx: RequestContext, nodeid: NodeId, mask: number): Promise<void> {
+  const d = core.inodes.acquire(nodeid);
+  try {
+    const m = mask & 7; // R_OK | W_OK | X_OK; F_OK: it exists, we hold it
+    if (m === 0) return;
+    const ids = core.hostIds(ctx);
+    check(await sys.faccessat(d.fd, null, m, C.AT_EACCESS | C.AT_SYMLINK_NOFOLLOW, ids.uid, ids.gid, ids.supp), 'faccessat2');
+  } finally {
+    core.inodes.release(d);
+  }
+}
+
+/** AT_STATX_SYNC_TYPE (FORCE_SYNC | DONT_SYNC): the only statx flags a guest may pass. */
+const AT_STATX_SYNC_TYPE = 0x6000;
+const STATX_BASIC_STATS = 0x7ff;
+/** struct statx offsets. */
+const SX_UID = 20;
+const SX_GID = 24;
+const SX_DEV_MAJOR = 136;
+const SX_DEV_MINOR = 140;
+const SX_MNT_ID = 144;
+
+export async function statx(core: PtCore, _ctx: RequestContext, nodeid: number, _fh: number | undefined, flags: number, mask: number): Promise<StatxReply> {
+  const d = core.inodes.acquire(nodeid);
+  try {
+    const out = Buffer.alloc(C.KERNEL_STATX_SIZE);
+    const f = C.AT_SYMLINK_NOFOLLOW | (flags & AT_STATX_SYNC_TYPE);
+    check(await sys.statxRaw(d.fd, null, f, (mask | STATX_BASIC_STATS) >>> 0, out), 'statx');
+    out.writeUInt32LE(core.s.uidMap.toGuest(out.readUInt32LE(SX_UID)), SX_UID);
+    out.writeUInt32LE(core.s.gidMap.toGuest(out.readUInt32LE(SX_GID)), SX_GID);
+    out.writeUInt32LE(0, SX_DEV_MAJOR);
+    out.writeUInt32LE(0, SX_DEV_MINOR);
+    out.fill(0, SX_MNT_ID);
+    return { statx: out, flags: 0, attrTimeout: core.policy.attrTimeout };
+  } finally {
+    core.inodes.release(d);
   }
 }
