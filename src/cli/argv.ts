@@ -167,7 +167,7 @@ export function runYargs(argv: string[]): Parsed {
       alias: spec.aliases,
     });
   }
-  return parser.parseSync(argv) as Parsed;
+  return parser.parseSync(argv);
 }
 
 /** yargs' messages, rewritten as ours. */
@@ -189,7 +189,7 @@ export function tokenize(argv: readonly string[]): Parsed {
 export function lastString(parsed: Parsed, key: string): string | undefined {
   const v = parsed[key];
   if (v === undefined) return undefined;
-  const last = Array.isArray(v) ? v[v.length - 1] : v;
+  const last: unknown = Array.isArray(v) ? v[v.length - 1] : v;
   return String(last);
 }
 

@@ -54,7 +54,8 @@ const MAX_SOCKET_PATH = 107;
 export function packageVersion(): string {
   // src/cli and dist/cli both sit two levels below the package root.
   const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return String((JSON.parse(text) as { version?: unknown }).version ?? 'unknown');
+  const { version } = JSON.parse(text) as { version?: unknown };
+  return typeof version === 'string' ? version : 'unknown';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
     process.on('SIGHUP', () => log.info('SIGHUP ignored'));
     process.on('SIGUSR1', () => {
       try {
-        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax!.snapshot() : undefined, fastPath: fastPath ? () => fastPath!.counters() : undefined }) }, 'statistics');
+        log.info({ stats: statsSnapshot({ fuse: server.stats, queues: () => device.queueStats(), dax: dax ? () => dax.snapshot() : undefined, fastPath: fastPath ? () => fastPath.counters() : undefined }) }, 'statistics');
       } catch (err) {
         log.warn({ err }, 'cannot gather statistics');
       }
@@ -160,7 +160,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       requestQueues: REQUEST_QUEUES,
       handler: server,
       log,
-      onReset: () => server.reset(),
+      // reset() settles once the session is down; the device does not wait for it.
+      onReset: () => void server.reset(),
       tag: config.tag,
       daxWindow: config.daxWindow === undefined ? undefined : BigInt(config.daxWindow),
       // Kata's QEMU keeps the DAX window out of our memory table: I/O there goes through FS_IO.

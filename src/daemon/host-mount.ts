@@ -79,7 +79,7 @@ export async function runHostMount(config: DaemonConfig, log: Logger): Promise<n
     await passthrough.close();
     const code = (err as { code?: string }).code;
     const hint = code === 'EPERM' ? ' (mounting needs root / CAP_SYS_ADMIN)' : '';
-    throw new Error(`cannot mount ${mountPoint}: ${(err as Error).message}${hint}`);
+    throw new Error(`cannot mount ${mountPoint}: ${(err as Error).message}${hint}`, { cause: err });
   }
 
   return new Promise<number>((resolve) => {

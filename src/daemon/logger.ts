@@ -78,10 +78,15 @@ function fieldValue(value: unknown): string {
   if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
   if (value === undefined) return 'undefined';
   try {
-    return JSON.stringify(value) ?? String(value);
+    // undefined for a function or a symbol.
+    const json = JSON.stringify(value) as string | undefined;
+    if (json !== undefined) return json;
   } catch {
-    return String(value);
+    // A BigInt, or an object JSON cannot encode (a cycle, a throwing toJSON).
   }
+  // Records come from JSON.parse, so only a direct caller of formatRecord() gets here.
+  if (typeof value === 'bigint' || typeof value === 'symbol' || typeof value === 'function') return value.toString();
+  return Object.prototype.toString.call(value);
 }
 
 interface SerializedError {

@@ -210,12 +210,12 @@ export class DaxManager {
 
   /** The file's bytes [offset, offset + len) changed without the window: refresh the copies holding them. */
   async reload(nodeid: number, offset = 0n, len = I64_MAX): Promise<void> {
-    await Promise.all(
-      this.table.copiesOf(nodeid).map((t) => {
-        const span = t.overlap(offset, len);
-        return span === undefined ? undefined : t.reload(span[0], span[1]);
-      }),
-    );
+    const reloads: Promise<void>[] = [];
+    for (const t of this.table.copiesOf(nodeid)) {
+      const span = t.overlap(offset, len);
+      if (span !== undefined) reloads.push(t.reload(span[0], span[1]));
+    }
+    await Promise.all(reloads);
   }
 
   /**
@@ -324,7 +324,7 @@ export class DaxManager {
    */
   private async unmapSlots(channel: BackendChannel, slots: number[]): Promise<void> {
     const mappings = slots.map((s) => [s, this.table.get(s)] as const).filter((x): x is readonly [number, WindowMapping] => x[1] !== undefined);
-    let failure: unknown;
+    const failures: unknown[] = [];
     if (this.o.protocol() === 'shmem') {
       for (const [slot, m] of mappings) {
         const at = BigInt(slot) * RANGE;
@@ -333,7 +333,7 @@ export class DaxManager {
           if (m.fileLen > 0) await this.unmapRange(channel, at, BigInt(m.fileLen));
           if (m.copy !== undefined) await this.unmapRange(channel, at + BigInt(m.fileLen), BigInt(m.copy.len));
         } catch (err) {
-          failure ??= err;
+          failures.push(err);
         } finally {
           await m.copy?.close().catch((err: unknown) => this.o.log.warn({ err }, 'writing a DAX range copy back failed'));
         }
@@ -346,10 +346,10 @@ export class DaxManager {
           encodeFsMessage({ flags: 0, align: MAP_ALIGNMENT_LOG2, entries: batch.map(([slot, m]) => ({ fdOffset: 0n, cacheOffset: BigInt(slot) * RANGE, len: BigInt(m.len), flags: 0n })) }),
         );
         for (const [slot] of batch) this.table.clear(slot);
-        if (status !== 0n) failure ??= new ErrnoError(frontEndErrno(status), 'the front-end failed to unmap');
+        if (status !== 0n) failures.push(new ErrnoError(frontEndErrno(status), 'the front-end failed to unmap'));
       }
     }
-    if (failure !== undefined) throw failure;
+    if (failures.length > 0) throw failures[0];
   }
 
   /** Closes (writing back) the range copies of `slots` and forgets those slots. */

@@ -42,7 +42,7 @@ export class MappingTable {
   readonly stats: MappingStats = { setups: 0, removes: 0, mappedBytes: 0 };
 
   constructor(readonly windowBytes: bigint) {
-    this.slots = new Array(Number(windowBytes / BigInt(DAX_RANGE)));
+    this.slots = new Array<WindowMapping | undefined>(Number(windowBytes / BigInt(DAX_RANGE)));
   }
 
   get slotCount(): number {

@@ -392,7 +392,7 @@ export class BackendChannel {
 
   private shmem(map: boolean, p: Buffer, fds: number[]): bigint {
     const { shmid, fdOffset, shmOffset: off, len, flags } = decodeShmemMessage(p);
-    let result = 0;
+    let result: number;
     if (shmid !== 0 || len === 0n || off + len > BigInt(this.window.size)) {
       result = -EINVAL;
     } else if (map) {

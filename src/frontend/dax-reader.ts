@@ -26,7 +26,8 @@ import { SETUPMAPPING_READ, SETUPMAPPING_WRITE, type FuseClient } from './fuse-c
 const PAGE = 4096;
 /** FUSE_REMOVEMAPPING_MAX_ENTRY: entries per REMOVEMAPPING. */
 const REMOVE_BATCH = 256;
-const RETRY = Symbol('retry');
+/** Thrown by miss() when its range was evicted again before use: the caller starts over. */
+const RETRY = new Error('DAX range evicted before use: retry');
 
 /** An open file to move bytes through the window. */
 export interface DaxFile {

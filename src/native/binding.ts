@@ -126,37 +126,37 @@ export interface DataPathAddon {
   VirtQueue: new (memory: GuestMemory) => VirtQueue;
   FuseFastPath: new () => FuseFastPath;
 
-  eventfdCreate(nonblocking: boolean): number;
+  eventfdCreate: (nonblocking: boolean) => number;
   /** Counter value, 0 if nothing pending, or -errno. */
-  eventfdRead(fd: number): number;
-  eventfdWrite(fd: number): number;
-  closeFd(fd: number): number;
+  eventfdRead: (fd: number) => number;
+  eventfdWrite: (fd: number) => number;
+  closeFd: (fd: number) => number;
   /** O_RDONLY 0 / O_WRONLY 1 / O_RDWR 2, or -errno. */
-  fdAccessMode(fd: number): number;
+  fdAccessMode: (fd: number) => number;
 
-  socketListen(path: string): number;
-  socketIsListening(fd: number): boolean;
-  socketAccept(fd: number): number;
-  socketConnect(path: string): number;
-  socketPair(): [number, number];
+  socketListen: (path: string) => number;
+  socketIsListening: (fd: number) => boolean;
+  socketAccept: (fd: number) => number;
+  socketConnect: (path: string) => number;
+  socketPair: () => [number, number];
   /** fdsOut[0] = number of fds received (-1: too many, all closed), fdsOut[1..] the fds. */
-  socketRecv(fd: number, buf: Buffer, off: number, len: number, fdsOut: Int32Array): number;
-  socketSend(fd: number, buf: Buffer, off: number, len: number, fds?: number[]): number;
-  setBlocking(fd: number, blocking: boolean): number;
+  socketRecv: (fd: number, buf: Buffer, off: number, len: number, fdsOut: Int32Array) => number;
+  socketSend: (fd: number, buf: Buffer, off: number, len: number, fds?: number[]) => number;
+  setBlocking: (fd: number, blocking: boolean) => number;
   /** 1 readable, 0 timeout, -errno. */
-  pollReadable(fd: number, timeoutMs: number): number;
+  pollReadable: (fd: number, timeoutMs: number) => number;
 
-  setPoolSize(n: number): void;
-  getPoolSize(): number;
-  syslogOpen(ident: string, facility?: number): void;
-  syslog(priority: number, message: string): void;
+  setPoolSize: (n: number) => void;
+  getPoolSize: () => number;
+  syslogOpen: (ident: string, facility?: number) => void;
+  syslog: (priority: number, message: string) => void;
   /** n ≤ 0: raise the soft limit to the hard one; else set both to n. New soft limit or -errno. */
-  setNofileLimit(n: number): number;
+  setNofileLimit: (n: number) => number;
 
   /** Frontend side: a sized, close-on-exec memfd (throws). */
-  memfdCreate(name: string, size: number): number;
+  memfdCreate: (name: string, size: number) => number;
   /** Frontend side: a MAP_SHARED view of fd as a Buffer, unmapped when collected. */
-  mapShared(fd: number, size: number, offset: number): Buffer;
+  mapShared: (fd: number, size: number, offset: number) => Buffer;
 }
 
 export const native: DataPathAddon = addon as DataPathAddon;

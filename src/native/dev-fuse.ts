@@ -18,15 +18,15 @@ export interface DevFuseConstants {
 
 export interface DevFuseAddon {
   /** open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK); throws. */
-  devFuseOpen(): number;
+  devFuseOpen: () => number;
   /** mount(2); throws. */
-  fuseMount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  fuseMount: (source: string, target: string, fstype: string, flags: number, data: string) => void;
   /** umount2(2) on a thread of its own (unmounting may wait for our own replies). */
-  umountAsync(target: string, flags: number, cb: (result: number) => void): void;
+  umountAsync: (target: string, flags: number, cb: (result: number) => void) => void;
   /** Reads one whole request into buf[off, off + len): bytes, -EAGAIN, -ENODEV, ... */
-  devFuseRead(fd: number, buf: Uint8Array, off: number, len: number): number;
+  devFuseRead: (fd: number, buf: Uint8Array, off: number, len: number) => number;
   /** writev of head[off, off + len) then body[bodyOff, bodyOff + bodyLen): bytes or -errno. */
-  devFuseWrite(fd: number, head: Uint8Array, off: number, len: number, body: Uint8Array | null, bodyOff: number, bodyLen: number): number;
+  devFuseWrite: (fd: number, head: Uint8Array, off: number, len: number, body: Uint8Array | null, bodyOff: number, bodyLen: number) => number;
   readonly devFuseConstants: DevFuseConstants;
 }
 

@@ -9,9 +9,9 @@ export interface MemoryTrimAddon {
    * Lists the read-only mappings of the executable and its shared libraries (text, read-only
    * data) without private copies, from /proc/self/smaps: bytes listed, or -errno.
    */
-  trimPlanFileMappings(): number;
+  trimPlanFileMappings: () => number;
   /** malloc_trim(0), then MADV_DONTNEED on the listed mappings: bytes dropped. */
-  trimIdle(): number;
+  trimIdle: () => number;
 }
 
 export const memoryTrim = addon as MemoryTrimAddon;

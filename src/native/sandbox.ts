@@ -33,21 +33,21 @@ export type SeccompAction = 'kill' | 'log' | 'trap';
 
 export interface SandboxAddon {
   /** setgroups(0, NULL) in every thread; 0 or -errno (0 too when there were none). */
-  sandboxDropGroups(): number;
+  sandboxDropGroups: () => number;
   /** Clears FD_CLOEXEC; 0 or -errno. */
-  sandboxClearCloexec(fd: number): number;
+  sandboxClearCloexec: (fd: number) => number;
   /** execve(2); returns -errno only if it failed. */
-  sandboxExec(path: string, argv: string[], env: string[]): number;
+  sandboxExec: (path: string, argv: string[], env: string[]) => number;
   /** Mounts and pivot_root into sharedDir (must already be in new mount/pid namespaces). */
-  sandboxEnterNamespace(sharedDir: string): SandboxFds;
+  sandboxEnterNamespace: (sharedDir: string) => SandboxFds;
   /** chroot(2) into sharedDir. */
-  sandboxEnterChroot(sharedDir: string): SandboxFds;
+  sandboxEnterChroot: (sharedDir: string) => SandboxFds;
   /** Every thread keeps only the capabilities in the 64-bit mask keepHi:keepLo. */
-  sandboxDropCapabilities(keepLo: number, keepHi: number, taskFd: number): { threads: number; bounding: boolean };
-  sandboxCapabilityState(taskFd: number): ThreadCapabilities[];
+  sandboxDropCapabilities: (keepLo: number, keepHi: number, taskFd: number) => { threads: number; bounding: boolean };
+  sandboxCapabilityState: (taskFd: number) => ThreadCapabilities[];
   /** Installs the filter on every thread; learnFd ≥ 0 records instead (docs/seccomp.md). */
-  sandboxInstallSeccomp(action: SeccompAction, learnFd: number): number;
-  sandboxSeccompAllowList(): AllowedSyscall[];
+  sandboxInstallSeccomp: (action: SeccompAction, learnFd: number) => number;
+  sandboxSeccompAllowList: () => AllowedSyscall[];
   /** x86_64 | aarch64 */
   sandboxArch: string;
 }

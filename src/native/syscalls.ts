@@ -15,50 +15,50 @@ type Off = number | bigint;
 
 /** Every native syscall export, one line each. */
 export interface SyscallAddon {
-  sys_openat2(dirfd: number, name: Name, flags: number, mode: number, resolve: number, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
-  sys_reopen(procSelfFd: number, fd: number, flags: number, cb?: SysCallback): R;
-  sys_statx(dirfd: number, name: Name | null, flags: number, out: Buffer, cb?: SysCallback): R;
-  sys_fchmodat(dirfd: number, name: Name | null, mode: number, cb?: SysCallback): R;
-  sys_fchownat(dirfd: number, name: Name | null, uid: number, gid: number, flags: number, cb?: SysCallback): R;
-  sys_utimensat(dirfd: number, name: Name | null, aSec: number, aNsec: number, mSec: number, mNsec: number, flags: number, cb?: SysCallback): R;
-  sys_ftruncate(fd: number, length: Off, cb?: SysCallback): R;
-  sys_mknodat(dirfd: number, name: Name, mode: number, rdev: number, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
-  sys_mkdirat(dirfd: number, name: Name, mode: number, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
-  sys_symlinkat(target: Name, dirfd: number, name: Name, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
-  sys_unlinkat(dirfd: number, name: Name, flags: number, cb?: SysCallback): R;
-  sys_renameat2(oldDirfd: number, oldName: Name, newDirfd: number, newName: Name, flags: number, cb?: SysCallback): R;
-  sys_linkat(oldDirfd: number, oldName: Name | null, newDirfd: number, newName: Name, flags: number, cb?: SysCallback): R;
-  sys_readlinkat(dirfd: number, name: Name | null, out: Buffer, cb?: SysCallback): R;
-  sys_faccessat(dirfd: number, name: Name | null, mode: number, flags: number, uid: number, gid: number, supp?: number, cb?: SysCallback): R;
-  sys_getdents64(fd: number, out: Buffer, cb?: SysCallback): R;
-  sys_lseek(fd: number, offset: Off, whence: number, cb?: SysCallback): R;
-  sys_fsync(fd: number, datasync: boolean, cb?: SysCallback): R;
-  sys_fstatvfs(fd: number, out: Buffer, cb?: SysCallback): R;
-  sys_close(fd: number, cb?: SysCallback): R;
-  sys_dup(fd: number, cb?: SysCallback): R;
-  sys_pread(fd: number, buf: Uint8Array, off: number, len: number, position: Off, cb?: SysCallback): R;
-  sys_pwrite(fd: number, buf: Uint8Array, off: number, len: number, position: Off, cb?: SysCallback): R;
+  sys_openat2: (dirfd: number, name: Name, flags: number, mode: number, resolve: number, uid: number, gid: number, supp?: number, cb?: SysCallback) => R;
+  sys_reopen: (procSelfFd: number, fd: number, flags: number, cb?: SysCallback) => R;
+  sys_statx: (dirfd: number, name: Name | null, flags: number, out: Buffer, cb?: SysCallback) => R;
+  sys_fchmodat: (dirfd: number, name: Name | null, mode: number, cb?: SysCallback) => R;
+  sys_fchownat: (dirfd: number, name: Name | null, uid: number, gid: number, flags: number, cb?: SysCallback) => R;
+  sys_utimensat: (dirfd: number, name: Name | null, aSec: number, aNsec: number, mSec: number, mNsec: number, flags: number, cb?: SysCallback) => R;
+  sys_ftruncate: (fd: number, length: Off, cb?: SysCallback) => R;
+  sys_mknodat: (dirfd: number, name: Name, mode: number, rdev: number, uid: number, gid: number, supp?: number, cb?: SysCallback) => R;
+  sys_mkdirat: (dirfd: number, name: Name, mode: number, uid: number, gid: number, supp?: number, cb?: SysCallback) => R;
+  sys_symlinkat: (target: Name, dirfd: number, name: Name, uid: number, gid: number, supp?: number, cb?: SysCallback) => R;
+  sys_unlinkat: (dirfd: number, name: Name, flags: number, cb?: SysCallback) => R;
+  sys_renameat2: (oldDirfd: number, oldName: Name, newDirfd: number, newName: Name, flags: number, cb?: SysCallback) => R;
+  sys_linkat: (oldDirfd: number, oldName: Name | null, newDirfd: number, newName: Name, flags: number, cb?: SysCallback) => R;
+  sys_readlinkat: (dirfd: number, name: Name | null, out: Buffer, cb?: SysCallback) => R;
+  sys_faccessat: (dirfd: number, name: Name | null, mode: number, flags: number, uid: number, gid: number, supp?: number, cb?: SysCallback) => R;
+  sys_getdents64: (fd: number, out: Buffer, cb?: SysCallback) => R;
+  sys_lseek: (fd: number, offset: Off, whence: number, cb?: SysCallback) => R;
+  sys_fsync: (fd: number, datasync: boolean, cb?: SysCallback) => R;
+  sys_fstatvfs: (fd: number, out: Buffer, cb?: SysCallback) => R;
+  sys_close: (fd: number, cb?: SysCallback) => R;
+  sys_dup: (fd: number, cb?: SysCallback) => R;
+  sys_pread: (fd: number, buf: Uint8Array, off: number, len: number, position: Off, cb?: SysCallback) => R;
+  sys_pwrite: (fd: number, buf: Uint8Array, off: number, len: number, position: Off, cb?: SysCallback) => R;
   /** `how`: XATTR_VIA_FD (fd is an I/O fd), _REOPEN (O_PATH fd of a file/dir), _PATH (O_PATH fd of anything). */
-  sys_getxattr(procSelfFd: number, fd: number, how: number, name: Name, out: Buffer | null, cb?: SysCallback): R;
-  sys_listxattr(procSelfFd: number, fd: number, how: number, out: Buffer | null, cb?: SysCallback): R;
-  sys_setxattr(procSelfFd: number, fd: number, how: number, name: Name, value: Uint8Array, flags: number, cb?: SysCallback): R;
-  sys_removexattr(procSelfFd: number, fd: number, how: number, name: Name, cb?: SysCallback): R;
-  sys_fallocate(fd: number, mode: number, offset: Off, length: Off, cb?: SysCallback): R;
-  sys_copy_file_range(fdIn: number, offIn: Off, fdOut: number, offOut: Off, len: Off, flags: number, cb?: SysCallback): R;
-  sys_syncfs(fd: number, cb?: SysCallback): R;
-  sys_ofd_lock(fd: number, cmd: number, type: number, start: Off, len: Off, out: Buffer | null, cb?: SysCallback): R;
-  sys_flock(fd: number, op: number, cb?: SysCallback): R;
-  sys_name_to_handle_at(fd: number, out: Buffer, cb?: SysCallback): R;
-  sys_open_by_handle_at(mountFd: number, handle: Uint8Array, flags: number, cb?: SysCallback): R;
-  sys_statx_raw(dirfd: number, name: Name | null, flags: number, mask: number, out: Buffer, cb?: SysCallback): R;
+  sys_getxattr: (procSelfFd: number, fd: number, how: number, name: Name, out: Buffer | null, cb?: SysCallback) => R;
+  sys_listxattr: (procSelfFd: number, fd: number, how: number, out: Buffer | null, cb?: SysCallback) => R;
+  sys_setxattr: (procSelfFd: number, fd: number, how: number, name: Name, value: Uint8Array, flags: number, cb?: SysCallback) => R;
+  sys_removexattr: (procSelfFd: number, fd: number, how: number, name: Name, cb?: SysCallback) => R;
+  sys_fallocate: (fd: number, mode: number, offset: Off, length: Off, cb?: SysCallback) => R;
+  sys_copy_file_range: (fdIn: number, offIn: Off, fdOut: number, offOut: Off, len: Off, flags: number, cb?: SysCallback) => R;
+  sys_syncfs: (fd: number, cb?: SysCallback) => R;
+  sys_ofd_lock: (fd: number, cmd: number, type: number, start: Off, len: Off, out: Buffer | null, cb?: SysCallback) => R;
+  sys_flock: (fd: number, op: number, cb?: SysCallback) => R;
+  sys_name_to_handle_at: (fd: number, out: Buffer, cb?: SysCallback) => R;
+  sys_open_by_handle_at: (mountFd: number, handle: Uint8Array, flags: number, cb?: SysCallback) => R;
+  sys_statx_raw: (dirfd: number, name: Name | null, flags: number, mask: number, out: Buffer, cb?: SysCallback) => R;
   /** A blocking lock wait on its own thread (kind 0: OFD lock of type `arg`; 1: flock(fd, arg)). Id > 0, or -errno. */
-  sys_lock_wait(fd: number, kind: number, arg: number, start: Off, len: Off, cb: SysCallback): number;
+  sys_lock_wait: (fd: number, kind: number, arg: number, start: Off, len: Off, cb: SysCallback) => number;
   /** 0 when the wait was signalled to end with -EINTR, -ESRCH when it is over. */
-  sys_lock_cancel(id: number): number;
-  sys_lock_waiters(): number;
+  sys_lock_cancel: (id: number) => number;
+  sys_lock_waiters: () => number;
   sys_constants: SysConstants;
-  getPoolSize(): number;
-  setPoolSize(n: number): void;
+  getPoolSize: () => number;
+  setPoolSize: (n: number) => void;
 }
 
 export interface SysConstants {

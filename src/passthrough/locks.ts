@@ -184,7 +184,7 @@ export class LockTable {
       this.core.closeQuietly(fd);
       return existing;
     }
-    if (m === undefined) this.byInode.set(d.nodeid, (m = new Map()));
+    if (m === undefined) this.byInode.set(d.nodeid, (m = new Map<bigint, OwnerFile>()));
     const o: OwnerFile = { owner, fd, pid: 0, held: false, busy: 0, closing: false };
     m.set(owner, o);
     return o;
@@ -216,7 +216,7 @@ export class LockTable {
   private wait(ctx: RequestContext, fd: number, kind: number, arg: number, start: bigint, len: bigint): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      let unsubscribe: (() => void) | undefined;
+      // The callback runs later, on the JS thread (native/lock_waiter.h): `unsubscribe` is set by then.
       const id = sys.sys.sys_lock_wait(fd, kind, arg, start, len, (r) => {
         if (timer !== undefined) clearInterval(timer);
         unsubscribe?.();
@@ -233,7 +233,7 @@ export class LockTable {
           timer = undefined;
         }
       };
-      unsubscribe = ctx.onInterrupt?.(() => {
+      const unsubscribe = ctx.onInterrupt?.(() => {
         cancel();
         timer ??= setInterval(cancel, CANCEL_RETRY_MS);
       });

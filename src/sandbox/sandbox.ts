@@ -17,7 +17,7 @@
  */
 import { closeSync, constants as fsc, openSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { sandbox, type SeccompAction } from '../native/sandbox.js';
+import { sandbox } from '../native/sandbox.js';
 import { C, sys } from '../native/syscalls.js';
 import { errnoName } from '../filesystem/errors.js';
 import { capabilityMask, keptCapabilities, parseModcaps } from './capabilities.js';
@@ -53,7 +53,7 @@ export interface Jail {
   /** /proc/self/fd opened before /proc became unreachable (undefined with `none`). */
   procSelfFd?: number;
   /** Removes the --socket-path socket at exit (a no-op where the supervisor does it). */
-  unlinkSocket(): void;
+  unlinkSocket: () => void;
   /** Internal: /proc/self/task and the seccomp learning file, closed or used by lockDown. */
   taskFd: number;
   learnFd: number;
@@ -160,7 +160,7 @@ export function lockDown(config: SandboxConfig, log: Logger, jail: Jail): void {
   if (config.seccomp === 'none') return;
   let n;
   try {
-    n = sandbox.sandboxInstallSeccomp(config.seccomp as SeccompAction, jail.learnFd);
+    n = sandbox.sandboxInstallSeccomp(config.seccomp, jail.learnFd);
   } catch (error) {
     fail('cannot install the seccomp filter', error);
   }

@@ -364,10 +364,10 @@ function wrap(
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   let out = '';
   let err = '';
-  proc.stdout!.on('data', (d: Buffer) => {
+  proc.stdout.on('data', (d: Buffer) => {
     if (out.length < OUTPUT_CAP) out += d.toString();
   });
-  proc.stderr!.on('data', (d: Buffer) => {
+  proc.stderr.on('data', (d: Buffer) => {
     if (err.length < OUTPUT_CAP) err += d.toString();
   });
   let done = false;

@@ -49,7 +49,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       err += d.toString();
       if (err.includes('Waiting for vhost-user socket connection')) resolve();
     };
-    child.stderr!.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => reject(new Error(`daemon exited (${code}) before listening:\n${err}`)));
   });
   return {

@@ -11,7 +11,6 @@ import { cstr } from '../../src/frontend/fuse-client.js';
 
 const E = constants.errno;
 const O_RDWR = 2;
-const O_CREAT = 0o100;
 
 async function errnoOf(p: Promise<unknown>): Promise<number> {
   try {

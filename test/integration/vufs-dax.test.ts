@@ -137,7 +137,7 @@ describe('vufs DAX path', () => {
     const svg = readFileSync(join(dir, 'a.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    const json = JSON.parse(execFileSync(process.execPath, [join(REPO, 'dist/cli/vufs.js'), 'dax-advise', '--trace', join(dir, 't.jsonl'), '--json']).toString());
+    const json = JSON.parse(execFileSync(process.execPath, [join(REPO, 'dist/cli/vufs.js'), 'dax-advise', '--trace', join(dir, 't.jsonl'), '--json']).toString()) as { distinctRanges: unknown };
     expect(json.distinctRanges).toBe(8);
   });
 });

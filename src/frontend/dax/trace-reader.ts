@@ -39,7 +39,7 @@ export function* rangesOf(rec: TraceRecord): Generator<[number, number]> {
 function isRecord(v: unknown): v is TraceRecord {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
-  const num = (k: string): boolean => typeof r[k] === 'number' && Number.isFinite(r[k]) && (r[k] as number) >= 0;
+  const num = (k: string): boolean => typeof r[k] === 'number' && Number.isFinite(r[k]) && r[k] >= 0;
   if (!num('t')) return false;
   switch (r.op) {
     case 'access':

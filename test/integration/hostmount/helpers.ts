@@ -81,7 +81,7 @@ export async function startHostMount(opts: HostMountOptions = {}): Promise<HostM
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
   });
   const exited = new Promise<number | string>((resolve) => {
@@ -99,11 +99,11 @@ export async function startHostMount(opts: HostMountOptions = {}): Promise<HostM
       const onData = (): void => {
         if (err.includes(`Mounted ${share} on ${mnt}`)) {
           clearTimeout(timer);
-          child.stderr!.off('data', onData);
+          child.stderr.off('data', onData);
           resolve();
         }
       };
-      child.stderr!.on('data', onData);
+      child.stderr.on('data', onData);
       onData();
       void exited.then((code) => {
         clearTimeout(timer);

@@ -104,7 +104,7 @@ describe('host mount life cycle', () => {
     // Start a second daemon by hand on the same directories.
     const child = spawn(process.execPath, [DAEMON_BIN, `--shared-dir=${share}`, `--mount=${mnt}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     // Stops waiting early if it exits instead; the next line then shows its stderr.
     await until(() => err.includes('Mounted ') || child.exitCode !== null, "the second daemon's readiness line");

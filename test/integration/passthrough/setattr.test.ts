@@ -43,11 +43,11 @@ describe('setattr', () => {
   });
 
   it('size by path and through a handle', async () => {
-    let r = await s.fs.setattr(root, id, setattrReq({ valid: FATTR.SIZE, size: 4n }));
+    const r = await s.fs.setattr(root, id, setattrReq({ valid: FATTR.SIZE, size: 4n }));
     expect(nfs.readFileSync(file, 'utf8')).toBe('0123');
     expect(r.attr.readBigUInt64LE(StatField.size)).toBe(4n);
     const o = await s.fs.open(root, id, C.O_RDWR);
-    r = await s.fs.setattr(root, id, setattrReq({ valid: FATTR.SIZE | FATTR.FH, fh: o.fh, size: 1n << 20n }));
+    await s.fs.setattr(root, id, setattrReq({ valid: FATTR.SIZE | FATTR.FH, fh: o.fh, size: 1n << 20n }));
     expect(nfs.statSync(file).size).toBe(1 << 20);
     await expect(s.fs.setattr(root, id, setattrReq({ valid: FATTR.SIZE | FATTR.FH, fh: o.fh + 100, size: 0n }))).rejects.toMatchObject({
       errno: E.EBADF,

@@ -28,7 +28,7 @@ function hostGet(path: string, attr: string): string | undefined {
 }
 
 function hostList(path: string): string[] {
-  return JSON.parse(execFileSync('python3', ['-c', 'import os,sys,json; print(json.dumps(sorted(os.listxattr(sys.argv[1], follow_symlinks=False))))', path]).toString());
+  return JSON.parse(execFileSync('python3', ['-c', 'import os,sys,json; print(json.dumps(sorted(os.listxattr(sys.argv[1], follow_symlinks=False))))', path]).toString()) as string[];
 }
 
 const list = (b: Buffer | number): string[] =>

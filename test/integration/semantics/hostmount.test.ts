@@ -27,7 +27,7 @@ function py(code: string, cwd: string): string {
 function child(file: string, args: string[]): { proc: ChildProcess; out: () => string; exit: Promise<number | string> } {
   const proc = spawn(file, args, { cwd: '/', stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<number | string>((r) => proc.on('exit', (code, signal) => r(code ?? signal ?? -1)));
   return { proc, out: () => out, exit };
 }

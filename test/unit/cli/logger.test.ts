@@ -76,7 +76,7 @@ describe('stderr', () => {
     const logger = await createLogger({ logLevel: 'info', syslog: false }, { stderr: capture.sink });
     const before = Date.now();
     logger.warn('hello');
-    const m = /^\[(\S+) WARN  virtiofsd-ts\] hello$/.exec(capture.lines()[0]);
+    const m = /^\[(\S+) WARN {2}virtiofsd-ts\] hello$/.exec(capture.lines()[0]);
     expect(m).not.toBeNull();
     expect(Math.abs(Date.parse(m![1]) - before)).toBeLessThan(5000);
   });

@@ -133,7 +133,7 @@ describe('locks', () => {
 
   it('a waiting SETLKW hears FUSE_INTERRUPT through onInterrupt, also when it arrived first', async () => {
     const r = await extRig();
-    let release: ((err?: unknown) => void) | undefined;
+    let release: ((err?: Error) => void) | undefined;
     r.fsx.setlk = (ctx: RequestContext) =>
       new Promise<void>((resolve, reject) => {
         release = (err) => (err ? reject(err) : resolve());
@@ -233,7 +233,7 @@ describe('request extensions (CREATE, MKNOD, MKDIR, SYMLINK, TMPFILE)', () => {
     let ctxSeen: RequestContext | undefined;
     const mkdir = r.fs.mkdir.bind(r.fs);
     r.fs.mkdir = (ctx, ...a) => {
-      ctxSeen = { ...ctx, supplementaryGroups: ctx.supplementaryGroups, securityContext: ctx.securityContext } as RequestContext;
+      ctxSeen = { ...ctx, supplementaryGroups: ctx.supplementaryGroups, securityContext: ctx.securityContext };
       return mkdir(ctx, ...a);
     };
     expect(errnoOfReply(await r.send(mkdirWith(Buffer.concat([secctx('security.selinux', 'system_u:object_r:x_t:s0'), groups(3000)]))))).toBe(0);
