@@ -2,7 +2,8 @@
  * Every FileSystem method, classified by what it does to the share. The type makes the table
  * exhaustive: a method added to FileSystem does not compile until it is classified here, and
  * test/unit/filesystem/read-only.test.ts then checks that --readonly (read-only.ts) refuses
- * every `modifies` method and the writing forms of every `byFlags` one.
+ * every `modifies` method; the writing forms of the two `byFlags` ones (OPEN, SETUPMAPPING) have
+ * a test each there, and a new `byFlags` method fails that test until it gets one.
  */
 import type { FileSystem } from './filesystem.js';
 

@@ -8,7 +8,9 @@
  *
  * Descriptor safety is kept here: a grant is withdrawn before the core asks the file system to
  * release the handle, and all grants before the session ends (the file system closes
- * descriptors only then). Everything runs on the one JS thread the transport's native pop
+ * descriptors only then). Between the end of one session and the start of the next the table
+ * is closed: an OPEN still finishing while the core drains gets no grant, so nothing registered
+ * can outlive the session's descriptors. Everything runs on the one JS thread the transport's native pop
  * runs on, so a withdrawal takes effect before the next request is taken off a ring.
  */
 import type { DirectIo, DirectIoControl, HandleId, NodeId } from '../filesystem/filesystem.js';
@@ -42,6 +44,8 @@ export class DirectIoTable implements DirectIoControl {
   private readonly grants = new Map<number, Grant>();
   /** Suspensions per inode (DirectIoControl): its handles stay unregistered meanwhile. */
   private readonly suspended = new Map<number, number>();
+  /** Grants are taken only while a session serves (open() … clear()). */
+  private accepting = false;
 
   constructor(private readonly registry: DirectIoRegistry) {}
 
@@ -52,7 +56,7 @@ export class DirectIoTable implements DirectIoControl {
 
   /** After a successful OPEN / CREATE / TMPFILE reply: register what the file system granted. */
   grant(nodeid: NodeId, fh: HandleId, io: DirectIo | undefined): void {
-    if (io === undefined || !(io.read || io.write)) return;
+    if (!this.accepting || io === undefined || !(io.read || io.write)) return;
     if (!Number.isSafeInteger(io.fd) || io.fd < 0 || !Number.isSafeInteger(fh) || fh < 0) return;
     const g: Grant = { nodeid, fd: io.fd, read: io.read === true, write: io.write === true };
     this.grants.set(fh, g);
@@ -69,8 +73,14 @@ export class DirectIoTable implements DirectIoControl {
     this.registry.unregister(fh);
   }
 
-  /** Before the session ends: no descriptor of the old session stays registered. */
+  /** The session serves: grants may be registered. */
+  open(): void {
+    this.accepting = true;
+  }
+
+  /** Before the session ends: no descriptor of the old session stays registered, none is added. */
   clear(): void {
+    this.accepting = false;
     this.grants.clear();
     this.suspended.clear();
     this.registry.clear();

@@ -1,6 +1,6 @@
 /**
  * FuseServer: the FUSE core a transport hands requests to. Sans-IO: it reads the staged request
- * bytes, validates every length, dispatches through an opcode-indexed table (handlers.ts) to the
+ * bytes, validates every length, dispatches through an opcode-indexed table (opcodes.ts) to the
  * FileSystem, and answers each request exactly once through the FuseRequest. It never throws
  * out of handle(): a malformed request gets an errno reply (or none where the protocol has none)
  * and is counted, and the server keeps serving.
@@ -158,8 +158,10 @@ export class FuseServer implements FuseRequestHandler {
     if (was === (s === 'up') || registry === undefined) return;
     // Leaving "up": no request is taken natively any more, and no grant outlives the session
     // (the file system closes its descriptors when it ends).
-    if (!was) registry.serving(true, { maxRead: this.maxRead, maxWrite: this.maxWrite, maxErrno: MAX_REPLY_ERRNO });
-    else {
+    if (!was) {
+      this.directIo?.open();
+      registry.serving(true, { maxRead: this.maxRead, maxWrite: this.maxWrite, maxErrno: MAX_REPLY_ERRNO });
+    } else {
       registry.serving(false, { maxRead: this.maxRead, maxWrite: this.maxWrite, maxErrno: MAX_REPLY_ERRNO });
       this.directIo?.clear();
     }

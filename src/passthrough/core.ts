@@ -2,7 +2,7 @@
  * State and helpers every part of the passthrough shares: the inode and handle tables, the
  * /proc/self/fd descriptor, what the session negotiated, the id translation, and the few
  * operations several FUSE requests build on (lookup of one name, attributes, opening an inode,
- * clearing privileges). passthrough.ts, create.ts, xattr.ts, locks.ts and file-ops.ts use it.
+ * clearing privileges). passthrough.ts and the opcode-family files (entries, attributes, files, directories, create, xattr, locks) use it.
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
 import { FUSE_ATTR_SUBMOUNT, STAT_RECORD_SIZE, StatField, type DirectIo, type Entry, type OpenReply, type RequestContext } from '../filesystem/filesystem.js';

@@ -277,7 +277,7 @@ export class PassthroughFs implements FileSystem {
     return attributes.access(this.core, ctx, nodeid, mask);
   }
 
-  // ---- optional operations (xattr.ts, locks.ts, file-ops.ts) ---------------------------
+  // ---- optional operations (xattr.ts, locks.ts, files.ts, attributes.ts) ---------------------------
 
   setxattr(ctx: RequestContext, nodeid: NodeId, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void> {
     return xattr.setxattr(this.core, ctx, nodeid, name, value, flags, setxattrFlags);

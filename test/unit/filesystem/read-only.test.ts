@@ -74,6 +74,10 @@ describe('ReadOnlyFileSystem', () => {
     }
   }
 
+  it('every byFlags method has its own test below', () => {
+    expect(methods.filter((m) => (METHOD_KINDS as Record<string, string>)[m] === 'byFlags').sort()).toEqual(['open', 'setupmapping']);
+  });
+
   it('open: EROFS for writing, O_TRUNC or O_CREAT; read-only opens pass with no write grant', async () => {
     const { fs, calls } = spy();
     const ro = new ReadOnlyFileSystem(fs);

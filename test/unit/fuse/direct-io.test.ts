@@ -17,6 +17,7 @@ describe('DirectIoTable', () => {
   it('registers what was granted, nothing for no grant, and revokes only the named inode\'s handle', () => {
     const reg = recorder();
     const t = new DirectIoTable(reg);
+    t.open();
     t.grant(2, 10, { fd: 7, read: true, write: false });
     t.grant(3, 11, undefined);
     t.grant(3, 12, { fd: 8, read: false, write: false });
@@ -32,6 +33,7 @@ describe('DirectIoTable', () => {
   it('suspends every handle of an inode, nested, including handles granted meanwhile', () => {
     const reg = recorder();
     const t = new DirectIoTable(reg);
+    t.open();
     t.grant(2, 10, { fd: 7, read: true, write: true });
     t.grant(4, 20, { fd: 9, read: true, write: true });
     t.suspend(2);
@@ -47,13 +49,21 @@ describe('DirectIoTable', () => {
     expect(reg.served.size).toBe(2);
   });
 
-  it('clear() drops grants and suspensions', () => {
+  it('clear() drops grants and suspensions, and refuses grants until the next session opens', () => {
     const reg = recorder();
     const t = new DirectIoTable(reg);
+    t.grant(1, 5, { fd: 4, read: true, write: true }); // before any session: refused
+    expect(reg.served.size).toBe(0);
+    t.open();
     t.grant(2, 10, { fd: 7, read: true, write: true });
     t.suspend(5);
     t.clear();
     expect(reg.served.size).toBe(0);
+    // An OPEN finishing while the core drains the ending session: its descriptor is about to be
+    // closed with the session, so it must not be registered (it would outlive it).
+    t.grant(5, 31, { fd: 3, read: true, write: true });
+    expect(reg.served.size).toBe(0);
+    t.open();
     t.grant(5, 30, { fd: 3, read: true, write: true });
     expect(reg.served.has(30)).toBe(true);
   });
