@@ -13,7 +13,7 @@
  * shared. Struct layouts are in ../abi.ts.
  */
 import { E, ErrnoError } from '../../filesystem/errors.js';
-import type { Entry, ZeroCopyReader, ZeroCopyWriter } from '../../filesystem/filesystem.js';
+import type { CreateReply, Entry, ZeroCopyReader, ZeroCopyWriter } from '../../filesystem/filesystem.js';
 import { CopyFileRangeIn, CreateIn, EntryOut, FUSE_FSYNC_FDATASYNC, FallocateIn, FlushIn, FsyncIn, LseekIn, LseekOut, OFFSET_MAX, Opcode, OpenIn, OpenOut, OutHeader, ReadIn, ReleaseIn, SyncfsIn, WRITE_DATA_OFFSET, WriteIn, WriteOut } from '../abi.js';
 import type { FuseCall } from '../call.js';
 import { DecodeError, readHandleId, readNodeId, writeU64Big } from '../codec.js';
@@ -124,7 +124,15 @@ async function create(core: Core, c: FuseCall): Promise<void> {
     b.readUInt32LE(off + CreateIn.umask),
     b.readUInt32LE(off + CreateIn.openFlags),
   );
-  // fuse_entry_out followed by fuse_open_out.
+  replyCreated(core, c, reply);
+}
+
+/**
+ * CREATE / TMPFILE reply: fuse_entry_out followed by fuse_open_out. A reply the guest does not get
+ * takes its lookup reference and open handle back (abandonCreate); one it gets registers the
+ * handle's direct I/O grant.
+ */
+function replyCreated(core: Core, c: FuseCall, reply: CreateReply): void {
   const out = c.small(EntryOut.SIZE + OpenOut.SIZE);
   try {
     encodeEntryOut(out, OutHeader.SIZE, reply.entry);
@@ -144,16 +152,7 @@ async function tmpfile(core: Core, c: FuseCall): Promise<void> {
   readCreateExtensions(r, c.extensions(), core.sessionFlags, c);
   const b = c.buf;
   const reply = await core.fs.tmpfile!(c, c.nodeid, b.readUInt32LE(off + CreateIn.mode), b.readUInt32LE(off + CreateIn.flags), b.readUInt32LE(off + CreateIn.umask));
-  const out = c.small(EntryOut.SIZE + OpenOut.SIZE);
-  try {
-    encodeEntryOut(out, OutHeader.SIZE, reply.entry);
-    encodeOpenOut(out, OutHeader.SIZE + EntryOut.SIZE, reply);
-  } catch (err) {
-    abandonCreate(core, c, reply.entry, reply.fh);
-    throw err;
-  }
-  if (!c.send(out, EntryOut.SIZE + OpenOut.SIZE)) abandonCreate(core, c, reply.entry, reply.fh);
-  else core.directIo?.grant(reply.entry.nodeid, reply.fh, reply.directIo);
+  replyCreated(core, c, reply);
 }
 
 async function read(core: Core, c: FuseCall): Promise<void> {
