@@ -96,9 +96,9 @@ constexpr uint64_t kPoolMin = 64 * 1024;
 // meanwhile.
 class PooledIoJob : public Job {
  public:
-  PooledIoJob(FuseFastPath* fp, SplitQueue* q, uint16_t head, uint64_t unique, bool write, std::vector<iovec> iov, MemoryTablePtr mem,
-              int fd, int64_t offset, const FastPathPool& pool)
-      : fp_(fp), q_(q), generation_(q->generation()), head_(head), unique_(unique), write_(write), iov_(std::move(iov)),
+  PooledIoJob(FuseFastPath* fp, SplitQueue* q, uint16_t head, uint64_t unique, uint64_t nodeid, bool write, std::vector<iovec> iov,
+              MemoryTablePtr mem, int fd, int64_t offset, const FastPathPool& pool)
+      : fp_(fp), q_(q), generation_(q->generation()), head_(head), unique_(unique), nodeid_(nodeid), write_(write), iov_(std::move(iov)),
         mem_(std::move(mem)), fd_(fd), offset_(offset), queue_ref_(Napi::Persistent(pool.queue_owner)),
         fp_ref_(Napi::Persistent(pool.fast_path_owner)) {}
 
@@ -118,6 +118,7 @@ class PooledIoJob : public Job {
         fp_->Reply(q_, head_, unique_, result_);
       }
     }
+    fp_->PooledDone(nodeid_);
     return env.Undefined();
   }
 
@@ -127,6 +128,7 @@ class PooledIoJob : public Job {
   uint32_t generation_;
   uint16_t head_;
   uint64_t unique_;
+  uint64_t nodeid_;
   bool write_;
   std::vector<iovec> iov_;
   MemoryTablePtr mem_;
@@ -187,7 +189,9 @@ bool FuseFastPath::TryServe(SplitQueue* q, uint16_t head, const FastPathPool* po
     int dup_fd = fcntl(it->second.fd, F_DUPFD_CLOEXEC, 0);
     if (dup_fd >= 0) {
       pooled++;
-      auto job = std::make_unique<PooledIoJob>(this, q, head, unique, write, iov_, c->memory, dup_fd, static_cast<int64_t>(offset), *pool);
+      pooled_in_flight_[it->second.nodeid]++;
+      auto job = std::make_unique<PooledIoJob>(this, q, head, unique, it->second.nodeid, write, iov_, c->memory, dup_fd,
+                                               static_cast<int64_t>(offset), *pool);
       SubmitJob(pool->env, std::move(job), pool->done);
       return true;
     }
@@ -200,6 +204,23 @@ bool FuseFastPath::TryServe(SplitQueue* q, uint16_t head, const FastPathPool* po
     Reply(q, head, unique, got);
   }
   return true;
+}
+
+bool FuseFastPath::WhenIdle(uint64_t nodeid, Napi::Function done) {
+  if (pooled_in_flight_.count(nodeid) == 0) return true;
+  idle_waiters_[nodeid].push_back(Napi::Persistent(done));
+  return false;
+}
+
+void FuseFastPath::PooledDone(uint64_t nodeid) {
+  auto it = pooled_in_flight_.find(nodeid);
+  if (it == pooled_in_flight_.end() || --it->second > 0) return;
+  pooled_in_flight_.erase(it);
+  auto w = idle_waiters_.find(nodeid);
+  if (w == idle_waiters_.end()) return;
+  std::vector<Napi::FunctionReference> waiters = std::move(w->second);
+  idle_waiters_.erase(w);
+  for (Napi::FunctionReference& f : waiters) f.Call({});
 }
 
 void FuseFastPath::ReplyWrite(SplitQueue* q, uint16_t head, uint64_t unique, int64_t got) {
@@ -260,7 +281,7 @@ class FuseFastPathWrap : public Napi::ObjectWrap<FuseFastPathWrap> {
         env, "FuseFastPath",
         {InstanceMethod("register", &FuseFastPathWrap::Register), InstanceMethod("unregister", &FuseFastPathWrap::Unregister),
          InstanceMethod("clear", &FuseFastPathWrap::Clear), InstanceMethod("setSession", &FuseFastPathWrap::SetSession),
-         InstanceMethod("counters", &FuseFastPathWrap::Counters)});
+         InstanceMethod("counters", &FuseFastPathWrap::Counters), InstanceMethod("whenIdle", &FuseFastPathWrap::WhenIdle)});
   }
 
   explicit FuseFastPathWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FuseFastPathWrap>(info) {
@@ -290,6 +311,14 @@ class FuseFastPathWrap : public Napi::ObjectWrap<FuseFastPathWrap> {
   Napi::Value Clear(const Napi::CallbackInfo& info) {
     fp.Clear();
     return info.Env().Undefined();
+  }
+
+  // whenIdle(nodeid, callback) → true if no pooled request of the inode is in flight; else
+  // false, and callback() runs once the last one completed.
+  Napi::Value WhenIdle(const Napi::CallbackInfo& info) {
+    int64_t nodeid = ArgInt64(info, 0);
+    if (nodeid < 0 || info.Length() < 2 || !info[1].IsFunction()) throw Napi::TypeError::New(info.Env(), "whenIdle(nodeid, callback)");
+    return Napi::Boolean::New(info.Env(), fp.WhenIdle(static_cast<uint64_t>(nodeid), info[1].As<Napi::Function>()));
   }
 
   // setSession(up, maxRead, maxWrite, maxErrno)

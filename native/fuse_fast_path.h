@@ -50,6 +50,12 @@ class FuseFastPath {
     max_errno_ = max_errno < kMaxErrno ? max_errno : kMaxErrno;
   }
   size_t handles() const { return handles_.size(); }
+  // Requests of inode `nodeid` handed to the worker pool and not yet completed: a caller that
+  // unregistered the inode's handles waits for them before it relies on the file's contents.
+  // True if there are none; otherwise `done` is called (on the JS thread) when the last completes.
+  bool WhenIdle(uint64_t nodeid, Napi::Function done);
+  // A pooled request of `nodeid` completed (JS thread).
+  void PooledDone(uint64_t nodeid);
 
   uint64_t reads = 0;                          // READs answered here (successes and errors)
   uint64_t bytes = 0;                          // file bytes delivered by them
@@ -68,6 +74,8 @@ class FuseFastPath {
     bool write;
   };
   std::unordered_map<uint64_t, Handle> handles_;
+  std::unordered_map<uint64_t, uint32_t> pooled_in_flight_;                          // per nodeid
+  std::unordered_map<uint64_t, std::vector<Napi::FunctionReference>> idle_waiters_;  // per nodeid
   void ReplyHeader(SplitQueue* q, Chain* c, uint16_t head, uint64_t unique, int64_t got, uint32_t len);
 
   bool up_ = false;

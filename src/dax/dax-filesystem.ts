@@ -30,9 +30,12 @@ import type {
 import type { DaxManager } from './dax-manager.js';
 
 export class DaxFileSystem extends DelegatingFileSystem {
-  /** This session's direct I/O control, and the inodes whose direct I/O we suspended. */
+  /**
+   * This session's direct I/O control, and the inodes whose direct I/O we suspended, each with
+   * the promise that its natively served requests have finished (none start while suspended).
+   */
   private directIo: DirectIoControl | undefined;
-  private readonly suspended = new Set<number>();
+  private readonly suspended = new Map<number, Promise<void>>();
   /** SETUPMAPPINGs in progress per inode: each may be filling a range copy. */
   private readonly settingUp = new Map<number, number>();
 
@@ -62,11 +65,12 @@ export class DaxFileSystem extends DelegatingFileSystem {
   }
 
   override async setupmapping(_ctx: RequestContext, nodeid: NodeId, fh: HandleId, foffset: bigint, len: bigint, flags: number, moffset: bigint): Promise<void> {
-    // Suspend first: the setup may fill a range copy from the file, and a WRITE served natively
-    // meanwhile would not reload it.
-    this.suspend(nodeid);
+    // Suspend first, and let the WRITEs already served natively finish: the setup may fill a
+    // range copy from the file, and a native WRITE landing after the fill would not reload it.
+    const drained = this.suspend(nodeid);
     this.settingUp.set(nodeid, (this.settingUp.get(nodeid) ?? 0) + 1);
     try {
+      await drained;
       await this.dax.setup(nodeid, fh, foffset, len, flags, moffset);
     } finally {
       const n = this.settingUp.get(nodeid)! - 1;
@@ -166,15 +170,20 @@ export class DaxFileSystem extends DelegatingFileSystem {
     }
   }
 
-  private suspend(nodeid: NodeId): void {
-    if (this.directIo === undefined || this.suspended.has(nodeid)) return;
-    this.suspended.add(nodeid);
-    this.directIo.suspend(nodeid);
+  /** Suspends `nodeid`'s direct I/O (once, however many setups); resolves when its in-flight native requests are done. */
+  private suspend(nodeid: NodeId): Promise<void> {
+    if (this.directIo === undefined) return Promise.resolve();
+    let drained = this.suspended.get(nodeid);
+    if (drained === undefined) {
+      drained = this.directIo.suspend(nodeid);
+      this.suspended.set(nodeid, drained);
+    }
+    return drained;
   }
 
   /** Gives direct I/O back to the inodes that no longer have (nor are getting) range copies. */
   private resumeWithoutCopies(): void {
-    for (const nodeid of this.suspended) {
+    for (const nodeid of this.suspended.keys()) {
       if (this.dax.hasCopies(nodeid) || this.settingUp.has(nodeid)) continue;
       this.suspended.delete(nodeid);
       this.directIo?.resume(nodeid);

@@ -138,10 +138,12 @@ export interface DirectIo {
  * Given to the file system at init(): suspends direct I/O on every handle of an inode (open
  * now or opened later) until resumed — for state that makes READ/WRITE on the inode more than
  * a preadv/pwritev for a while (DAX range copies). Suspensions nest (a count per inode).
- * suspend() takes effect before it returns for requests not yet taken off the ring.
+ * suspend() takes effect before it returns for requests not yet taken off the ring; the promise it
+ * returns resolves once the requests on the inode already being served directly (on worker
+ * threads) have finished — only then does the file hold everything they wrote.
  */
 export interface DirectIoControl {
-  suspend(nodeid: NodeId): void;
+  suspend(nodeid: NodeId): Promise<void>;
   resume(nodeid: NodeId): void;
 }
 

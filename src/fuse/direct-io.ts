@@ -20,6 +20,8 @@ export interface DirectIoRegistry {
   register(fh: HandleId, nodeid: NodeId, fd: number, read: boolean, write: boolean): void;
   unregister(fh: HandleId): void;
   clear(): void;
+  /** Resolves once no request of `nodeid` the transport took off a ring is still being served (a pooled preadv/pwritev). */
+  whenIdle(nodeid: NodeId): Promise<void>;
   /**
    * The session starts (`up`) or stops serving; the limits are the core's: READ and WRITE
    * sizes as the core caps them, and the largest errno a reply may carry (larger → EIO).
@@ -86,11 +88,11 @@ export class DirectIoTable implements DirectIoControl {
     this.registry.clear();
   }
 
-  suspend(nodeid: NodeId): void {
+  suspend(nodeid: NodeId): Promise<void> {
     const n = this.suspended.get(nodeid) ?? 0;
     this.suspended.set(nodeid, n + 1);
-    if (n > 0) return;
-    for (const [fh, g] of this.grants) if (g.nodeid === nodeid) this.registry.unregister(fh);
+    if (n === 0) for (const [fh, g] of this.grants) if (g.nodeid === nodeid) this.registry.unregister(fh);
+    return this.registry.whenIdle(nodeid);
   }
 
   resume(nodeid: NodeId): void {

@@ -118,6 +118,8 @@ export interface FuseFastPath {
   /** Serves only while `up`; READ/WRITE sizes capped as the core caps them; errnos above `maxErrno` become EIO. */
   setSession(up: boolean, maxRead: number, maxWrite: number, maxErrno: number): void;
   counters(): FastPathCounters;
+  /** True if no request of `nodeid` runs on a worker thread; else false and `callback` runs once the last one completed. */
+  whenIdle(nodeid: number, callback: () => void): boolean;
 }
 
 export interface DataPathAddon {

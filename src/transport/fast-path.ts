@@ -21,6 +21,12 @@ export class FastPath implements DirectIoRegistry {
     this.native.unregister(fh);
   }
 
+  whenIdle(nodeid: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.native.whenIdle(nodeid, resolve)) resolve();
+    });
+  }
+
   clear(): void {
     this.native.clear();
   }

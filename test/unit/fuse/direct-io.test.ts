@@ -10,6 +10,7 @@ function recorder(): DirectIoRegistry & { served: Map<number, string> } {
     unregister: (fh) => void served.delete(fh),
     clear: () => served.clear(),
     serving: () => undefined,
+    whenIdle: () => Promise.resolve(),
   };
 }
 
@@ -36,8 +37,8 @@ describe('DirectIoTable', () => {
     t.open();
     t.grant(2, 10, { fd: 7, read: true, write: true });
     t.grant(4, 20, { fd: 9, read: true, write: true });
-    t.suspend(2);
-    t.suspend(2);
+    void t.suspend(2);
+    void t.suspend(2);
     t.grant(2, 11, { fd: 8, read: true, write: false });
     expect([...reg.served.keys()]).toEqual([20]);
     t.resume(2);
@@ -49,6 +50,23 @@ describe('DirectIoTable', () => {
     expect(reg.served.size).toBe(2);
   });
 
+  it('suspend() resolves only when the transport says the inode\'s in-flight requests are done', async () => {
+    const reg = recorder();
+    let idle!: () => void;
+    reg.whenIdle = () => new Promise<void>((r) => (idle = r));
+    const t = new DirectIoTable(reg);
+    t.open();
+    t.grant(2, 10, { fd: 7, read: true, write: true });
+    let drained = false;
+    const p = t.suspend(2).then(() => (drained = true));
+    expect(reg.served.size).toBe(0); // unregistered at once, before anything else is popped
+    await Promise.resolve();
+    expect(drained).toBe(false);
+    idle();
+    await p;
+    expect(drained).toBe(true);
+  });
+
   it('clear() drops grants and suspensions, and refuses grants until the next session opens', () => {
     const reg = recorder();
     const t = new DirectIoTable(reg);
@@ -56,7 +74,7 @@ describe('DirectIoTable', () => {
     expect(reg.served.size).toBe(0);
     t.open();
     t.grant(2, 10, { fd: 7, read: true, write: true });
-    t.suspend(5);
+    void t.suspend(5);
     t.clear();
     expect(reg.served.size).toBe(0);
     // An OPEN finishing while the core drains the ending session: its descriptor is about to be
