@@ -5,9 +5,10 @@
  * The encoder writes into a zero-filled window of the reply buffer and refuses (returns false)
  * an entry that does not fit whole; that entry is then not in the reply. All READDIRPLUS
  * lookup-count bookkeeping is here, in the core: every Entry the file system hands over carries
- * one lookup reference, and each one the guest will not see — refused for room, or skipped as
- * invalid — is dropped through the `dropped` hook (the server's forget). The file system never
- * forgets on the sink's behalf (DirEntrySink contract).
+ * one lookup reference, and each one the guest will not count — refused for room, skipped as
+ * invalid, an entry for '.' or '..' (fuse_direntplus_link ignores those), or any entry in a
+ * plain READDIR reply — is dropped through the `dropped` hook (the server's forget). The file
+ * system never forgets on the sink's behalf (DirEntrySink contract).
  */
 import type { DirEntry, DirEntrySink, Entry } from '../filesystem/filesystem.js';
 import { Dirent, DirentPlus, EntryOut, recAlign } from './abi.js';
@@ -39,10 +40,10 @@ export function encodeDirent(buf: Buffer, off: number, d: DirEntry): number {
 }
 
 /** Why an entry was refused or skipped; for logging. */
-export type DirentSkip = 'invalid-name' | 'invalid-entry' | 'no-room';
+export type DirentSkip = 'invalid-name' | 'invalid-entry' | 'no-room' | 'not-counted';
 
 export interface DirentEncoderHooks {
-  /** A READDIRPLUS entry the guest will not see: the core drops its lookup reference. */
+  /** An entry whose lookup reference the guest will not hold: the core drops it. */
   dropped?(entry: Entry, why: DirentSkip): void;
   skipped?(dirent: DirEntry, why: DirentSkip): void;
 }
@@ -83,8 +84,13 @@ export class DirentEncoder {
     const nameLen = d.name.length;
     const size = this.plus ? direntPlusSize(nameLen) : direntSize(nameLen);
     if (this.closed || size > this.capacity - this.used) {
-      if (this.plus && entry !== undefined && entry.nodeid !== 0) this.hooks.dropped?.(entry, 'no-room');
+      this.drop(entry, 'no-room');
       return false;
+    }
+    // The guest takes a lookup reference only for READDIRPLUS entries other than '.' and '..'.
+    if (entry !== undefined && (!this.plus || isDotOrDotDot(d.name))) {
+      this.drop(entry, 'not-counted');
+      entry = undefined;
     }
 
     if (!isValidDirentName(d.name)) {
@@ -117,6 +123,14 @@ export class DirentEncoder {
 
   private skip(d: DirEntry, entry: Entry | undefined, why: DirentSkip): void {
     this.hooks.skipped?.(d, why);
-    if (this.plus && entry !== undefined && entry.nodeid !== 0) this.hooks.dropped?.(entry, why);
+    this.drop(entry, why);
   }
+
+  private drop(entry: Entry | undefined, why: DirentSkip): void {
+    if (entry !== undefined && entry.nodeid !== 0) this.hooks.dropped?.(entry, why);
+  }
+}
+
+function isDotOrDotDot(name: Buffer): boolean {
+  return name[0] === 0x2e && (name.length === 1 || (name.length === 2 && name[1] === 0x2e));
 }

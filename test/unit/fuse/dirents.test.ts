@@ -138,4 +138,20 @@ describe('DirentEncoder', () => {
     expect(skipped).toEqual(['a/b:invalid-name', ':invalid-name', 'ok:invalid-entry']);
     expect(b.every((x) => x === 0)).toBe(true);
   });
+
+  it('drops the references the guest never counts: entries for . and .., and any entry in a plain READDIR', () => {
+    const dropped: number[] = [];
+    const b = Buffer.alloc(800, 0xaa);
+    const plus = new DirentEncoder(b, 0, 800, true, { dropped: (e) => dropped.push(e.nodeid) });
+    expect(plus.sink(dirent('.'), entry(3))).toBe(true);
+    expect(plus.sink(dirent('..'), entry(4))).toBe(true);
+    expect(plus.sink(dirent('.x'), entry(5))).toBe(true); // an ordinary name: the guest's
+    expect(dropped).toEqual([3, 4]);
+    expect(plus.count).toBe(3);
+    expect([...b.subarray(0, 128)].every((x) => x === 0)).toBe(true); // entry_out of '.' zeroed
+    const plain = new DirentEncoder(Buffer.alloc(200), 0, 200, false, { dropped: (e) => dropped.push(e.nodeid) });
+    expect(plain.sink(dirent('f'), entry(6))).toBe(true);
+    expect(plain.count).toBe(1);
+    expect(dropped).toEqual([3, 4, 6]);
+  });
 });
