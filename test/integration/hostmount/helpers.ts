@@ -3,33 +3,23 @@ import { afterAll, beforeAll, expect } from 'vitest';
  * Host-mount test harness: runs `virtiofsd-ts --shared-dir SHARE --mount MNT` (from dist/) on
  * temporary directories, runs real host programs, and compares trees.
  *
- * Needs root and /dev/fuse; `canMount` says whether this machine has both. CI has both, so a
- * suite must fail without them, not skip: `assertCanMount()` (startHostMount calls it) throws.
+ * Needs root and /dev/fuse. CI has both, so a suite must fail without them, not skip:
+ * `assertCanMount()` (startHostMount and useMountAndPlain call it) throws.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DAEMON_BIN, REPO } from '../../helpers/daemon.js';
 import { WAIT_MS } from '../../helpers/wait.js';
+import { requireFuse } from '../../helpers/prerequisites.js';
 
 export { DAEMON_BIN, REPO };
 
-function deviceUsable(): boolean {
-  try {
-    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
-    return process.getuid?.() === 0;
-  } catch {
-    return false;
-  }
-}
-
-export const canMount = deviceUsable();
-
 /** Throws unless this process can mount through /dev/fuse: a missing prerequisite is a failure. */
 export function assertCanMount(): void {
-  if (!canMount) throw new Error('host-mount tests need root and a read-write /dev/fuse (CI has both); not skipped on purpose');
+  requireFuse();
 }
 
 export interface HostMount {
@@ -203,18 +193,19 @@ export function plainDir(prefix = 'vfs-plain-'): { dir: string; remove(): void }
 
 /**
  * The suite fixture most host-mount tests share: one mount of a fresh share, and a plain
- * directory to run the same steps on for comparison. Both exist between beforeAll and afterAll
- * (only when /dev/fuse is usable); afterAll checks the daemon exits 0.
+ * directory to run the same steps on for comparison. Both exist between beforeAll and afterAll;
+ * afterAll checks the daemon exits 0. Without root or /dev/fuse, beforeAll throws (startHostMount
+ * checks), so every test of the suite fails with that message.
  */
 export function useMountAndPlain(): { m: HostMount; plain: { dir: string; remove(): void } } {
   const fx = {} as { m: HostMount; plain: { dir: string; remove(): void } };
   beforeAll(async () => {
-    if (!canMount) return;
     fx.m = await startHostMount();
     fx.plain = plainDir();
   });
   afterAll(async () => {
-    if (!canMount) return;
+    // beforeAll failed (a missing prerequisite, already reported): nothing to stop.
+    if (fx.m === undefined) return;
     expect(await fx.m.stop()).toBe(0);
     fx.plain.remove();
   });

@@ -8,6 +8,7 @@ import { constants as osc } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { C } from '../../../src/native/syscalls.js';
 import { FATTR } from '../../../src/filesystem/filesystem.js';
+import { requireRoot } from '../../helpers/prerequisites.js';
 import { BufferWriter, fdCount, makeShare, name, root, setattrReq, type Share } from './helpers.js';
 
 const E = osc.errno;
@@ -21,18 +22,19 @@ afterEach(async () => {
   s = undefined;
 });
 
-function tryMount(args: string[], dir: string): boolean {
+/** `mount ARGS DIR`; throws with mount's stderr if that fails (CI runs as root: never a skip). */
+function mount(args: string[], dir: string): void {
+  requireRoot('mount(2)');
   try {
-    execFileSync('mount', [...args, dir], { stdio: 'ignore' });
-    mounted.push(dir);
-    return true;
-  } catch {
-    return false;
+    execFileSync('mount', [...args, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    throw new Error(`mount ${[...args, dir].join(' ')} failed: ${(e as { stderr?: Buffer }).stderr?.toString().trim() || String(e)}`, { cause: e });
   }
+  mounted.push(dir);
 }
 
 describe('inode key', () => {
-  it('one inode per (st_dev, st_ino, mnt_id): hard links share it, a bind mount of the same directory does not', async (t) => {
+  it('one inode per (st_dev, st_ino, mnt_id): hard links share it, a bind mount of the same directory does not', async () => {
     s = await makeShare();
     nfs.mkdirSync(join(s.dir, 'a'));
     nfs.writeFileSync(join(s.dir, 'a', 'x'), 'x');
@@ -42,7 +44,7 @@ describe('inode key', () => {
     const y = await s.fs.lookup(root, a.nodeid, name('y'));
     expect(y.nodeid).toBe(x.nodeid);
     nfs.mkdirSync(join(s.dir, 'b'));
-    if (!tryMount(['--bind', join(s.dir, 'a')], join(s.dir, 'b'))) t.skip();
+    mount(['--bind', join(s.dir, 'a')], join(s.dir, 'b'));
     const b = await s.fs.lookup(root, 1, name('b'));
     const bx = await s.fs.lookup(root, b.nodeid, name('x'));
     expect(bx.attr.readBigUInt64LE(0)).toBe(x.attr.readBigUInt64LE(0)); // same st_ino...
@@ -82,10 +84,10 @@ describe('--inode-file-handles', () => {
     for (const x of entries) s.fs.forget(x.nodeid, 1n);
   });
 
-  it('prefer falls back to O_PATH descriptors where handles are unsupported; mandatory refuses', async (t) => {
+  it('prefer falls back to O_PATH descriptors where handles are unsupported; mandatory refuses', async () => {
     s = await makeShare({ inodeFileHandles: 'prefer' });
     nfs.mkdirSync(join(s.dir, 'proc'));
-    if (!tryMount(['-t', 'proc', 'proc'], join(s.dir, 'proc'))) t.skip();
+    mount(['-t', 'proc', 'proc'], join(s.dir, 'proc'));
     const p = await s.fs.lookup(root, 1, name('proc'));
     const before = s.fs.moreStats.handleInodes;
     const self = await s.fs.lookup(root, p.nodeid, name('self'));

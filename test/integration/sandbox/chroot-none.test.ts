@@ -2,13 +2,14 @@
 // not at all. Privileges and seccomp are cut the same way as with namespace.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, startSession, type RunningDaemon, type Session } from '../../helpers/daemon.js';
+import { requireRoot } from '../../helpers/prerequisites.js';
 import { VhostUserFrontend } from '../../../src/frontend/vhost-user-frontend.js';
 import { FuseClient } from '../../../src/frontend/fuse-client.js';
 import { enterSandbox } from '../../../src/sandbox/sandbox.js';
 import { silentLogger } from '../../../src/logger.js';
-import { DEFAULT_CAPS, comm, isRoot, namespaces, status, threadCapabilities } from './helpers.js';
+import { DEFAULT_CAPS, comm, namespaces, status, threadCapabilities } from './helpers.js';
 
 let session: Session | undefined;
 let daemon: RunningDaemon | undefined;
@@ -19,7 +20,10 @@ afterEach(async () => {
   daemon = undefined;
 });
 
-describe.skipIf(!isRoot())('--sandbox=chroot and --sandbox=none', () => {
+describe('--sandbox=chroot and --sandbox=none', () => {
+  // CI runs as root: a missing prerequisite is a failure, never a skip.
+  beforeAll(() => requireRoot('chroot, capabilities, seccomp'));
+
   it('chroot: one process, host namespaces, root = the share, seccomp and capabilities cut', async () => {
     session = await startSession({ args: ['--sandbox=chroot'] });
     const pid = session.daemon.child.pid!;

@@ -6,13 +6,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { constants as fsc } from 'node:fs';
 import { constants as osc, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, startSession, type RunningDaemon, type Session } from '../../helpers/daemon.js';
+import { requireRoot } from '../../helpers/prerequisites.js';
 import { VhostUserFrontend } from '../../../src/frontend/vhost-user-frontend.js';
 import { FuseClient } from '../../../src/frontend/fuse-client.js';
 import { Req, u64Payload, vringStatePayload } from '../../../src/vhost/protocol.js';
 import { Opcode } from '../../../src/fuse/abi.js';
-import { alive, isRoot, servingPid, waitFor } from './helpers.js';
+import { alive, servingPid, waitFor } from './helpers.js';
 
 const E = osc.errno;
 let session: Session | undefined;
@@ -55,7 +56,10 @@ function dead(pid: number): boolean {
   }
 }
 
-describe.skipIf(!isRoot())('faults', () => {
+describe('faults', () => {
+  // CI runs as root: a missing prerequisite is a failure, never a skip.
+  beforeAll(() => requireRoot('the namespace sandbox, mounts under the share'));
+
   it('the front-end disconnects mid-request: exit 0, socket and processes gone', async () => {
     daemon = await startDaemon({ args: ['--thread-pool-size=4'] });
     writeFileSync(join(daemon.shareDir, 'big'), Buffer.alloc(8 << 20, 1));

@@ -1,16 +1,18 @@
 // --sandbox=namespace (the default): the serving process sits in its own mount, pid and net
 // namespaces with the share as its root, under seccomp, with only the passthrough's
 // capabilities and no supplementary groups; a small C supervisor is its parent.
-import { readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, realpathSync, statSync, writeFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, startSession, DAEMON_BIN, type RunningDaemon, type Session } from '../../helpers/daemon.js';
+import { requireRoot } from '../../helpers/prerequisites.js';
 import { native } from '../../../src/native/binding.js';
 import { VhostUserFrontend } from '../../../src/frontend/vhost-user-frontend.js';
 import { FuseClient } from '../../../src/frontend/fuse-client.js';
-import { DEFAULT_CAPS, alive, children, comm, isRoot, namespaces, servingPid, status, threadCapabilities, waitFor } from './helpers.js';
+import { supervisorPath } from '../../../src/daemon/supervisor.js';
+import { DEFAULT_CAPS, alive, children, comm, namespaces, servingPid, status, threadCapabilities, waitFor } from './helpers.js';
 
 let session: Session | undefined;
 let daemon: RunningDaemon | undefined;
@@ -21,7 +23,10 @@ afterEach(async () => {
   daemon = undefined;
 });
 
-describe.skipIf(!isRoot())('--sandbox=namespace (default)', () => {
+describe('--sandbox=namespace (default)', () => {
+  // CI runs as root: a missing prerequisite is a failure, never a skip.
+  beforeAll(() => requireRoot('the namespace sandbox'));
+
   it('serves from new mount, pid and net namespaces, pivoted into the share, with seccomp, cut capabilities, no groups', async () => {
     session = await startSession();
     const { daemon: d, fuse } = session;
@@ -79,7 +84,15 @@ describe.skipIf(!isRoot())('--sandbox=namespace (default)', () => {
     daemon = await startDaemon();
     const sup = daemon.child.pid!;
     const st = status(sup);
-    expect(Number(/\d+/.exec(st.VmRSS)![0])).toBeLessThan(2048); // KiB
+    // No Node heap: the process the test spawned has exec'd the C supervisor in place (same pid,
+    // still our child), and the one Node process is its child. How much memory that saves is
+    // measured by bench/memory.mjs (it prints the supervisor's RSS), not asserted here.
+    expect(readlinkSync(`/proc/${sup}/exe`)).toBe(realpathSync(supervisorPath()));
+    expect(st.PPid).toBe(String(process.pid));
+    const pid = servingPid(sup);
+    expect(children(sup)).toEqual([pid]);
+    expect(status(pid).PPid).toBe(String(sup));
+    expect(readlinkSync(`/proc/${pid}/exe`)).toBe(realpathSync(process.execPath));
     expect(BigInt(`0x${st.CapEff}`)).toBe(1n << 1n);
     expect(st.NoNewPrivs).toBe('1');
     // Only stdio and the pipe whose hang-up tells the child the supervisor died are left open:

@@ -6,9 +6,9 @@
 import { constants as fsc, existsSync, writeFileSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSession, type Session } from '../../helpers/daemon.js';
-import { isRoot } from '../sandbox/helpers.js';
+import { requireRoot } from '../../helpers/prerequisites.js';
 import { SANDBOXES, listTree, makeOutside } from './helpers.js';
 
 const E = osc.errno;
@@ -18,7 +18,10 @@ afterEach(async () => {
   session = undefined;
 });
 
-describe.skipIf(!isRoot())('GHSA-2gv2-cffp-j227: names are single components, with any sandbox', () => {
+describe('GHSA-2gv2-cffp-j227: names are single components, with any sandbox', () => {
+  // CI runs as root: a missing prerequisite is a failure, never a skip.
+  beforeAll(() => requireRoot('the namespace and chroot sandboxes'));
+
   for (const sandbox of [...SANDBOXES, 'chroot'] as const) {
     it(`--sandbox=${sandbox}`, async () => {
       session = await startSession({ args: [`--sandbox=${sandbox}`] });

@@ -5,11 +5,11 @@
 import { writeFileSync } from 'node:fs';
 import { constants as fsc } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSession, type Session } from '../../helpers/daemon.js';
+import { requireRoot } from '../../helpers/prerequisites.js';
 import { Opcode, FUSE_KERNEL_VERSION, FUSE_KERNEL_MINOR_VERSION, InitOut } from '../../../src/fuse/abi.js';
 import type { FuseClient, FuseReply } from '../../../src/frontend/fuse-client.js';
-import { isRoot } from '../sandbox/helpers.js';
 
 let session: Session | undefined;
 afterEach(async () => {
@@ -26,7 +26,10 @@ function initRequest(fuse: FuseClient): Buffer {
   return fuse.build(Opcode.INIT, 0, [a]);
 }
 
-describe.skipIf(!isRoot())('concurrent INIT / DESTROY', () => {
+describe('concurrent INIT / DESTROY', () => {
+  // CI runs as root: a missing prerequisite is a failure, never a skip.
+  beforeAll(() => requireRoot('the namespace sandbox'));
+
   it('every chain is answered, the daemon survives, a new session works', async () => {
     session = await startSession({ args: ['--thread-pool-size=4'], frontend: { requestQueues: 4 } });
     const { fuse, daemon } = session;

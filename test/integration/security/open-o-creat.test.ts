@@ -5,9 +5,9 @@
 import { readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { constants as fsc } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSession, type Session } from '../../helpers/daemon.js';
-import { isRoot } from '../sandbox/helpers.js';
+import { requireRoot } from '../../helpers/prerequisites.js';
 import { SANDBOXES, listTree, makeOutside } from './helpers.js';
 
 const O_TMPFILE = 0o20000000 | fsc.O_DIRECTORY;
@@ -17,7 +17,10 @@ afterEach(async () => {
   session = undefined;
 });
 
-describe.skipIf(!isRoot())('O_CREAT inside OPEN flags', () => {
+describe('O_CREAT inside OPEN flags', () => {
+  // CI runs as root: a missing prerequisite is a failure, never a skip.
+  beforeAll(() => requireRoot('the namespace sandbox'));
+
   for (const sandbox of SANDBOXES) {
     it(`never creates anything (--sandbox=${sandbox})`, async () => {
       session = await startSession({ args: [`--sandbox=${sandbox}`] });
