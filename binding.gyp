@@ -37,7 +37,14 @@
     {
       "target_name": "vfs-supervisor",
       "type": "executable",
-      "sources": ["native/supervisor.c"],
+      "sources": ["native/launcher/vfs_supervisor.c", "native/launcher/supervise.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static"]
+    },
+    {
+      "target_name": "virtiofsd-ts",
+      "type": "executable",
+      "sources": ["native/launcher/launcher.c", "native/launcher/supervise.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "ldflags": ["-static"]
     }

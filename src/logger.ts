@@ -1,7 +1,8 @@
 /**
- * The one logging interface every layer depends on — the subset of pino's Logger we use — so
- * tests can pass a silent or recording logger and no layer imports pino itself. It sits below
- * every layer (no imports); src/daemon/logger.ts builds the pino logger that implements it.
+ * The one logging interface every layer depends on, so tests can pass a silent or recording
+ * logger. Call shapes: `log.info('text')`, `log.warn({ fd, err }, 'text')` (fields, and an Error
+ * as `err`), and `log.error(err)` for an Error alone. It sits below every layer (no imports);
+ * src/daemon/logger.ts builds the text logger that implements it.
  */
 export interface LogFn {
   (obj: object, msg?: string): void;

@@ -9,7 +9,8 @@
 // is loaded only once the command line is known to be good.
 
 import './early-signals.js'; // first: see the file
-import { takeInnerStage } from '../daemon/stage.js';
+import { takeInnerStage, takeLaunchedStage } from '../daemon/stage.js';
+import { writeFully } from '../daemon/write-fully.js';
 
 // option-table.ts's PROGRAM; not imported from there: the sandbox's inner stage never loads the
 // command-line parser.
@@ -27,15 +28,22 @@ interface Outcome {
 }
 
 async function main(argv: string[]): Promise<Outcome> {
-  // The sandbox's inner stage: the supervisor's child, configured by the outer stage.
-  const stage = takeInnerStage();
-  const result = stage ?? (await import('./options.js')).parseCommandLine(argv);
+  // The sandbox's inner stage: the supervisor's child, configured by the outer stage; or the
+  // launcher's child in fresh namespaces, which parses the command line itself (stage.ts).
+  const inner = takeInnerStage();
+  const launched = inner === undefined ? takeLaunchedStage() : undefined;
+  const result = inner ?? (await import('./options.js')).parseCommandLine(argv);
   if (result.kind === 'exit') {
-    // stdout/stderr writes are synchronous for files, pipes and TTYs on Linux.
-    if (result.stdout) process.stdout.write(result.stdout);
-    if (result.stderr) process.stderr.write(result.stderr);
+    // Straight to fds 1 and 2: process.stdout/stderr would cost ~9 ms to create.
+    if (result.stdout) writeFully(1, result.stdout);
+    if (result.stderr) writeFully(2, result.stderr);
     return { code: result.code, ran: false };
   }
+  if (launched !== undefined && (result.config.sandbox !== 'namespace' || result.config.mount !== undefined)) {
+    // launcher.c's certainly_namespace() and the parser disagree: a bug, never a wrong sandbox.
+    throw new Error(`internal error: started in a namespace sandbox, but the command line selects --sandbox=${result.config.sandbox}`);
+  }
+  const stage = inner?.sandbox ?? launched;
 
   if (stage === undefined && result.config.sandbox === 'namespace') {
     // --sandbox=namespace: become the supervisor, which re-runs us in new namespaces (the
@@ -49,7 +57,7 @@ async function main(argv: string[]): Promise<Outcome> {
 
   const { runDaemon } = await import('../daemon/daemon.js');
   try {
-    return { code: await runDaemon(result.config, logger, stage?.sandbox), ran: true };
+    return { code: await runDaemon(result.config, logger, stage), ran: true };
   } catch (error) {
     // Also into the log: with --syslog, nobody may be reading stderr.
     if (result.config.syslog) logger.fatal({ err: error }, `${PROGRAM} failed: ${oneLine(error)}`);
@@ -63,7 +71,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`${PROGRAM}: ${oneLine(error)}\n`);
+    writeFully(2, `${PROGRAM}: ${oneLine(error)}\n`);
     process.exit(1);
   },
 );

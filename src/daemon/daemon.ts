@@ -14,13 +14,14 @@ import { VirtioFsDevice } from '../transport/virtio-fs-device.js';
 import { FastPath, fastPathEnabled } from '../transport/fast-path.js';
 import type { Logger } from '../logger.js';
 import { statsSnapshot } from './stats-dump.js';
+import { writeFully } from './write-fully.js';
 import type { DaxManager, DaxProtocol } from '../dax/dax-manager.js';
 import type { ForeignMemoryIo } from '../transport/foreign-memory.js';
 import { ProtocolFeature } from '../vhost/protocol.js';
 import { enterSandbox, lockDown } from '../sandbox/sandbox.js';
 import { openListener } from '../vhost/listener.js';
 import { planIdleTrim, trimWhenIdle } from './idle-trim.js';
-import type { SandboxStage } from './stage.js';
+import type { StartStage } from './stage.js';
 
 /** The readiness line Kata's runtime-rs waits for on stderr (it has no timeout). */
 export const READY_LINE = 'Waiting for vhost-user socket connection...';
@@ -56,10 +57,10 @@ const REQUEST_QUEUES = 8;
 const EAGAIN = 11;
 
 /**
- * `stage` is set when this process is the sandbox supervisor's child (src/sandbox/stage.ts):
- * it then holds the listening socket as config.fd and builds the namespace sandbox itself.
+ * `stage` is set when this process is the sandbox supervisor's child (src/daemon/stage.ts):
+ * it builds the namespace sandbox itself, and tells a launcher once it listens.
  */
-export async function runDaemon(config: DaemonConfig, log: Logger, stage?: SandboxStage): Promise<number> {
+export async function runDaemon(config: DaemonConfig, log: Logger, stage?: StartStage): Promise<number> {
   // --mount: the same FUSE core, served through /dev/fuse on this host (no socket, no VM).
   // Its modules, like DAX's below, are loaded only when asked for: the sandboxed daemon's
   // start-up reads and compiles every module it loads, before it can answer (issue 7).
@@ -72,6 +73,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
 
   // The socket first: after chroot / pivot_root its path is out of reach (src/sandbox).
   const listenFd = openListener(config);
+  stage?.listening?.(config.socketPath);
   let cleanupSocket = (): void => {
     if (config.socketPath === undefined) return;
     try {
@@ -169,7 +171,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Sandb
       fastPath: fastPath?.native,
     });
 
-    process.stderr.write(`${READY_LINE}\n`);
+    writeFully(2, `${READY_LINE}\n`);
     if (config.syslog) log.info(READY_LINE);
     trimWhenIdle(log);
     acceptWatcher = new native.FdWatcher(listenFd, () => {

@@ -19,6 +19,7 @@ import { applyNofileLimit } from '../passthrough/nofile-limit.js';
 import { openPassthrough, servedFileSystem } from './file-system.js';
 import { DevFuseTransport } from '../transport/dev-fuse-transport.js';
 import type { Logger } from '../logger.js';
+import { writeFully } from './write-fully.js';
 
 /** The file system type /proc/self/mountinfo shows ("fuse." + subtype). */
 export const FSTYPE = 'fuse.virtiofsd-ts';
@@ -110,7 +111,7 @@ export async function runHostMount(config: DaemonConfig, log: Logger): Promise<n
       maxRead: server.maxRead,
       onInit: () => {
         const line = mountedLine(config.sharedDir, mountPoint);
-        process.stderr.write(`${line}\n`);
+        writeFully(2, `${line}\n`);
         if (config.syslog) log.info(line);
       },
       onEnd: (errno) => {

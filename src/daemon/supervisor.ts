@@ -28,8 +28,9 @@ export function supervisorPath(): string {
   throw new Error(`vfs-supervisor not built: run "npm run build:native" in ${packageRoot} (or use --sandbox=none)`);
 }
 
-/** The daemon's entry script, re-run by the supervisor's child. */
-export const DAEMON_SCRIPT = join(here, '..', 'cli', 'virtiofsd.js');
+/** The daemon's entry script, re-run by the supervisor's child: the one running now (the bundle
+ * dist/cli/virtiofsd.cjs, or dist/cli/virtiofsd.js). */
+export const DAEMON_SCRIPT = process.argv[1] ?? join(here, '..', 'cli', 'virtiofsd.js');
 
 /** The supervisor's command line (exported for tests). */
 export function supervisorArgv(config: DaemonConfig, argv: readonly string[]): string[] {

@@ -34,7 +34,7 @@ import { createFuseStats, type FuseStats } from './stats.js';
 
 
 export interface FuseServerOptions {
-  /** pino-like logger; defaults to a silent one. */
+  /** Where to log (src/logger.ts); defaults to a silent logger. */
   logger?: Logger;
   /** max_write announced in INIT and the largest WRITE accepted. Default 1 MiB. */
   maxWrite?: number;

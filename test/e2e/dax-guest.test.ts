@@ -93,7 +93,7 @@ function buildDaxProbe(): Buffer {
 
 /** The options our daemon's --help lists that the DAX device needs (empty = all there). */
 function missingDaemonOptions(): string[] {
-  const r = spawnSync(process.execPath, [TS_DAEMON, '--help'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(TS_DAEMON, ['--help'], { encoding: 'utf8', timeout: 30_000 });
   const help = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   return ['--tag', '--dax-window'].filter((o) => !new RegExp(`(^|\\s)${o}[\\s=,]`, 'm').test(help));
 }

@@ -3,7 +3,7 @@
  * workload on the virtio-fs mount (test/guest/guest-test.sh), then check the share on the host.
  *
  *  1. the C virtiofsd (proves the workload and the host-side checks are honest)
- *  2. our daemon, `node dist/cli/virtiofsd.js --socket-path=… --shared-dir=… --cache=auto`
+ *  2. our daemon, `build/Release/virtiofsd-ts --socket-path=… --shared-dir=… --cache=auto`
  *  3. our daemon launched Kata-style: listening socket handed over as fd 3
  *
  * Policy: with CI=true a missing prerequisite fails the test; elsewhere the test is skipped

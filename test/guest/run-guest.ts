@@ -23,7 +23,8 @@ export const BUILD_SCRIPT = path.join(GUEST_DIR, 'build-guest.sh');
 export const GUEST_TEST_SCRIPT_PATH = path.join(GUEST_DIR, 'guest-test.sh');
 export const C_VIRTIOFSD = process.env.C_VIRTIOFSD ?? '/usr/lib/qemu/virtiofsd';
 /** Our daemon's entry point (override with env VIRTIOFSD_TS). */
-export const TS_DAEMON = process.env.VIRTIOFSD_TS ?? path.join(REPO_DIR, 'dist', 'cli', 'virtiofsd.js');
+/** The `virtiofsd-ts` executable (the C launcher), or $VIRTIOFSD_TS. */
+export const TS_DAEMON = process.env.VIRTIOFSD_TS ?? path.join(REPO_DIR, 'build', 'Release', 'virtiofsd-ts');
 export const QEMU = process.env.QEMU ?? 'qemu-system-x86_64';
 /** The line our daemon prints on stderr right before it accepts the vhost-user connection. */
 export const WAITING_LINE = 'Waiting for vhost-user socket connection';
@@ -442,7 +443,7 @@ async function waitReady(h: DaemonHandle, mode: 'line' | 'socket', timeoutMs: nu
 /**
  * Start a daemon listening on `socketPath`.
  *  - 'c':  /usr/lib/qemu/virtiofsd --socket-path=S -o source=DIR -o cache=MODE (ready: socket file)
- *  - 'ts': node dist/cli/virtiofsd.js --socket-path=S --shared-dir=DIR --cache=MODE
+ *  - 'ts': build/Release/virtiofsd-ts (the launcher) --socket-path=S --shared-dir=DIR --cache=MODE
  *          (ready: the "Waiting for vhost-user socket connection" stderr line)
  */
 export async function startDaemon(kind: DaemonKind, opts: DaemonOptions): Promise<DaemonHandle> {
@@ -455,9 +456,8 @@ export async function startDaemon(kind: DaemonKind, opts: DaemonOptions): Promis
     h = wrap('c', 'socket-path', C_VIRTIOFSD, argv, opts);
     await waitReady(h, 'socket', opts.startTimeoutMs ?? 15_000);
   } else {
-    const argv = [TS_DAEMON, `--socket-path=${opts.socketPath}`, `--shared-dir=${opts.sharedDir}`, `--cache=${cache}`,
-      ...(opts.extraArgs ?? [])];
-    h = wrap('ts', 'socket-path', process.execPath, argv, opts);
+    const argv = [`--socket-path=${opts.socketPath}`, `--shared-dir=${opts.sharedDir}`, `--cache=${cache}`, ...(opts.extraArgs ?? [])];
+    h = wrap('ts', 'socket-path', TS_DAEMON, argv, opts);
     await waitReady(h, 'line', opts.startTimeoutMs ?? 30_000);
   }
   return h;
@@ -502,7 +502,7 @@ export async function startKataDaemon(kind: DaemonKind, opts: DaemonOptions): Pr
   const cache = opts.cache ?? 'auto';
   const daemonArgv =
     kind === 'ts'
-      ? [process.execPath, TS_DAEMON, '--syslog', `--cache=${cache}`, `--shared-dir=${opts.sharedDir}`, '--fd=3',
+      ? [TS_DAEMON, '--syslog', `--cache=${cache}`, `--shared-dir=${opts.sharedDir}`, '--fd=3',
           '--thread-pool-size=1', '--announce-submounts']
       : [C_VIRTIOFSD, ...(existsSync('/dev/log') ? ['--syslog'] : []), '-o', `cache=${cache}`, '-o', 'no_posix_lock', '-o', `source=${opts.sharedDir}`,
           '--fd=3', '-f'];

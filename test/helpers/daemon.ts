@@ -11,7 +11,11 @@ import { VhostUserFrontend, type FrontendOptions } from '../../src/frontend/vhos
 import { FuseClient } from '../../src/frontend/fuse-client.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DAEMON_BIN = join(REPO, 'dist', 'cli', 'virtiofsd.js');
+/**
+ * The `virtiofsd-ts` executable as users run it: the C launcher (native/launcher/launcher.c),
+ * which runs dist/cli/virtiofsd.cjs with the `node` found in PATH.
+ */
+export const DAEMON_BIN = join(REPO, 'build', 'Release', 'virtiofsd-ts');
 
 export interface RunningDaemon {
   child: ChildProcess;
@@ -33,12 +37,12 @@ export interface DaemonOptions {
 }
 
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
-  if (!existsSync(DAEMON_BIN)) throw new Error(`${DAEMON_BIN} missing: run "npm run build:ts"`);
+  if (!existsSync(DAEMON_BIN)) throw new Error(`${DAEMON_BIN} missing: run "npm run build"`);
   const workDir = mkdtempSync(join(tmpdir(), 'vfs-test-'));
   const shareDir = opts.shareDir ?? join(workDir, 'share');
   if (opts.shareDir === undefined) (await import('node:fs')).mkdirSync(shareDir);
   const socketPath = join(workDir, 'vhost.sock');
-  const command = [...(opts.wrapper ?? []), process.execPath, DAEMON_BIN, `--socket-path=${socketPath}`, `--shared-dir=${shareDir}`, ...(opts.args ?? [])];
+  const command = [...(opts.wrapper ?? []), DAEMON_BIN, `--socket-path=${socketPath}`, `--shared-dir=${shareDir}`, ...(opts.args ?? [])];
   const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   let err = '';
   const exited = new Promise<number | string>((resolve) => {

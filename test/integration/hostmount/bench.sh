@@ -25,7 +25,7 @@ if [ -z "$BASE" ]; then
 fi
 mkdir -p "$BASE/src" "$BASE/mnt"
 LOG="$(mktemp)"
-node "$REPO/dist/cli/virtiofsd.js" --shared-dir "$BASE/src" --mount "$BASE/mnt" "${EXTRA[@]}" 2>"$LOG" &
+"$REPO/build/Release/virtiofsd-ts" --shared-dir "$BASE/src" --mount "$BASE/mnt" "${EXTRA[@]}" 2>"$LOG" &
 PID=$!
 cleanup() {
   kill -TERM "$PID" 2>/dev/null || true

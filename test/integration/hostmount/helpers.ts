@@ -60,14 +60,14 @@ export function mountInfo(path: string): string[] | undefined {
 
 export async function startHostMount(opts: HostMountOptions = {}): Promise<HostMount> {
   assertCanMount();
-  if (!existsSync(DAEMON_BIN)) throw new Error(`${DAEMON_BIN} missing: run "npm run build:ts"`);
+  if (!existsSync(DAEMON_BIN)) throw new Error(`${DAEMON_BIN} missing: run "npm run build"`);
   const workDir = mkdtempSync(join(tmpdir(), 'vfs-hostmount-'));
   const share = join(workDir, 'share');
   const mnt = join(workDir, 'mnt');
   mkdirSync(share);
   mkdirSync(mnt);
   opts.prepare?.(share);
-  const child = spawn(process.execPath, [DAEMON_BIN, `--shared-dir=${share}`, `--mount=${mnt}`, ...(opts.args ?? [])], {
+  const child = spawn(DAEMON_BIN, [`--shared-dir=${share}`, `--mount=${mnt}`, ...(opts.args ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

@@ -22,7 +22,7 @@ afterEach(async () => {
 
 /** Runs the daemon to completion with these arguments (it is expected to refuse them). */
 function refused(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [DAEMON_BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(DAEMON_BIN, args, { encoding: 'utf8', timeout: 20_000 });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -102,7 +102,7 @@ describe('host mount life cycle', () => {
     current.child.kill('SIGTERM');
     expect(await current.exited).toBe(0);
     // Start a second daemon by hand on the same directories.
-    const child = spawn(process.execPath, [DAEMON_BIN, `--shared-dir=${share}`, `--mount=${mnt}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(DAEMON_BIN, [`--shared-dir=${share}`, `--mount=${mnt}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));

@@ -1,7 +1,8 @@
 /**
  * Looking at a running daemon from the host: its process tree, namespaces, credentials, memory.
- * With --sandbox=namespace the process the test spawned is the supervisor (vfs-supervisor) and
- * the serving Node process is its only child.
+ * With --sandbox=namespace the process the test spawned is the supervisor (the launcher
+ * virtiofsd-ts, or vfs-supervisor in the two-boot fallback) and the serving Node process is its
+ * only child.
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
@@ -32,11 +33,16 @@ export function children(pid: number): number[] {
   return out;
 }
 
+/** A supervisor: the launcher (virtiofsd-ts, C) or vfs-supervisor (the two-boot fallback). */
+export function isSupervisor(pid: number): boolean {
+  return ['virtiofsd-ts', 'vfs-supervisor'].includes(comm(pid));
+}
+
 /** The serving process: the supervisor's child, or `pid` itself when it is no supervisor. */
 export function servingPid(pid: number): number {
-  if (comm(pid) !== 'vfs-supervisor') return pid;
+  if (!isSupervisor(pid)) return pid;
   const kids = children(pid);
-  if (kids.length !== 1) throw new Error(`vfs-supervisor ${pid} has ${kids.length} children`);
+  if (kids.length !== 1) throw new Error(`supervisor ${pid} (${comm(pid)}) has ${kids.length} children`);
   return kids[0];
 }
 

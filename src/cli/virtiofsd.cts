@@ -1,0 +1,43 @@
+/**
+ * dist/cli/virtiofsd.cjs: what the `virtiofsd-ts` launcher (native/launcher/launcher.c) runs.
+ * It loads the daemon's single bundled file (dist/cli/virtiofsd.bundle.cjs, built by esbuild
+ * from src/cli/virtiofsd.ts) with
+ * V8's code cache (dist/cli/virtiofsd.bundle.cjs.cache, written at build time by
+ * src/build/code-cache.ts): compiling the ~0.5 MB bundle and the functions start-up runs is
+ * otherwise a fifth of the daemon's time to its first reply. A cache V8 refuses (another Node
+ * version) or a missing one only costs that time back.
+ *
+ * CommonJS and builtins only: this file runs before anything else.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+
+/** Set by src/build/code-cache.ts: write the cache to this path when the process exits. */
+const WRITE_ENV = 'VIRTIOFSD_TS_WRITE_CODE_CACHE';
+
+const bundle = join(__dirname, 'virtiofsd.bundle.cjs');
+const cachePath = `${bundle}.cache`;
+const source = readFileSync(bundle, 'utf8');
+let cachedData: Buffer | undefined;
+try {
+  cachedData = readFileSync(cachePath);
+} catch {
+  // Not built (or not readable): compile from source.
+}
+// The bundle's first line is its #! line, which CommonJS's wrapper would make a syntax error.
+const script = new Script(Module.wrap(source.startsWith('#!') ? `//${source}` : source), { filename: bundle, cachedData });
+
+const writeTo = process.env[WRITE_ENV];
+if (writeTo !== undefined) {
+  delete process.env[WRITE_ENV];
+  // At exit the cache holds every function start-up and the first requests compiled.
+  process.once('exit', () => writeFileSync(writeTo, script.createCachedData(), { mode: 0o644 }));
+}
+
+type ModuleWrapper = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+const wrapper = script.runInThisContext() as ModuleWrapper;
+const bundleModule = new Module(bundle, module);
+bundleModule.filename = bundle;
+wrapper.call(bundleModule.exports, bundleModule.exports, Module.createRequire(bundle), bundleModule, bundle, __dirname);
