@@ -210,19 +210,19 @@ if (MODES.includes('namespace') && MODES.includes('none')) {
   log(`[memory] namespace − none: idle ${mb(ns.idle.total - none.idle.total)}, session (without guest memory) ${mb(ns.session.anonFile - none.session.anonFile)}`);
 }
 
-// native/memory_trim.cc in a node of its own: plan, trim, measure.
+// native/memory_trim.cc in a node of its own: open, trim, measure.
 const TRIM = `
   const { readFileSync } = require('node:fs');
   const addon = require(process.argv[1]);
   const rssFile = () => Number(/RssFile:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
-  const listed = addon.trimPlanFileMappings();
+  addon.trimOpen();
   const before = rssFile();
   const dropped = addon.trimIdle();
   const after = rssFile();
-  console.log(JSON.stringify({ listed, dropped, before, after }));
+  console.log(JSON.stringify({ dropped, before, after }));
 `;
 report.trim = JSON.parse(execFileSync(process.execPath, ['-e', TRIM, ADDON], { encoding: 'utf8' }));
 const t = report.trim;
-log(`[memory] trim in a bare node: ${(t.listed / 1048576).toFixed(1)} MiB listed, ${(t.dropped / 1048576).toFixed(1)} MiB dropped; RssFile ${mb(t.before)} → ${mb(t.after)}`);
+log(`[memory] trim in a bare node: ${(t.dropped / 1048576).toFixed(1)} MiB dropped; RssFile ${mb(t.before)} → ${mb(t.after)}`);
 
 if (opt.json) console.log(JSON.stringify(report, null, 2));

@@ -428,11 +428,18 @@ function readTail(path) {
 // the whole measurement
 
 /**
+ * How long after the INIT reply idle RSS is read: virtiofsd-ts hands start-up's pages back at its
+ * first quiet moment (src/daemon/idle-trim.ts: a 500 ms check finding no request served), so
+ * "idle" means after that; the peers have nothing to wait for.
+ */
+const IDLE_SETTLE_MS = 1500;
+
+/**
  * Runs every row `runs` times, round-robin (order rotated each run) after one unrecorded
  * warm-up run per row. Options: runs (9), root (where dist/ and build/ are; the repository),
  * tsBin / rustBin / cBin, daemons (kinds to include; the floor always runs), work (a scratch
- * directory; a temporary one by default), settleMs (250: wait after the INIT reply before
- * reading RSS), warmup (true), log (progress lines).
+ * directory; a temporary one by default), settleMs (IDLE_SETTLE_MS: wait after the INIT reply
+ * before reading RSS), warmup (true), log (progress lines).
  *
  * Returns { runs, settle_ms, bins, env_dropped, rows: [{ id, name, argv, unavailable?, negotiated?,
  * runs: [...] }] }, each run { get_features_ms, handshake_ms, init_ms, rss_kib, procs } (null where
@@ -453,7 +460,7 @@ export async function runStartup(opts = {}) {
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const bins = resolveBins(opts);
-  const ctx = { work, share, floorScript, env, bins, settleMs: opts.settleMs ?? 250, frontend: await loadFrontend(opts.root ?? repo) };
+  const ctx = { work, share, floorScript, env, bins, settleMs: opts.settleMs ?? IDLE_SETTLE_MS, frontend: await loadFrontend(opts.root ?? repo) };
 
   const rows = STARTUP_ROWS.filter((row) => row.kind === 'floor' || daemons.includes(row.kind)).map((row) => {
     const [cmd, args] = argvFor(row, bins, '<socket>', '<share>', '<floor.cjs>');
@@ -580,7 +587,7 @@ async function main() {
       runs: { type: 'string', default: '9' },
       'ts-bin': { type: 'string' },
       daemons: { type: 'string', default: 'ts,rust,c' },
-      'settle-ms': { type: 'string', default: '250' },
+      'settle-ms': { type: 'string', default: String(IDLE_SETTLE_MS) },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },

@@ -9,10 +9,11 @@
 // Only read-only mappings of the executable and of shared libraries (*.so*) WITHOUT private
 // copies are dropped: a private mapping whose pages were written before it became read-only
 // (RELRO after relocation, Anonymous > 0 in smaps) would lose that content, so such a mapping is
-// skipped whole. The list is taken while /proc is still reachable (before the sandbox hides it)
-// and used later; that is safe because nothing unmaps the executable or a loaded library while
-// the daemon runs (Node never dlclose()s), so no listed range can be reused for other memory in
-// between. Other file mappings (data files, locale archives) are left alone for that reason.
+// skipped whole. smaps is opened while /proc is still reachable (before the sandbox hides it)
+// and read when the trim runs, so the list is current. Other file mappings (data files, locale
+// archives) are left alone.
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <napi.h>
 #include <sys/mman.h>
@@ -20,6 +21,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "util.h"
@@ -31,10 +33,12 @@ struct Range {
   uintptr_t start;
   uintptr_t end;
 };
-std::vector<Range>* planned = nullptr;
+// The descriptor of /proc/self/smaps and the executable's path, taken by trimOpen() while /proc
+// is reachable; trimIdle() reads the list through it later, inside the sandbox (an open proc
+// file stays readable after pivot_root and chroot).
+int smapsFd = -1;
+char exePath[4096];
 
-// trimPlanFileMappings() → how many bytes of read-only file mappings can be dropped later;
-// -errno if /proc/self/smaps cannot be read.
 // The executable and shared libraries: see the top of this file.
 bool CodeFile(const char* path, const char* exe) {
   size_t n = strcspn(path, "\n");
@@ -44,60 +48,85 @@ bool CodeFile(const char* path, const char* exe) {
   return memmem(base, n - static_cast<size_t>(base - path), ".so", 3) != nullptr;
 }
 
-Napi::Value TrimPlan(const Napi::CallbackInfo& info) {
-  char exe[4096];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  exe[len > 0 ? len : 0] = '\0';
-  FILE* f = fopen("/proc/self/smaps", "re");
-  if (!f) return Napi::Number::New(info.Env(), -errno);
-  auto* ranges = new std::vector<Range>();
-  char line[4096];
+// The whole of smaps through smapsFd (pread from 0: procfs regenerates it), or false.
+bool ReadSmaps(std::string& out) {
+  char buf[65536];
+  off_t at = 0;
+  for (;;) {
+    ssize_t n = pread(smapsFd, buf, sizeof(buf), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out.append(buf, static_cast<size_t>(n));
+    at += n;
+  }
+}
+
+// The read-only mappings of the executable and libraries without private copies, from smaps.
+std::vector<Range> PlanRanges(const std::string& smaps) {
+  std::vector<Range> ranges;
   Range current{0, 0};
   bool candidate = false;
-  double bytes = 0;
-  auto finish = [&](bool keep) {
-    if (candidate && keep) {
-      ranges->push_back(current);
-      bytes += static_cast<double>(current.end - current.start);
-    }
-    candidate = false;
-  };
   bool anonymousSeen = false;
-  while (fgets(line, sizeof(line), f)) {
+  auto finish = [&]() {
+    if (candidate && !anonymousSeen) ranges.push_back(current);
+    candidate = false;
+    anonymousSeen = false;
+  };
+  size_t at = 0;
+  while (at < smaps.size()) {
+    size_t nl = smaps.find('\n', at);
+    if (nl == std::string::npos) nl = smaps.size();
+    std::string line = smaps.substr(at, nl - at);
+    at = nl + 1;
     unsigned long start, end;
     char perms[8];
     int path = 0;
     // A mapping header: "start-end perms offset dev inode   path".
-    if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path) == 3 && strchr(line, '-') < strchr(line, ' ')) {
-      finish(!anonymousSeen);
-      anonymousSeen = false;
+    if (sscanf(line.c_str(), "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path) == 3 && line.find('-') < line.find(' ')) {
+      finish();
       // The executable and libraries only (no [heap], [stack], anonymous memory, V8's code
       // space, memfds holding guest RAM, devices, data files); nothing writable.
-      candidate = path > 0 && line[path] == '/' && perms[0] == 'r' && perms[1] == '-' && strstr(line + path, "(deleted)") == nullptr &&
-                  CodeFile(line + path, exe);
+      const char* p = line.c_str() + path;
+      candidate = path > 0 && static_cast<size_t>(path) < line.size() && p[0] == '/' && perms[0] == 'r' && perms[1] == '-' &&
+                  strstr(p, "(deleted)") == nullptr && CodeFile(p, exePath);
       current = Range{start, end};
       continue;
     }
     unsigned long kb;
-    if (sscanf(line, "Anonymous: %lu kB", &kb) == 1 && kb > 0) anonymousSeen = true;
+    if (sscanf(line.c_str(), "Anonymous: %lu kB", &kb) == 1 && kb > 0) anonymousSeen = true;
   }
-  finish(!anonymousSeen);
-  fclose(f);
-  delete planned;
-  planned = ranges;
-  return Napi::Number::New(info.Env(), bytes);
+  finish();
+  return ranges;
 }
 
-// trimIdle() → bytes handed back to the kernel's decision (the planned ranges' size): returns
-// the heap's free memory (malloc_trim) and drops the planned file pages from our page tables.
+// trimOpen() → 0, or -errno if /proc/self/smaps cannot be opened. Cheap (no read): start-up
+// calls it before the sandbox, and leaves the reading to trimIdle().
+Napi::Value TrimOpen(const Napi::CallbackInfo& info) {
+  if (smapsFd >= 0) return Napi::Number::New(info.Env(), 0);
+  ssize_t len = readlink("/proc/self/exe", exePath, sizeof(exePath) - 1);
+  exePath[len > 0 ? len : 0] = '\0';
+  smapsFd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+  return Napi::Number::New(info.Env(), smapsFd < 0 ? -errno : 0);
+}
+
+// trimIdle() → bytes handed back to the kernel's decision: returns the heap's free memory
+// (malloc_trim), then drops the pages of the mappings smaps lists (see the top of this file)
+// from our page tables. Once: the descriptor is closed afterwards. -errno if smaps cannot be
+// read (not opened, or the read failed).
 Napi::Value TrimIdle(const Napi::CallbackInfo& info) {
   malloc_trim(0);
+  if (smapsFd < 0) return Napi::Number::New(info.Env(), -EBADF);
+  std::string smaps;
+  bool ok = ReadSmaps(smaps);
+  int err = errno;
+  close(smapsFd);
+  smapsFd = -1;
+  if (!ok) return Napi::Number::New(info.Env(), -err);
   double bytes = 0;
-  if (planned) {
-    for (const Range& r : *planned) {
-      if (madvise(reinterpret_cast<void*>(r.start), r.end - r.start, MADV_DONTNEED) == 0) {
-        bytes += static_cast<double>(r.end - r.start);
-      }
+  for (const Range& r : PlanRanges(smaps)) {
+    if (madvise(reinterpret_cast<void*>(r.start), r.end - r.start, MADV_DONTNEED) == 0) {
+      bytes += static_cast<double>(r.end - r.start);
     }
   }
   return Napi::Number::New(info.Env(), bytes);
@@ -105,7 +134,7 @@ Napi::Value TrimIdle(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitMemoryTrim(Napi::Env env, Napi::Object exports) {
-  exports.Set("trimPlanFileMappings", Napi::Function::New(env, TrimPlan, "trimPlanFileMappings"));
+  exports.Set("trimOpen", Napi::Function::New(env, TrimOpen, "trimOpen"));
   exports.Set("trimIdle", Napi::Function::New(env, TrimIdle, "trimIdle"));
 }
 

@@ -19,7 +19,11 @@ const WRITE_ENV = 'VIRTIOFSD_TS_WRITE_CODE_CACHE';
 
 const bundle = join(__dirname, 'virtiofsd.bundle.cjs');
 const cachePath = `${bundle}.cache`;
-const source = readFileSync(bundle, 'utf8');
+// latin1, not utf8: esbuild writes the code as ASCII (it escapes every other character in
+// strings and names), so only comments can hold other bytes, and there a byte-per-character
+// reading changes nothing that runs — while it saves UTF-8 decoding, ~1.3 ms of every start.
+// The code cache is written through this same reading (its check includes the length).
+const source = readFileSync(bundle, 'latin1');
 let cachedData: Buffer | undefined;
 try {
   cachedData = readFileSync(cachePath);

@@ -20,7 +20,7 @@ import type { ForeignMemoryIo } from '../transport/foreign-memory.js';
 import { ProtocolFeature } from '../vhost/protocol.js';
 import { enterSandbox, lockDown } from '../sandbox/sandbox.js';
 import { openListener } from '../vhost/listener.js';
-import { planIdleTrim, trimWhenIdle } from './idle-trim.js';
+import { openIdleTrim, trimWhenIdle } from './idle-trim.js';
 import type { StartStage } from './stage.js';
 
 /** The readiness line Kata's runtime-rs waits for on stderr (it has no timeout). */
@@ -92,7 +92,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Start
     // Before the sandbox: afterwards only the share is reachable.
     const daxModules = config.daxWindow !== undefined && config.dax !== 'never' ? await loadDax() : undefined;
     kataFsIo = daxModules?.fsIo(() => backendRef()?.channel);
-    planIdleTrim(log); // every module and library is loaded by now
+    openIdleTrim(log);
     const jail = enterSandbox(config, log, stage);
     cleanupSocket = jail.unlinkSocket;
     const passthrough = await openPassthrough(config, jail.root, log, jail.procSelfFd);
@@ -173,7 +173,13 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Start
 
     writeFully(2, `${READY_LINE}\n`);
     if (config.syslog) log.info(READY_LINE);
-    trimWhenIdle(log);
+    trimWhenIdle(log, () => {
+      // What was served: FUSE requests through the core, and those the fast path answered.
+      let n = 0;
+      for (const count of server.stats.requests) n += count;
+      const fast = fastPath?.counters();
+      return fast === undefined ? n : n + fast.reads + fast.writes;
+    });
     acceptWatcher = new native.FdWatcher(listenFd, () => {
       const fd = native.socketAccept(listenFd);
       if (fd === -EAGAIN) return;

@@ -1,5 +1,5 @@
 /**
- * Giving back the memory start-up touched, once the daemon waits for its front-end.
+ * Giving back the memory start-up touched, once the daemon is idle.
  *
  * An idle Node daemon's RSS is mostly not its heap (~13 MiB) but the pages of the node
  * executable and its libraries that start-up ran or read (~40 MiB: bootstrap, module loader,
@@ -8,22 +8,42 @@
  * minor fault, and serving needs a few MiB of them (docs/sandbox.md, Memory, has the numbers).
  * native/memory_trim.cc says which mappings qualify.
  *
- * Two steps because of the sandbox: the mappings are listed while /proc is still reachable
- * (before enterSandbox), and dropped when start-up is over.
+ * When: not at start-up's end but at the first quiet moment after it. The front-end connects
+ * right after the socket appears and its handshake and the guest's first requests would only
+ * fault the dropped pages back in — on the path a pod start waits on (bench/startup.mjs). So the
+ * daemon checks its request counters every IDLE_CHECK_MS and trims once they stood still for a
+ * whole period. Two steps because of the sandbox: smaps is opened while /proc is still reachable
+ * (before enterSandbox) and read when the trim runs.
  */
 import { memoryTrim } from '../native/memory-trim.js';
 import type { Logger } from '../logger.js';
 
+/** How long the daemon must have served nothing before it trims. */
+export const IDLE_CHECK_MS = 500;
+
 /** Step 1: before the sandbox hides /proc. */
-export function planIdleTrim(log: Logger): void {
-  const listed = memoryTrim.trimPlanFileMappings();
-  if (listed < 0) log.debug(`memory trim: cannot read /proc/self/smaps (errno ${-listed}); nothing will be trimmed`);
+export function openIdleTrim(log: Logger): void {
+  const r = memoryTrim.trimOpen();
+  if (r < 0) log.debug(`memory trim: cannot open /proc/self/smaps (errno ${-r}); nothing will be trimmed`);
 }
 
-/** Step 2: right after the readiness line, at the event loop's first idle moment. */
-export function trimWhenIdle(log: Logger): void {
-  setImmediate(() => {
+/**
+ * Step 2, once listening: trims at the first check that finds `activity()` (a count of what the
+ * daemon served, e.g. requests) unchanged since the previous one. The timer does not keep the
+ * process alive.
+ */
+export function trimWhenIdle(log: Logger, activity: () => number): void {
+  let last = activity();
+  const timer = setInterval(() => {
+    const now = activity();
+    if (now !== last) {
+      last = now;
+      return;
+    }
+    clearInterval(timer);
     const dropped = memoryTrim.trimIdle();
-    log.debug(`memory trim: ${(dropped / 1048576).toFixed(1)} MiB of start-up mappings handed back`);
-  });
+    if (dropped < 0) log.debug(`memory trim: cannot read /proc/self/smaps (errno ${-dropped})`);
+    else log.debug(`memory trim: ${(dropped / 1048576).toFixed(1)} MiB of start-up mappings handed back`);
+  }, IDLE_CHECK_MS);
+  timer.unref();
 }

@@ -1,6 +1,5 @@
 // Loads the compiled addon exactly once. Every typed view of it (binding.ts for the data path,
 // syscalls.ts for the passthrough's system calls) imports `addon` from here.
-import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +18,10 @@ function addonPath(): string {
   throw new Error(`native addon not built: run "npm install" in ${root}`);
 }
 
-const require = createRequire(import.meta.url);
+// process.dlopen, not require(): the path is already absolute and final, and require() would
+// resolve it again (stat, realpath: ~1 ms of every start, bench/startup.mjs).
+const loaded: { exports: unknown } = { exports: {} };
+process.dlopen(loaded, addonPath());
 
 // `unknown`: each typed view (binding.ts, syscalls.ts, ...) asserts the part of it it uses.
-export const addon: unknown = require(addonPath());
+export const addon: unknown = loaded.exports;

@@ -5,12 +5,13 @@
 import { addon } from './load.js';
 
 export interface MemoryTrimAddon {
+  /** Opens /proc/self/smaps for a later trimIdle() (call before the sandbox hides /proc): 0 or -errno. */
+  trimOpen: () => number;
   /**
-   * Lists the read-only mappings of the executable and its shared libraries (text, read-only
-   * data) without private copies, from /proc/self/smaps: bytes listed, or -errno.
+   * malloc_trim(0), then MADV_DONTNEED on the read-only mappings of the executable and its shared
+   * libraries without private copies, as smaps lists them now: bytes dropped, or -errno (smaps not
+   * opened or not readable). Once: it closes the descriptor.
    */
-  trimPlanFileMappings: () => number;
-  /** malloc_trim(0), then MADV_DONTNEED on the listed mappings: bytes dropped. */
   trimIdle: () => number;
 }
 
