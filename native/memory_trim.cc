@@ -8,7 +8,8 @@
 //
 // Only read-only mappings of the executable and of shared libraries (*.so*) WITHOUT private
 // copies are dropped: a private mapping whose pages were written before it became read-only
-// (RELRO after relocation, Anonymous > 0 in smaps) would lose that content, so such a mapping is
+// (RELRO after relocation: Anonymous > 0 in smaps, or Swap > 0 once those pages were swapped out)
+// would lose that content, so such a mapping is
 // skipped whole. smaps is opened while /proc is still reachable (before the sandbox hides it)
 // and read when the trim runs, so the list is current. Other file mappings (data files, locale
 // archives) are left alone.
@@ -45,7 +46,14 @@ bool CodeFile(const char* path, const char* exe) {
   if (exe[0] != '\0' && strlen(exe) == n && strncmp(path, exe, n) == 0) return true;
   const char* base = static_cast<const char*>(memrchr(path, '/', n));
   base = base ? base + 1 : path;
-  return memmem(base, n - static_cast<size_t>(base - path), ".so", 3) != nullptr;
+  // "lib.so" or "lib.so.6" (not "x.sock").
+  size_t left = n - static_cast<size_t>(base - path);
+  for (const char* at = base; (at = static_cast<const char*>(memmem(at, left - static_cast<size_t>(at - base), ".so", 3))) != nullptr;
+       at += 3) {
+    size_t after = static_cast<size_t>(at - base) + 3;
+    if (after == left || base[after] == '.') return true;
+  }
+  return false;
 }
 
 // The whole of smaps through smapsFd (pread from 0: procfs regenerates it), or false.
@@ -94,7 +102,10 @@ std::vector<Range> PlanRanges(const std::string& smaps) {
       continue;
     }
     unsigned long kb;
-    if (sscanf(line.c_str(), "Anonymous: %lu kB", &kb) == 1 && kb > 0) anonymousSeen = true;
+    // Private copies in memory (Anonymous) or swapped out (Swap): either way not the file's pages.
+    if ((sscanf(line.c_str(), "Anonymous: %lu kB", &kb) == 1 || sscanf(line.c_str(), "Swap: %lu kB", &kb) == 1) && kb > 0) {
+      anonymousSeen = true;
+    }
   }
   finish();
   return ranges;

@@ -45,6 +45,11 @@ static int certainly_namespace(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     const char* a = argv[i];
     if (strcmp(a, "--mount") == 0 || strncmp(a, "--mount=", 8) == 0) return 0;
+    /* Nothing to serve: no namespaces to make (and no way for them to fail). */
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0 ||
+        strcmp(a, "--print-capabilities") == 0) {
+      return 0;
+    }
     if (strstr(a, "sandbox") == NULL) continue;
     if (strcmp(a, "--sandbox=namespace") == 0) continue;
     if (strcmp(a, "--sandbox") == 0 && i + 1 < argc && strcmp(argv[i + 1], "namespace") == 0) {
@@ -73,7 +78,17 @@ static char* default_script(void) {
   return path;
 }
 
-/* environ without NODE_EXTRA_CA_CERTS. */
+/* What Node must not inherit: the CA bundle (see the top), and the two variables that tell
+ * Node how the sandbox started it — only the launcher (supervise.c) and the two-boot fallback
+ * (src/daemon/supervisor.ts) set those, never whoever runs us. */
+static int dropped(const char* entry) {
+  static const char* const names[] = {"NODE_EXTRA_CA_CERTS=", "VIRTIOFSD_TS_SANDBOX_STAGE=", LAUNCHED_ENV "="};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (strncmp(entry, names[i], strlen(names[i])) == 0) return 1;
+  }
+  return 0;
+}
+
 static char** node_environment(void) {
   size_t n = 0;
   while (environ[n]) n++;
@@ -81,20 +96,26 @@ static char** node_environment(void) {
   if (out == NULL) return NULL;
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    if (strncmp(environ[i], "NODE_EXTRA_CA_CERTS=", 20) != 0) out[k++] = environ[i];
+    if (!dropped(environ[i])) out[k++] = environ[i];
   }
   return out;
 }
 
 int main(int argc, char** argv) {
-  const char* node = getenv("VIRTIOFSD_TS_NODE");
-  const char* script = getenv("VIRTIOFSD_TS_SCRIPT");
+  /* secure_getenv: never from the environment of a set-user-ID or file-capability start (this
+   * program must be neither; it runs with the privileges of whoever starts it). */
+  const char* node = secure_getenv("VIRTIOFSD_TS_NODE");
+  const char* script = secure_getenv("VIRTIOFSD_TS_SCRIPT");
   if (node == NULL || node[0] == '\0') node = "node";
   if (script == NULL || script[0] == '\0') script = default_script();
+  if (script == NULL) {
+    say("cannot find dist/cli/virtiofsd.cjs next to ", "this executable (set VIRTIOFSD_TS_SCRIPT)", NULL);
+    return 1;
+  }
   char** env = node_environment();
   char** child = calloc((size_t)argc + 2, sizeof(char*));
-  if (script == NULL || env == NULL || child == NULL) {
-    say("cannot find dist/cli/virtiofsd.cjs next to ", "this executable (set VIRTIOFSD_TS_SCRIPT)", NULL);
+  if (env == NULL || child == NULL) {
+    say("out of memory", NULL, NULL);
     return 1;
   }
   child[0] = (char*)node;

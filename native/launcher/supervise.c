@@ -80,30 +80,49 @@ static const char* signame(int sig) {
   return s ? s : "?";
 }
 
-/* The socket to remove at the end, identified by path and by what it was when we learnt of it. */
+/* The socket to remove at the end: its directory (held open, so that renaming or replacing a
+ * directory above it by a symlink later cannot redirect the unlink), its name there, and what it
+ * was when we learnt of it (device and inode: a socket another daemon put at the same path
+ * since is not ours). */
 static struct {
-  char path[PATH_MAX];
+  int dir;
+  char name[NAME_MAX + 1];
   dev_t dev;
   ino_t ino;
-  int set;
-} sock;
+} sock = {-1, "", 0, 0};
 
 static void remember_socket(const char* path) {
+  char copy[PATH_MAX];
   struct stat st;
-  if (path[0] == '\0' || strlen(path) >= sizeof(sock.path)) return;
-  if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) return;
-  strcpy(sock.path, path);
+  if (path[0] != '/' || strlen(path) >= sizeof(copy)) return;
+  strcpy(copy, path);
+  char* slash = strrchr(copy, '/');
+  const char* name = slash + 1;
+  if (strlen(name) == 0 || strlen(name) > NAME_MAX) return;
+  *slash = '\0';
+  int dir = open(copy[0] ? copy : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode)) {
+    close(dir);
+    return;
+  }
+  if (sock.dir >= 0) close(sock.dir);
+  sock.dir = dir;
+  strcpy(sock.name, name);
   sock.dev = st.st_dev;
   sock.ino = st.st_ino;
-  sock.set = 1;
 }
 
 static void unlink_socket(void) {
   struct stat st;
-  if (sock.set && lstat(sock.path, &st) == 0 && st.st_dev == sock.dev && st.st_ino == sock.ino) unlink(sock.path);
+  if (sock.dir >= 0 && fstatat(sock.dir, sock.name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == sock.dev &&
+      st.st_ino == sock.ino) {
+    unlinkat(sock.dir, sock.name, 0);
+  }
 }
 
-/* The child's report line: "listening\n" or "listening PATH\n" (PATH absolute). */
+/* The child's report line: "listening\n" or "listening PATH\n" (PATH absolute; the parser
+ * refuses a --socket-path with a newline, so the line is the whole path). */
 static struct {
   char text[PATH_MAX + 16];
   size_t len;
@@ -204,23 +223,29 @@ int supervise(const struct supervise_options* opts, int fallback_on_eperm) {
     _exit(127);
   }
   close(alive[0]);
-  int keep[3] = {alive[1], sigfd, rep[0]};
+  int keep[4] = {alive[1], sigfd, sock.dir, rep[0]};
   if (opts->report) {
     close(rep[1]);
     fcntl(rep[0], F_SETFL, O_NONBLOCK);
   }
-  close_inherited(keep, opts->report ? 3 : 2);
+  close_inherited(keep, 4);
   if (!opts->report) drop_caps();
 
   int status = 0;
   time_t deadline = 0;
   int forwarded = 0;
+  /* A SIGTERM/SIGINT before the child reported: it is PID 1 of its namespace and has no handler
+   * yet, so it would ignore the signal (and get SIGKILL only after the grace period). It has
+   * served nothing: kill it now, and die of the signal we received. */
+  int early = 0;
   for (;;) {
     struct pollfd fds[2] = {{sigfd, POLLIN, 0}, {rep[0], POLLIN, 0}};
     int r = poll(fds, rep[0] >= 0 ? 2 : 1, deadline ? 1000 : -1);
     if (r < 0 && errno != EINTR) {
       say("poll: ", strerror(errno), NULL);
       kill((pid_t)pid, SIGKILL);
+      waitpid((pid_t)pid, &status, 0);
+      break;
     }
     if (deadline && time(NULL) >= deadline) {
       say("the daemon did not exit ", "within 10 s of the signal: killing it", NULL);
@@ -245,6 +270,11 @@ int supervise(const struct supervise_options* opts, int fallback_on_eperm) {
       if (waitpid((pid_t)pid, &status, WNOHANG) == (pid_t)pid) break;
       continue;
     }
+    if (rep[0] >= 0 && (sig == SIGTERM || sig == SIGINT)) {
+      early = sig;
+      kill((pid_t)pid, SIGKILL);
+      continue;
+    }
     /* Forwarded every time (timeout(1) and terminals signal the whole process group too, so
      * the same signal may arrive twice); the grace period starts at the first. */
     kill((pid_t)pid, sig);
@@ -257,7 +287,7 @@ int supervise(const struct supervise_options* opts, int fallback_on_eperm) {
   unlink_socket();
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
+    int sig = early && WTERMSIG(status) == SIGKILL ? early : WTERMSIG(status);
     if (sig == SIGSYS) {
       say("the daemon was killed by SIGSYS: a system call outside the seccomp allow-list",
           " (see docs/seccomp.md; the kernel log names the call: dmesg | grep 'type=1326')", NULL);

@@ -180,6 +180,8 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
     if (bytes > MAX_SOCKET_PATH) {
       fail(`--socket-path is too long (${bytes} bytes; a Unix socket path holds at most ${MAX_SOCKET_PATH})`);
     }
+    // The sandbox's supervisor learns the path in a one-line report (src/daemon/stage.ts).
+    if (/[\n\0]/.test(socketPath)) fail('--socket-path must not contain a newline or NUL');
     config.socketPath = socketPath;
   }
   if (fdText !== undefined) config.fd = parseUint(nonEmpty(fdText, '--fd'), '--fd', 0x7fffffff);

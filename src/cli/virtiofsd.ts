@@ -31,7 +31,11 @@ async function main(argv: string[]): Promise<Outcome> {
   // The sandbox's inner stage: the supervisor's child, configured by the outer stage; or the
   // launcher's child in fresh namespaces, which parses the command line itself (stage.ts).
   const inner = takeInnerStage();
-  const launched = inner === undefined ? takeLaunchedStage() : undefined;
+  const launched = takeLaunchedStage();
+  if (inner !== undefined && launched !== undefined) {
+    // Each is set by one of the two ways the sandbox starts us (stage.ts), never both.
+    throw new Error('internal error: started both by the launcher and by the two-stage sandbox');
+  }
   const result = inner ?? (await import('./options.js')).parseCommandLine(argv);
   if (result.kind === 'exit') {
     // Straight to fds 1 and 2: process.stdout/stderr would cost ~9 ms to create.

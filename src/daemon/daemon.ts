@@ -173,13 +173,18 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Start
 
     writeFully(2, `${READY_LINE}\n`);
     if (config.syslog) log.info(READY_LINE);
-    trimWhenIdle(log, () => {
-      // What was served: FUSE requests through the core, and those the fast path answered.
-      let n = 0;
-      for (const count of server.stats.requests) n += count;
-      const fast = fastPath?.counters();
-      return fast === undefined ? n : n + fast.reads + fast.writes;
-    });
+    trimWhenIdle(
+      log,
+      () => {
+        // What was served: vhost-user messages, FUSE requests through the core, and those the
+        // fast path answered.
+        let n = backend?.stats.messages ?? 0;
+        for (const count of server.stats.requests) n += count;
+        const fast = fastPath?.counters();
+        return fast === undefined ? n : n + fast.reads + fast.writes;
+      },
+      () => server.initialized,
+    );
     acceptWatcher = new native.FdWatcher(listenFd, () => {
       const fd = native.socketAccept(listenFd);
       if (fd === -EAGAIN) return;

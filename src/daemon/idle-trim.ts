@@ -8,18 +8,22 @@
  * minor fault, and serving needs a few MiB of them (docs/sandbox.md, Memory, has the numbers).
  * native/memory_trim.cc says which mappings qualify.
  *
- * When: not at start-up's end but at the first quiet moment after it. The front-end connects
- * right after the socket appears and its handshake and the guest's first requests would only
- * fault the dropped pages back in — on the path a pod start waits on (bench/startup.mjs). So the
- * daemon checks its request counters every IDLE_CHECK_MS and trims once they stood still for a
- * whole period. Two steps because of the sandbox: smaps is opened while /proc is still reachable
- * (before enterSandbox) and read when the trim runs.
+ * When: not at start-up's end but at the first quiet moment of the session. The front-end
+ * connects right after the socket appears, and its handshake, the guest's FUSE INIT and first
+ * requests would only fault the dropped pages back in — on the path a pod start waits on
+ * (bench/startup.mjs). So the daemon checks what it served (vhost-user messages, FUSE requests)
+ * every IDLE_CHECK_MS and trims once the counters stood still for a whole period while a FUSE
+ * session is up; without one (the guest still boots, or never mounts) only after
+ * QUIET_WITHOUT_SESSION_MS of quiet. Two steps because of the sandbox: smaps is opened while
+ * /proc is still reachable (before enterSandbox) and read when the trim runs.
  */
 import { memoryTrim } from '../native/memory-trim.js';
 import type { Logger } from '../logger.js';
 
-/** How long the daemon must have served nothing before it trims. */
+/** How long the daemon must have served nothing before it trims, with a FUSE session up. */
 export const IDLE_CHECK_MS = 500;
+/** ...and without one. */
+export const QUIET_WITHOUT_SESSION_MS = 10_000;
 
 /** Step 1: before the sandbox hides /proc. */
 export function openIdleTrim(log: Logger): void {
@@ -29,17 +33,22 @@ export function openIdleTrim(log: Logger): void {
 
 /**
  * Step 2, once listening: trims at the first check that finds `activity()` (a count of what the
- * daemon served, e.g. requests) unchanged since the previous one. The timer does not keep the
- * process alive.
+ * daemon served) unchanged since the previous one while `sessionUp()`, or after
+ * QUIET_WITHOUT_SESSION_MS unchanged without a session. The timer does not keep the process
+ * alive.
  */
-export function trimWhenIdle(log: Logger, activity: () => number): void {
+export function trimWhenIdle(log: Logger, activity: () => number, sessionUp: () => boolean): void {
   let last = activity();
+  let quietMs = 0;
   const timer = setInterval(() => {
     const now = activity();
     if (now !== last) {
       last = now;
+      quietMs = 0;
       return;
     }
+    quietMs += IDLE_CHECK_MS;
+    if (!sessionUp() && quietMs < QUIET_WITHOUT_SESSION_MS) return;
     clearInterval(timer);
     const dropped = memoryTrim.trimIdle();
     if (dropped < 0) log.debug(`memory trim: cannot read /proc/self/smaps (errno ${-dropped})`);

@@ -89,7 +89,10 @@ export function takeLaunchedStage(env: NodeJS.ProcessEnv = process.env): StartSt
     // keeps its capabilities until it reads the line, and reads nothing after it.
     listening(socketPath) {
       try {
-        writeSync(fd, socketPath === undefined ? 'listening\n' : `listening ${resolve(socketPath)}\n`);
+        const path = socketPath === undefined ? undefined : resolve(socketPath);
+        // One line: options.ts refuses a newline in --socket-path; never trust that here.
+        if (path?.includes('\n')) throw new Error('--socket-path must not contain a newline');
+        writeSync(fd, path === undefined ? 'listening\n' : `listening ${path}\n`);
       } finally {
         closeSync(fd);
       }

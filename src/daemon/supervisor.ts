@@ -5,7 +5,7 @@
  * and net namespaces and waits for it. Only one Node heap ever stays resident.
  */
 import { existsSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DaemonConfig } from '../cli/config.js';
 import { openListener } from '../vhost/listener.js';
@@ -35,7 +35,7 @@ export const DAEMON_SCRIPT = process.argv[1] ?? join(here, '..', 'cli', 'virtiof
 /** The supervisor's command line (exported for tests). */
 export function supervisorArgv(config: DaemonConfig, argv: readonly string[]): string[] {
   const out = [supervisorPath()];
-  if (config.socketPath !== undefined) out.push('--unlink', config.socketPath);
+  if (config.socketPath !== undefined) out.push('--unlink', resolve(config.socketPath));
   out.push('--', process.execPath, ...process.execArgv, DAEMON_SCRIPT, ...argv);
   return out;
 }

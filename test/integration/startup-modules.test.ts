@@ -2,10 +2,11 @@
 // that answer). The shipped daemon is one esbuild bundle (dist/cli/virtiofsd.bundle.cjs) whose
 // modules initialise in the order and at the moments the ES modules of dist/ would load —
 // esbuild keeps a dynamic import() lazy — so the module graph is observed on dist/ itself: a
-// resolve hook records every module the daemon asks for, up to the reply to GET_FEATURES. Every
-// one must be on the allow-list below; the deny-list names what must stay off that path (each
-// has a lazy import today). A new static import on the start-up path fails here until it is
-// either made lazy or consciously allowed.
+// resolve hook records every module the daemon imports, and a Module._load hook everything it
+// require()s (yargs comes that way), up to the reply to GET_FEATURES. Every one must be on the
+// allow-list below; the deny-list names what must stay off that path (each has a lazy import
+// today). A new static import on the start-up path fails here until it is either made lazy or
+// consciously allowed. A command line that needs yargs shows the hooks see what loads.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -59,7 +60,8 @@ const ALLOWED = [
 
 /** Never on the start-up path (a sample of what is heavy or belongs to other modes). */
 const DENIED = [
-  'node_modules/', // yargs: only for command lines the fast tokenizer leaves to it
+  'require:', // anything require()d: yargs only for command lines the fast tokenizer leaves to it
+  'node_modules/',
   'dax/', // --dax-window only
   'frontend/', // vufs and tests
   'daemon/host-mount.js', // --mount only
@@ -96,8 +98,14 @@ export async function resolve(specifier, context, next) {
   );
   writeFileSync(
     join(dir, 'register.mjs'),
-    `import { register } from 'node:module';
+    `import Module, { register } from 'node:module';
+import { appendFileSync } from 'node:fs';
 register(new URL('./hooks.mjs', import.meta.url), { data: { out: process.env.VFS_MODULE_LOG } });
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  appendFileSync(process.env.VFS_MODULE_LOG, 'require:' + request + '\\n');
+  return load.call(this, request, ...rest);
+};
 `,
   );
 });
@@ -153,7 +161,19 @@ describe('start-up path: modules loaded before the first reply', () => {
       expect(loaded.length).toBeGreaterThan(30); // the hook saw the daemon's graph
       const allowed = (m: string): boolean => ALLOWED.some((a) => (a.endsWith('/') ? m.startsWith(a) : m === a));
       expect(loaded.filter((m) => !allowed(m))).toEqual([]);
-      expect(loaded.filter((m) => DENIED.some((d) => (d.endsWith('/') ? m.startsWith(d) || m.includes(`/${d}`) : m === d)))).toEqual([]);
+      expect(loaded.filter((m) => DENIED.some((d) => denies(d, m)))).toEqual([]);
     });
   }
+
+  it('the hooks see what a command line beyond the fast tokenizer loads (yargs, through require)', async () => {
+    const loaded = await modulesBeforeFirstReply(['--sandbox=none', '--seccomp=none', '--tag=-x']);
+    expect(loaded).toContain('require:yargs');
+    expect(loaded.filter((m) => DENIED.some((d) => denies(d, m)))).toContain('require:yargs');
+  });
 });
+
+function denies(rule: string, module: string): boolean {
+  if (rule.endsWith(':')) return module.startsWith(rule);
+  if (rule.endsWith('/')) return module.startsWith(rule) || module.includes(`/${rule}`);
+  return module === rule;
+}

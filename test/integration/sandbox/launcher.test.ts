@@ -7,9 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAEMON_BIN } from '../../helpers/daemon.js';
+import { DAEMON_BIN, REPO } from '../../helpers/daemon.js';
 import { requireRoot } from '../../helpers/prerequisites.js';
 import { parseCommandLine } from '../../../src/cli/options.js';
+import { LAUNCHED_ENV, STAGE_ENV } from '../../../src/daemon/stage.js';
 
 let dir = '';
 let fakeNode = '';
@@ -24,7 +25,7 @@ beforeAll(() => {
   fakeNode = join(dir, 'fake-node');
   writeFileSync(
     fakeNode,
-    '#!/bin/sh\nprintf \'{"launched":"%s","pid":%s,"ca":"%s","script":"%s"}\\n\' "${VIRTIOFSD_TS_LAUNCHED:-}" "$$" "${NODE_EXTRA_CA_CERTS:-}" "$1"\nexit 7\n',
+    '#!/bin/sh\nprintf \'{"launched":"%s","pid":%s,"ca":"%s","stage":"%s","script":"%s"}\\n\' "${VIRTIOFSD_TS_LAUNCHED:-}" "$$" "${NODE_EXTRA_CA_CERTS:-}" "${VIRTIOFSD_TS_SANDBOX_STAGE:-}" "$1"\nexit 7\n',
   );
   chmodSync(fakeNode, 0o755);
 });
@@ -36,6 +37,7 @@ interface Started {
   launched: boolean;
   pid: number;
   ca: string;
+  stage: string;
   script: string;
   code: number | null;
 }
@@ -44,10 +46,13 @@ function start(args: string[]): Started {
   const r = spawnSync(DAEMON_BIN, args, {
     encoding: 'utf8',
     timeout: 20_000,
-    env: { ...process.env, VIRTIOFSD_TS_NODE: fakeNode, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' },
+    // What whoever starts us may have in the environment, and Node must not get: the CA bundle,
+    // and the variables by which the sandbox tells Node how it was started (with these, a
+    // caller could hand Node a configuration instead of the command line, or a report pipe).
+    env: { ...process.env, VIRTIOFSD_TS_NODE: fakeNode, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem', VIRTIOFSD_TS_SANDBOX_STAGE: '{"version":1}', VIRTIOFSD_TS_LAUNCHED: '9' },
   });
-  const seen = JSON.parse(r.stdout.trim()) as { launched: string; pid: number; ca: string; script: string };
-  return { launched: seen.launched !== '', pid: seen.pid, ca: seen.ca, script: seen.script, code: r.status };
+  const seen = JSON.parse(r.stdout.trim()) as { launched: string; pid: number; ca: string; stage: string; script: string };
+  return { launched: seen.launched !== '', pid: seen.pid, ca: seen.ca, stage: seen.stage, script: seen.script, code: r.status };
 }
 
 const S = (): string[] => [`--shared-dir=${share}`, '--socket-path=/run/never.sock'];
@@ -70,17 +75,22 @@ describe('the launcher', () => {
     ['--mount DIR', () => [`--shared-dir=${share}`, '--mount', dir], false],
     ['a share path containing "sandbox" (left to Node)', () => [`--shared-dir=${share}/sandbox`, '--socket-path=/run/x.sock'], false],
     ['--announce-submounts (not --mount)', () => [...S(), '--announce-submounts'], true],
+    ['--help (nothing to serve)', () => ['--help'], false],
+    ['--version', () => ['--version'], false],
+    ['--print-capabilities', () => ['--print-capabilities'], false],
   ];
   for (const [name, args, launched] of cases) {
     it(`${name}: ${launched ? 'supervises Node in new namespaces' : 'execs Node in place'}, never against the parser`, () => {
       const argv = args();
       const seen = start(argv);
       expect(seen.launched).toBe(launched);
-      // Launched means PID 1 of a new pid namespace; in place means the launcher's own pid.
+      // Launched means PID 1 of a new pid namespace; in place means the launcher's own pid. (The
+      // caller's VIRTIOFSD_TS_LAUNCHED=9 is dropped: in place, Node sees none.)
       expect(seen.pid === 1).toBe(launched);
       // The launcher returns the child's exit status, and runs the bundle without the CA file.
       expect(seen.code).toBe(7);
       expect(seen.ca).toBe('');
+      expect(seen.stage).toBe('');
       expect(seen.script).toMatch(/\/dist\/cli\/virtiofsd\.cjs$/);
       // The invariant the launcher's guess must keep: launched ⇒ Node's parse selects the
       // namespace sandbox (stage.ts refuses to serve otherwise).
@@ -124,5 +134,37 @@ describe('the launcher', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^virtiofsd-ts: cannot create the sandbox \(mount, pid and net namespaces\): Operation not permitted \(needs root or CAP_SYS_ADMIN; or use --sandbox=chroot\|none\)\n$/);
     expect(readdirSync(sockDir)).toEqual([]);
+    // It was Node that said so, having parsed the command line: a usage error wins (exit 2).
+    const bad = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', DAEMON_BIN, `--shared-dir=${share}`, `--socket-path=${sockDir}/s.sock`, '--bogus'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('virtiofsd-ts: unknown option --bogus; see --help\n');
+  });
+});
+
+describe('a Node process told it was launched', () => {
+  // PID 1 of a new pid namespace (unshare), as the launcher's child is, with a report descriptor.
+  function asLaunchedChild(args: string[], env: NodeJS.ProcessEnv): { status: number | null; stderr: string } {
+    const r = spawnSync('unshare', ['--pid', '--fork', '--kill-child', process.execPath, join(REPO, 'dist/cli/virtiofsd.cjs'), ...args], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, [LAUNCHED_ENV]: '3', ...env },
+    });
+    return { status: r.status, stderr: r.stderr };
+  }
+
+  it('refuses to serve when the command line does not select the namespace sandbox (the launcher guessed wrong)', () => {
+    const r = asLaunchedChild([`--shared-dir=${share}`, `--socket-path=${join(dir, 'x.sock')}`, '--sandbox=none'], {});
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('virtiofsd-ts: internal error: started in a namespace sandbox, but the command line selects --sandbox=none\n');
+  });
+
+  it('refuses a two-stage configuration beside it', () => {
+    const r = asLaunchedChild([`--shared-dir=${share}`, `--socket-path=${join(dir, 'x.sock')}`], { [STAGE_ENV]: JSON.stringify({ version: 1, config: {}, warnings: [] }) });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('virtiofsd-ts: internal error: started both by the launcher and by the two-stage sandbox\n');
   });
 });

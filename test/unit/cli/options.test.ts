@@ -518,6 +518,10 @@ describe('usage errors', () => {
     expect(run([`--socket-path=/tmp/${'x'.repeat(102)}`, '--shared-dir', share]).config.socketPath).toHaveLength(107);
   });
 
+  it('--socket-path with a newline (the sandbox supervisor learns the path as one line)', () => {
+    usageError(['--socket-path=/tmp/a.sock\nb', '--shared-dir', share], /--socket-path must not contain a newline or NUL/);
+  });
+
   it('--socket-group errors', () => {
     usageError([...base(), '--socket-group=kvm'], /--socket-group cannot be used with --fd/);
     usageError(['--socket-path=/tmp/s', '--socket-group=nosuch', '--shared-dir', share], /--socket-group nosuch: no such group in .*group/);
