@@ -2,8 +2,8 @@
 // supervises Node in fresh namespaces (one Node start) or execs Node in place. Its guess must
 // never contradict the command-line parser: checked here for the spellings users write, with a
 // stand-in for `node` that reports how it was started, and against the real daemon.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,19 @@ describe('the launcher', () => {
     const help = spawnSync(DAEMON_BIN, ['--help'], { encoding: 'utf8', timeout: 20_000 });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--shared-dir DIR');
+  });
+
+  it('SIGTERM during start-up ends the daemon at once (its Node has no handler yet), leaving no socket', async () => {
+    // Sent right after spawn, the signal reaches the launcher long before Node runs JavaScript:
+    // the child, PID 1 of its namespace, would ignore it; the launcher kills it and dies of the
+    // same signal. (Landing after start-up instead ends it cleanly: exit 0.) Never the SIGKILL
+    // that ends the 10 s grace period.
+    const sock = join(dir, 'early.sock');
+    const child = spawn(DAEMON_BIN, [`--shared-dir=${share}`, `--socket-path=${sock}`], { stdio: 'ignore' });
+    const exited = new Promise<string | number | null>((r) => child.on('exit', (code, signal) => r(signal ?? code)));
+    child.kill('SIGTERM');
+    expect([0, 'SIGTERM']).toContain(await exited);
+    expect(existsSync(sock)).toBe(false);
   });
 
   it('without the privilege to create namespaces: Node explains it, exit 1, no socket left', () => {
