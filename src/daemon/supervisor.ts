@@ -1,8 +1,9 @@
 /**
- * The outer stage of `--sandbox=namespace` (see stage.ts and docs/sandbox.md): create the
- * listening socket while its path is still reachable, then replace this Node process with the
- * small C supervisor (native/supervisor.c), which clones the serving daemon into new mount, pid
- * and net namespaces and waits for it. Only one Node heap ever stays resident.
+ * The outer stage of `--sandbox=namespace`'s two-boot fallback (see stage.ts and
+ * docs/sandbox.md; the `virtiofsd-ts` launcher avoids it for the usual command lines): create
+ * the listening socket while its path is still reachable, then replace this Node process with
+ * the small C supervisor (native/launcher/vfs_supervisor.c), which clones the serving daemon
+ * into new mount, pid and net namespaces and waits for it. Only one Node heap stays resident.
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
