@@ -45,8 +45,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   const command = [...(opts.wrapper ?? []), DAEMON_BIN, `--socket-path=${socketPath}`, `--shared-dir=${shareDir}`, ...(opts.args ?? [])];
   const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   let err = '';
+  // 'close', not 'exit': 'exit' may come before the last of stderr has been read, and tests
+  // read the log right after the daemon exited (a busy machine showed it).
   const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
+    child.on('close', (code, signal) => resolve(code ?? signal ?? -1));
   });
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer): void => {

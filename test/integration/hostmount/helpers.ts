@@ -74,8 +74,9 @@ export async function startHostMount(opts: HostMountOptions = {}): Promise<HostM
   child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
   });
+  // 'close': after the last of stderr (see test/helpers/daemon.ts).
   const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
+    child.on('close', (code, signal) => resolve(code ?? signal ?? -1));
   });
   const cleanup = (): void => {
     if (isMounted(mnt)) spawnSync('umount', ['-l', mnt]);

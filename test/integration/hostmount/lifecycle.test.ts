@@ -83,7 +83,7 @@ describe('host mount life cycle', () => {
     const holder = spawn('bash', ['-c', 'read -r _; ls . >/dev/null 2>&1; echo "ls=$?"'], { cwd: join(mnt, 'd'), stdio: ['pipe', 'pipe', 'ignore'] });
     let out = '';
     holder.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const holderExit = new Promise<void>((r) => holder.on('exit', () => r()));
+    const holderExit = new Promise<void>((r) => holder.on('close', () => r()));
     // Busy from the moment its working directory is there (spawn() returns after the exec, so
     // this holds at once; checked rather than assumed).
     await until(() => readlinkSync(`/proc/${holder.pid}/cwd`) === join(mnt, 'd'), 'the holder to sit in the mount');
@@ -105,7 +105,7 @@ describe('host mount life cycle', () => {
     const child = spawn(DAEMON_BIN, [`--shared-dir=${share}`, `--mount=${mnt}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
     // Stops waiting early if it exits instead; the next line then shows its stderr.
     await until(() => err.includes('Mounted ') || child.exitCode !== null, "the second daemon's readiness line");
     expect(err).toContain(`Mounted ${share} on ${mnt}`);

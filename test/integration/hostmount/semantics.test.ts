@@ -133,13 +133,13 @@ describe('file locks between host processes', () => {
       // having got it, and must return once the holder releases. No process runs in the mount
       // (cwd '/') and none is assumed to have got anywhere after a sleep.
       const holder = spawn('python3', [join(mnt, 'locker.py'), kind, L, 'hold'], { cwd: '/', stdio: 'ignore' });
-      const holderExit = new Promise<number | null>((r) => holder.on('exit', r));
+      const holderExit = new Promise<number | null>((r) => holder.on('close', r));
       await until(() => existsSync(`${L}.held`) || holder.exitCode !== null, 'the holder to take the lock');
       expect(holder.exitCode).toBe(null);
       const waiter = spawn('python3', [join(mnt, 'locker.py'), kind, L, 'wait'], { cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       waiter.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const waiterExit = new Promise<number | null>((r) => waiter.on('exit', r));
+      const waiterExit = new Promise<number | null>((r) => waiter.on('close', r));
       await until(() => out.includes('\n') || waiter.exitCode !== null, "the waiter's non-blocking attempt (a whole line)");
       expect(out).toBe('busy 11\n');
       await untilBlockedOnLock(statSync(L).ino, `the ${kind} waiter to block`, 1, PROC_LOCKS_KIND[kind]);

@@ -58,7 +58,7 @@ function exec(file: string, args: string[], onSpawn?: (pid: number) => void): Pr
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (status) => resolve({ status, out }));
+    child.on('close', (status) => resolve({ status, out }));
     if (child.pid !== undefined) onSpawn?.(child.pid);
   });
 }

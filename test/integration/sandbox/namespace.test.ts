@@ -128,7 +128,7 @@ describe('--sandbox=namespace (default)', () => {
     native.closeFd(listenFd);
     let err = '';
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    const exited = new Promise<number | string>((r) => child.on('exit', (c, s) => r(c ?? s ?? -1)));
+    const exited = new Promise<number | string>((r) => child.on('close', (c, s) => r(c ?? s ?? -1)));
     try {
       await waitFor(() => err.includes('Waiting for vhost-user socket connection'), 10_000, `readiness line (stderr: ${err})`);
       const fe = VhostUserFrontend.connect({ socketPath: sockPath });

@@ -23,12 +23,13 @@ function py(code: string, cwd: string): string {
   return sh(`python3 - <<'PYEOF'\n${code}\nPYEOF`, cwd);
 }
 
-/** A child process with its stdout collected and its exit awaited. */
+/** A child process with its stdout collected and its exit awaited ('close': after the last of
+ * stdout; 'exit' can come first, and under load did). */
 function child(file: string, args: string[]): { proc: ChildProcess; out: () => string; exit: Promise<number | string> } {
   const proc = spawn(file, args, { cwd: '/', stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | string>((r) => proc.on('exit', (code, signal) => r(code ?? signal ?? -1)));
+  const exit = new Promise<number | string>((r) => proc.on('close', (code, signal) => r(code ?? signal ?? -1)));
   return { proc, out: () => out, exit };
 }
 
