@@ -2,7 +2,7 @@
  * dist/cli/virtiofsd.cjs: what the `virtiofsd-ts` launcher (native/launcher/launcher.c) runs.
  * It loads the daemon's single bundled file (dist/cli/virtiofsd.bundle.cjs, built by esbuild
  * from src/cli/virtiofsd.ts) with V8's code cache (dist/cli/virtiofsd.bundle.cjs.cache, written
- * at build time by src/build/code-cache.ts): compiling the ~0.4 MB bundle and the functions
+ * at build time by src/packaging/code-cache.ts): compiling the ~0.4 MB bundle and the functions
  * start-up runs is otherwise a fifth of the daemon's time to its first reply. A cache V8 refuses
  * (another Node version), a stale or a missing one only costs that time back.
  *
@@ -13,7 +13,7 @@ import Module from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 
-/** Set by src/build/code-cache.ts: write the cache to this path when the process exits. */
+/** Set by src/packaging/code-cache.ts: write the cache to this path when the process exits. */
 const WRITE_ENV = 'VIRTIOFSD_TS_WRITE_CODE_CACHE';
 
 const bundle = join(__dirname, 'virtiofsd.bundle.cjs');

@@ -70,7 +70,7 @@ const DENIED = [
   'native/dev-fuse.js',
   'sandbox/seccomp-report.js',
   'report/',
-  'build/',
+  'packaging/', // the build step that writes the code cache
   'node:net',
   'node:http',
   'node:child_process',

@@ -7,7 +7,7 @@
  * writes the cache as it exits. Produced with the Node that builds the package; a different Node
  * refuses it (V8 checks its version and flags), which only costs start-up time.
  *
- *   node dist/build/code-cache.js
+ *   node dist/packaging/code-cache.js
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
