@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { barChart } from './svg-bar-chart.mjs';
 import { prepareGuest, runGuestFio, GUEST_JOBS } from './guest.mjs';
 import { FLOOR_TARGET, runStartup, startupNote, startupRatios, startupSummary, startupTable } from './startup.mjs';
+import { killTree, treeRss } from './proc-tree.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -72,11 +73,6 @@ const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length]);
 const live = new Set(); // ChildProcess
 const mounts = new Set();
 let work;
-function killTree(child, sig = 'SIGKILL') {
-  if (!child?.pid) return;
-  for (const p of descendants(child.pid)) try { process.kill(p, sig); } catch { /* gone */ }
-  try { process.kill(-child.pid, sig); } catch { /* gone */ }
-}
 function cleanup() {
   for (const c of live) killTree(c);
   live.clear();
@@ -87,41 +83,6 @@ function cleanup() {
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { log(`${sig}: cleaning up`); cleanup(); process.exit(130); });
-
-// ------------------------------------------------------------------------------------------
-// /proc helpers: process trees and RSS
-
-function procTable() {
-  const t = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      t.set(Number(d), Number(rest[1]));
-    } catch { /* exited */ }
-  }
-  return t;
-}
-function descendants(pid) {
-  const t = procTable();
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) for (const [p, pp] of t) if (pp === out[i] && !out.includes(p)) out.push(p);
-  return out.filter((p) => t.has(p));
-}
-/** Sum of VmRSS / RssAnon / RssFile / RssShmem (KiB) over the tree of `pid`. */
-function treeRss(pid) {
-  const r = { rss: 0, anon: 0, file: 0, shmem: 0, procs: 0 };
-  for (const p of descendants(pid)) {
-    try {
-      const s = readFileSync(`/proc/${p}/status`, 'utf8');
-      const f = (k) => Number((new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s) ?? [0, 0])[1]);
-      r.rss += f('VmRSS'); r.anon += f('RssAnon'); r.file += f('RssFile'); r.shmem += f('RssShmem');
-      r.procs++;
-    } catch { /* exited */ }
-  }
-  return r;
-}
 
 // ------------------------------------------------------------------------------------------
 // daemons

@@ -36,12 +36,13 @@
 // I/O, GuestRam, DriverQueue, FuseClient), loaded from `root` (bench/run.mjs passes its pinned
 // copy). Guest RAM, rings and eventfds are made before the clock starts.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { alive, killTree, treeRss } from './proc-tree.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -156,59 +157,10 @@ function unavailableReason(row, bins, env) {
 }
 
 // ------------------------------------------------------------------------------------------
-// /proc: liveness and the RSS of a process tree
-
-function procState(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s[s.lastIndexOf(')') + 2];
-  } catch {
-    return undefined;
-  }
-}
-const alive = (pid) => { const s = procState(pid); return s !== undefined && s !== 'Z' && s !== 'X'; };
-
-/** pid and all its descendants, through /proc/PID/task/TID/children. */
-function tree(pid) {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let tasks;
-    try { tasks = readdirSync(`/proc/${out[i]}/task`); } catch { continue; }
-    for (const t of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').split(' ')) {
-          const n = Number(c);
-          if (n > 0 && !out.includes(n)) out.push(n);
-        }
-      } catch { /* exited */ }
-    }
-  }
-  return out;
-}
-
-/** Sum of VmRSS (KiB) over the tree, and how many processes. */
-function treeRss(pid) {
-  let kib = 0;
-  let procs = 0;
-  for (const p of tree(pid)) {
-    try {
-      const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) { kib += Number(m[1]); procs++; }
-    } catch { /* exited */ }
-  }
-  return { kib, procs };
-}
-
-// ------------------------------------------------------------------------------------------
 // children: own process group, killed with their tree; nothing outlives us
 
 const live = new Set();
 let exitHookInstalled = false;
-function killTree(child) {
-  if (!child.pid) return;
-  for (const p of tree(child.pid)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-  try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
-}
 function installExitHook() {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
@@ -395,7 +347,7 @@ async function measureOnce(row, ctx) {
     await sleep(ctx.settleMs);
     if (!alive(child.pid)) throw new Error('exited after the replies');
     const m = treeRss(child.pid);
-    r.rss_kib = m.kib;
+    r.rss_kib = m.rss;
     r.procs = m.procs;
     return r;
   } catch (e) {
