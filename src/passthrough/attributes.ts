@@ -10,7 +10,7 @@ import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import { check, type PtCore } from './core.js';
 import type { HandleData } from './handle-table.js';
-import { S_IFDIR, S_IFREG, type InodeData } from './inode-table.js';
+import { S_IFDIR, S_IFREG, type Inode } from './inode-table.js';
 import type { NodeId, RequestContext, StatfsReply, StatxReply } from '../filesystem/filesystem.js';
 
 export async function setattr(c: PtCore, nodeid: number, req: SetattrRequest): Promise<AttrReply> {
@@ -65,7 +65,7 @@ export async function setattr(c: PtCore, nodeid: number, req: SetattrRequest): P
   }
 }
 
-async function truncateInode(c: PtCore, d: InodeData, size: bigint, kill: boolean): Promise<void> {
+async function truncateInode(c: PtCore, d: Inode, size: bigint, kill: boolean): Promise<void> {
   if (d.type === S_IFDIR) throw new ErrnoError(E.EISDIR);
   if (d.type !== S_IFREG) throw new ErrnoError(E.EINVAL);
   const fd = await c.reopen(d, C.O_WRONLY | C.O_NONBLOCK);

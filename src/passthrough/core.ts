@@ -11,7 +11,7 @@ import { C } from '../native/syscalls.js';
 import { cachePolicy, type CachePolicy } from './cache-policy.js';
 import { checkIds } from './guest-input.js';
 import { HandleTable } from './handle-table.js';
-import { InodeTable, S_IFDIR, S_IFMT, S_IFREG, type InodeData } from './inode-table.js';
+import { InodeTable, S_IFDIR, S_IFMT, S_IFREG, type Inode } from './inode-table.js';
 import type { Logger } from '../logger.js';
 import type { Settings } from './options.js';
 
@@ -53,7 +53,7 @@ export class PtCore {
   killprivV2 = false;
   securityLabel = false;
   /** Hook for inode eviction (the lock table's). */
-  onEvict: ((d: InodeData) => void) | undefined = undefined;
+  onEvict: ((nodeid: number) => void) | undefined = undefined;
   /** Every host mount the guest reached: mount id → [O_PATH fd of a dir or file on it, isDir]. */
   private readonly seenMounts = new Map<number, [number, boolean]>();
 
@@ -63,7 +63,7 @@ export class PtCore {
   ) {
     this.policy = cachePolicy(s.cache);
     const closeFd = (fd: number): void => this.closeQuietly(fd);
-    this.inodes = new InodeTable(closeFd, (d) => this.onEvict?.(d));
+    this.inodes = new InodeTable(closeFd, (nodeid) => this.onEvict?.(nodeid));
     this.handles = new HandleTable(closeFd);
   }
 
@@ -91,7 +91,7 @@ export class PtCore {
   // ---- inodes -------------------------------------------------------------------------
 
   /** Attributes of a pinned inode, as the guest sees them. */
-  async stat(d: InodeData): Promise<Buffer> {
+  async stat(d: Inode): Promise<Buffer> {
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
     check(await sys.statx(d.fd, null, C.AT_SYMLINK_NOFOLLOW, attr), 'statx');
     return this.mapAttr(attr);
@@ -107,7 +107,7 @@ export class PtCore {
    * existing inode and taking the reference. `created`: the name was just made by us, so its
    * inode is new and the known-inode shortcut (knownEntry) would only cost a system call.
    */
-  async lookupIn(parent: InodeData, name: Buffer, created = false): Promise<Entry> {
+  async lookupIn(parent: Inode, name: Buffer, created = false): Promise<Entry> {
     if (!created) {
       const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
       const known = this.knownEntry(parent, attr, await sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr));
@@ -126,14 +126,13 @@ export class PtCore {
    * (which openat2 would report alike), or undefined: take the full path (unknown inode, any
    * other error). Synchronous, so the table cannot change between find and reference.
    */
-  private knownEntry(parent: InodeData, attr: Buffer, r: number): Entry | undefined {
+  private knownEntry(parent: Inode, attr: Buffer, r: number): Entry | undefined {
     if (r === -E.ENOENT) throw new ErrnoError(E.ENOENT, 'openat2');
     if (r < 0) return undefined;
     const known = this.inodes.find(attr);
-    if (known === undefined || !this.mountNoted(attr)) return undefined;
+    if (known < 0 || !this.mountNoted(attr)) return undefined;
     this.markSubmount(parent, attr);
-    this.inodes.ref(known);
-    return this.entry(known.nodeid, this.mapAttr(attr));
+    return this.entry(this.inodes.ref(known), this.mapAttr(attr));
   }
 
   /**
@@ -141,7 +140,7 @@ export class PtCore {
    * reference; the table owns or closes `fd` in every case). Same rule as lookupIn: nothing but
    * synchronous code after the last await.
    */
-  async adoptFd(parent: InodeData, fd: number): Promise<Entry> {
+  async adoptFd(parent: Inode, fd: number): Promise<Entry> {
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
     const r = await sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, attr);
     if (r < 0) {
@@ -151,24 +150,24 @@ export class PtCore {
     this.markSubmount(parent, attr);
     this.noteMount(attr, fd);
     let handle: Buffer | undefined;
-    let mountFd = -1;
-    if (this.s.inodeFileHandles !== 'never' && this.inodes.find(attr) === undefined) {
+    if (this.s.inodeFileHandles !== 'never' && this.inodes.find(attr) < 0) {
       try {
-        mountFd = await this.mountFdFor(parent, fd, attr);
+        // The table opens the handle on its mount's registered descriptor (none: keep the fd).
+        const mountFd = await this.mountFdFor(parent, fd, attr);
         handle = mountFd < 0 ? undefined : await this.fileHandle(fd);
       } catch (err) {
         this.closeQuietly(fd);
         throw err;
       }
     }
-    let d: InodeData;
+    let nodeid: number;
     if (handle !== undefined) {
-      d = this.inodes.adoptHandle(handle, mountFd, attr);
+      nodeid = this.inodes.adoptHandle(handle, attr);
       this.closeQuietly(fd);
     } else {
-      d = this.inodes.adopt(fd, attr);
+      nodeid = this.inodes.adopt(fd, attr);
     }
-    return this.entry(d.nodeid, this.mapAttr(attr));
+    return this.entry(nodeid, this.mapAttr(attr));
   }
 
   /**
@@ -176,7 +175,7 @@ export class PtCore {
    * runs inline and inodes are kept as descriptors (no file handles, whose set-up may need the
    * pool); undefined, before doing anything, otherwise.
    */
-  lookupInSync(parent: InodeData, name: Buffer): Entry | undefined {
+  lookupInSync(parent: Inode, name: Buffer): Entry | undefined {
     if (this.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
     const known = this.knownEntry(parent, attr, sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr) as number);
@@ -189,18 +188,18 @@ export class PtCore {
     }
     this.markSubmount(parent, attr);
     this.noteMount(attr, fd);
-    return this.entry(this.inodes.adopt(fd, attr).nodeid, this.mapAttr(attr));
+    return this.entry(this.inodes.adopt(fd, attr), this.mapAttr(attr));
   }
 
   /** With --announce-submounts, a directory on another device is flagged as a submount. */
-  private markSubmount(parent: InodeData, attr: Buffer): void {
+  private markSubmount(parent: Inode, attr: Buffer): void {
     if (this.submounts && (attr.readUInt32LE(StatField.mode) & S_IFMT) === S_IFDIR && !parent.sameDevice(attr)) {
       attr.writeUInt32LE(FUSE_ATTR_SUBMOUNT, StatField.flags);
     }
   }
 
   /** stat() without a promise when system calls run inline; undefined otherwise. */
-  statSync(d: InodeData): Buffer | undefined {
+  statSync(d: Inode): Buffer | undefined {
     if (!sys.inline()) return undefined;
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
     check(sys.statx(d.fd, null, C.AT_SYMLINK_NOFOLLOW, attr) as number, 'statx');
@@ -229,7 +228,7 @@ export class PtCore {
    * mount, else the inode itself when it is a directory or regular file (a mount root or a
    * bind-mounted file). -1 (prefer) when there is none to be had.
    */
-  private async mountFdFor(parent: InodeData, fd: number, attr: Buffer): Promise<number> {
+  private async mountFdFor(parent: Inode, fd: number, attr: Buffer): Promise<number> {
     const mnt = attr.readUInt32LE(StatField.mntId);
     const known = this.inodes.mountFd(mnt);
     if (known !== undefined) return known;
@@ -281,12 +280,12 @@ export class PtCore {
   // ---- opening ------------------------------------------------------------------------
 
   /** A new I/O descriptor for a pinned inode (through /proc/self/fd). */
-  async reopen(d: InodeData, flags: number): Promise<number> {
+  async reopen(d: Inode, flags: number): Promise<number> {
     return check(await sys.reopen(this.procSelfFd, d.fd, flags), 'open');
   }
 
   /** An I/O descriptor for a (pinned) regular file or directory, registered as a handle. */
-  async openInode(d: InodeData, flags: number): Promise<OpenReply> {
+  async openInode(d: Inode, flags: number): Promise<OpenReply> {
     if (!d.isOpenable) throw new ErrnoError(E.EBADF, 'not a regular file or directory');
     const fd = await this.reopen(d, flags);
     if (!d.isDir) return this.addFileHandle(d.nodeid, fd, flags);
@@ -322,7 +321,7 @@ export class PtCore {
    * should_remove_suid): S_ISUID always, S_ISGID when the group may execute. `fd` is an I/O
    * descriptor, or with `inode` an O_PATH one (then changed through /proc/self/fd).
    */
-  async killSuidSgid(fd: number, inode?: InodeData): Promise<void> {
+  async killSuidSgid(fd: number, inode?: Inode): Promise<void> {
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
     check(await sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, attr), 'statx');
     const mode = attr.readUInt32LE(StatField.mode);
@@ -336,7 +335,7 @@ export class PtCore {
   }
 
   /** Clears S_ISGID alone (setting an access ACL, FUSE_SETXATTR_ACL_KILL_SGID). */
-  async killSgid(d: InodeData): Promise<void> {
+  async killSgid(d: Inode): Promise<void> {
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
     check(await sys.statx(d.fd, null, C.AT_SYMLINK_NOFOLLOW, attr), 'statx');
     const mode = attr.readUInt32LE(StatField.mode);
@@ -345,7 +344,7 @@ export class PtCore {
   }
 
   /** How the *xattr calls reach a pinned inode (its O_PATH descriptor; see syscalls_ext.h). */
-  xattrHow(d: InodeData): number {
+  xattrHow(d: Inode): number {
     return d.isOpenable ? C.XATTR_VIA_REOPEN : C.XATTR_VIA_PATH;
   }
 
@@ -354,7 +353,7 @@ export class PtCore {
    * guest's file capability on write, truncate or chown: we do (CVE-2021-20263). `fd` is an I/O
    * descriptor, or with `inode` that inode's O_PATH descriptor.
    */
-  async dropCapability(fd: number, inode?: InodeData): Promise<void> {
+  async dropCapability(fd: number, inode?: Inode): Promise<void> {
     const name = this.s.capabilityXattr;
     if (name === undefined) return;
     const how = inode === undefined ? C.XATTR_VIA_FD : this.xattrHow(inode);

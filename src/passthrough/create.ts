@@ -19,7 +19,7 @@ import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import { BENEATH, check, LOOKUP_FLAGS, type PtCore } from './core.js';
 import { checkName, checkSymlinkTarget, openFlags } from './guest-input.js';
-import type { InodeData } from './inode-table.js';
+import type { Inode } from './inode-table.js';
 import { mapClientName } from './xattr.js';
 
 const R_OK = 4;
@@ -36,7 +36,7 @@ export function sessionOpenFlags(core: PtCore, flags: number): number {
 }
 
 /** The creation mode: with DONT_MASK, the umask applies unless the parent has a default ACL. */
-async function creationMode(core: PtCore, parent: InodeData, mode: number, umask: number): Promise<number> {
+async function creationMode(core: PtCore, parent: Inode, mode: number, umask: number): Promise<number> {
   if (!core.posixAcl) return mode;
   const r = await sys.getxattr(core.procSelfFd, parent.fd, C.XATTR_VIA_REOPEN, ACL_DEFAULT, null);
   return r >= 0 ? mode : mode & ~(umask & 0o777);
@@ -103,7 +103,7 @@ export async function createFile(
   flags: number,
   umask: number,
   kill: boolean,
-  open: (d: InodeData, flags: number, kill: boolean) => Promise<OpenReply>,
+  open: (d: Inode, flags: number, kill: boolean) => Promise<OpenReply>,
 ): Promise<CreateReply> {
   checkName(name);
   const ids = core.hostIds(ctx);

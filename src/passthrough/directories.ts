@@ -14,7 +14,7 @@ import { E, ErrnoError, errnoOf } from '../filesystem/errors.js';
 import type { DirEntry, DirEntrySink, Entry } from '../filesystem/filesystem.js';
 import { C, getdents64, lseek } from '../native/syscalls.js';
 import type { HandleData } from './handle-table.js';
-import type { InodeData } from './inode-table.js';
+import type { Inode } from './inode-table.js';
 import type { HandleId, NodeId, OpenReply, RequestContext } from '../filesystem/filesystem.js';
 import type { PtCore } from './core.js';
 import { fsync } from './files.js';
@@ -26,7 +26,7 @@ const DIRENT_HEADER = 19; // d_ino 8 + d_off 8 + d_reclen 2 + d_type 1
 
 export interface ReaddirHost {
   /** Looks `name` up in directory `dir` (+1 lookup reference on the result). */
-  lookupChild(dir: InodeData, name: Buffer): Promise<Entry>;
+  lookupChild(dir: Inode, name: Buffer): Promise<Entry>;
 }
 
 function isDotOrDotDot(name: Buffer): boolean {
@@ -42,7 +42,7 @@ function remember(h: HandleData, cursor: bigint, pos: number, len: number): void
 /** `dir` is the directory's inode, pinned by the caller for the duration of the call. */
 export async function readDirectory(
   h: HandleData,
-  dir: InodeData,
+  dir: Inode,
   offset: bigint,
   plus: boolean,
   sink: DirEntrySink,

@@ -24,7 +24,7 @@ import { C } from '../native/syscalls.js';
 import { check, type PtCore } from './core.js';
 import type { HandleId, NodeId, OpenReply, RequestContext, ZeroCopyReader, ZeroCopyWriter } from '../filesystem/filesystem.js';
 import { FUSE_OPEN_KILL_SUIDGID, sessionOpenFlags } from './create.js';
-import { type InodeData, S_IFREG } from './inode-table.js';
+import { type Inode, S_IFREG } from './inode-table.js';
 import type { LockTable } from './locks.js';
 
 /** fuse_write_in.write_flags: the writer lacks CAP_FSETID (KILLPRIV_V2). */
@@ -121,7 +121,7 @@ export async function open(core: PtCore, _ctx: RequestContext, nodeid: NodeId, f
 }
 
 /** OPEN after the flags were reduced: O_TRUNC drops capabilities and, with KILLPRIV_V2, suid/sgid. */
-export async function openFile(core: PtCore, d: InodeData, flags: number, kill: boolean): Promise<OpenReply> {
+export async function openFile(core: PtCore, d: Inode, flags: number, kill: boolean): Promise<OpenReply> {
   const c = core;
   const reply = await c.openInode(d, flags);
   if ((flags & C.O_TRUNC) !== 0 && d.type === S_IFREG) {

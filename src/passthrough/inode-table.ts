@@ -3,18 +3,26 @@
  * or, with --inode-file-handles, a file handle (name_to_handle_at) that is opened
  * (open_by_handle_at, O_PATH) only while an operation uses the inode.
  *
- * - Keyed by the host identity (st_dev, st_ino, mnt_id), read from a StatRecord as u32 halves:
- *   no BigInt, no string keys. Entries with the same hash are chained through `next`.
+ * A guest walking a large tree leaves every inode it saw in this table until it forgets them
+ * (its dentry cache decides), so the table is laid out for a million entries: one slot per
+ * inode in typed arrays (struct of arrays: ~60 bytes per inode plus its file handle), no object
+ * and no Map entry per inode. Operations get a small `Inode` view while they pin one.
+ *
+ * - Keyed by the host identity (st_dev, st_ino, mnt_id), read from a StatRecord as u32 halves,
+ *   in an open hash of chains through `next`.
+ * - A node id names a slot and that slot's generation: nodeid = slot + generation × 2^32. A freed
+ *   slot is reused with the next generation, so node ids are never reused within a table's life
+ *   (a stale id from the guest finds a newer generation and gets ESTALE); a slot whose
+ *   generation would leave the safe-integer range is retired instead.
  * - `refcount` is the guest's lookup count: +1 per Entry handed out, −n per FORGET. At zero the
- *   inode leaves the table. Its descriptor is closed once no operation still uses it (`pins`):
- *   a FORGET racing with an operation on a pool thread must never close an fd in use — the
- *   number could be reused by an unrelated open.
- * - Node id 1 is the root (the share); it is never evicted.
- * - Node ids are never reused within a table's life.
- * - Handle-backed inodes: `fd` is valid while pinned (acquire() opens it, synchronously and on
- *   the calling thread: open_by_handle_at on a local file system costs about what a lookup
- *   does), and is closed when the last pin goes. open_by_handle_at needs a descriptor on the
- *   same mount: the table keeps one per mount id (setMountFd).
+ *   inode leaves the table. Its descriptor is closed, and its slot freed, once no operation
+ *   still uses it (`pins`): a FORGET racing with an operation on a pool thread must never close
+ *   an fd in use — the number could be reused by an unrelated open.
+ * - Node id 1 (slot 1, generation 0) is the root (the share); it is never evicted.
+ * - Handle-backed inodes: the descriptor is valid while pinned (acquire() opens it, synchronously
+ *   and on the calling thread: open_by_handle_at on a local file system costs about what a
+ *   lookup does), and is closed when the last pin goes. open_by_handle_at needs a descriptor on
+ *   the same mount: the table keeps one per mount id (setMountFd).
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
 import { StatField, type StatRecord } from '../filesystem/filesystem.js';
@@ -27,45 +35,44 @@ export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
 
-export class InodeData {
-  refcount = 1;
-  /** Operations currently using `fd`. */
-  pins = 0;
-  /** False once evicted; the fd is then closed when `pins` drops to 0. */
-  live = true;
-  next: InodeData | undefined = undefined;
-  /** With a file handle: the handle (struct file_handle) and a descriptor on its mount. */
-  handle: Buffer | undefined = undefined;
-  mountFd = -1;
-  /** "<fd>" as bytes, for calls through /proc/self/fd (built on first use, per fd). */
+/** nodeid = slot + generation × SLOT_SPAN. */
+const SLOT_SPAN = 2 ** 32;
+/** Generations stay below this, so every node id is a safe integer. */
+const MAX_GENERATION = Math.floor(Number.MAX_SAFE_INTEGER / SLOT_SPAN);
+const NONE = -1;
+/** Host identity words per slot: dev lo/hi, ino lo/hi, mnt lo/hi. */
+const KEY_WORDS = 6;
+const INITIAL_SLOTS = 1024;
+
+/** Slot flags. */
+const LIVE = 1; // in the table (found by key and by node id)
+const USED = 2; // allocated: live, or evicted while still pinned
+
+/**
+ * An inode pinned for one operation (InodeTable.acquire … release): its descriptor stays open
+ * and its slot is not reused until released.
+ */
+export class Inode {
   private procNameBytes: Buffer | undefined = undefined;
-  private procNameFd = -1;
 
   constructor(
+    private readonly table: InodeTable,
+    readonly slot: number,
     readonly nodeid: number,
-    /** The O_PATH descriptor; for handle-backed inodes only while pinned (-1 otherwise). */
-    public fd: number,
-    /** File type bits (S_IFMT) — an inode's type never changes. */
+    /** The O_PATH descriptor (for a handle-backed inode, opened by acquire()). */
+    readonly fd: number,
+    /** File type bits (S_IFMT): an inode's type never changes. */
     readonly type: number,
-    readonly devLo: number,
-    readonly devHi: number,
-    readonly inoLo: number,
-    readonly inoHi: number,
-    readonly mntLo: number,
-    readonly mntHi: number,
   ) {}
 
+  /** "<fd>" as bytes, for calls through /proc/self/fd. */
   get procName(): Buffer {
-    if (this.procNameBytes === undefined || this.procNameFd !== this.fd) {
-      this.procNameBytes = Buffer.from(String(this.fd));
-      this.procNameFd = this.fd;
-    }
-    return this.procNameBytes;
+    return (this.procNameBytes ??= Buffer.from(String(this.fd)));
   }
 
   /** The host's mount id (low 32 bits suffice: mount ids are small). */
   get mountId(): number {
-    return this.mntLo;
+    return this.table.mountIdOf(this.slot);
   }
 
   get isDir(): boolean {
@@ -77,38 +84,40 @@ export class InodeData {
     return this.type === S_IFREG || this.type === S_IFDIR;
   }
 
+  /** Whether `rec` is on this inode's device and mount. */
   sameDevice(rec: StatRecord): boolean {
-    return (
-      rec.readUInt32LE(StatField.dev) === this.devLo &&
-      rec.readUInt32LE(StatField.dev + 4) === this.devHi &&
-      rec.readUInt32LE(StatField.mntId) === this.mntLo &&
-      rec.readUInt32LE(StatField.mntId + 4) === this.mntHi
-    );
+    return this.table.sameDevice(this.slot, rec);
   }
 }
 
-function hashOf(rec: StatRecord): number {
-  return (rec.readUInt32LE(StatField.ino) ^ Math.imul(rec.readUInt32LE(StatField.dev), 0x9e3779b1) ^ rec.readUInt32LE(StatField.mntId)) | 0;
-}
-
-function matches(d: InodeData, rec: StatRecord): boolean {
-  return (
-    d.inoLo === rec.readUInt32LE(StatField.ino) &&
-    d.inoHi === rec.readUInt32LE(StatField.ino + 4) &&
-    d.devLo === rec.readUInt32LE(StatField.dev) &&
-    d.devHi === rec.readUInt32LE(StatField.dev + 4) &&
-    d.mntLo === rec.readUInt32LE(StatField.mntId) &&
-    d.mntHi === rec.readUInt32LE(StatField.mntId + 4)
-  );
+function hashOf(dev: number, ino: number, mnt: number): number {
+  return (ino ^ Math.imul(dev, 0x9e3779b1) ^ Math.imul(mnt, 0x85ebca6b)) | 0;
 }
 
 export class InodeTable {
-  private readonly byId = new Map<number, InodeData>();
-  private readonly byKey = new Map<number, InodeData>();
+  private capacity = 0;
+  private generation = new Uint32Array(0);
+  /** Lookup counts: a float64 holds any count a guest can reach exactly. */
+  private refcount = new Float64Array(0);
+  private pins = new Uint32Array(0);
+  private fds = new Int32Array(0);
+  private types = new Uint16Array(0);
+  private flags = new Uint8Array(0);
+  private keys = new Uint32Array(0);
+  /** Hash chain of a live slot; the free list's link for a free slot. */
+  private next = new Int32Array(0);
+  private buckets = new Int32Array(0);
+  /** File handles (struct file_handle, latin1), for handle-backed slots. */
+  private handles: (string | undefined)[] = [];
+  private freeHead = NONE;
+  /** Slots below this have been handed out at least once (slot 0 never is; slot 1 is the root's). */
+  private highWater = ROOT_ID + 1;
+  private live = 0;
+  private handleCount = 0;
+  private rootSet = false;
   /** Mount id → a descriptor on that mount, for open_by_handle_at. */
   private readonly mountFds = new Map<number, number>();
-  private nextId = ROOT_ID + 1;
-  private rootData: InodeData | undefined;
+  private readonly handleScratch = Buffer.alloc(256);
 
   /**
    * `closeFd` closes an evicted inode's descriptor (errors are the callee's to log);
@@ -116,41 +125,31 @@ export class InodeTable {
    */
   constructor(
     private readonly closeFd: (fd: number) => void,
-    private readonly evicted?: (d: InodeData) => void,
-  ) {}
+    private readonly evicted?: (nodeid: number) => void,
+  ) {
+    this.grow(INITIAL_SLOTS);
+  }
 
   /** Inodes held by file handle (tests, metrics). */
   get handleBacked(): number {
-    let n = 0;
-    for (const d of this.byId.values()) if (d.handle !== undefined) n++;
-    return n;
+    return this.handleCount;
   }
 
-  /** Every live inode (SYNCFS looks for one per file system). */
-  values(): IterableIterator<InodeData> {
-    return this.byId.values();
-  }
-
+  /** Inodes in the table, the root included. */
   get size(): number {
-    return this.byId.size;
+    return this.live;
   }
 
-  get root(): InodeData {
-    if (!this.rootData) throw new ErrnoError(E.ESTALE, 'file system not open');
-    return this.rootData;
+  /** Whether `nodeid` names an inode in the table. */
+  has(nodeid: number): boolean {
+    return this.liveSlot(nodeid) !== NONE;
   }
 
   /** Installs the root (node id 1) from its O_PATH fd and attributes. */
-  setRoot(fd: number, rec: StatRecord): InodeData {
-    if (this.rootData) throw new Error('root already set');
-    const d = this.make(ROOT_ID, fd, rec);
-    this.rootData = d;
-    this.insert(d, rec);
-    return d;
-  }
-
-  get(nodeid: number): InodeData | undefined {
-    return this.byId.get(nodeid);
+  setRoot(fd: number, rec: StatRecord): void {
+    if (this.rootSet) throw new Error('root already set');
+    this.rootSet = true;
+    this.fill(ROOT_ID, fd, rec);
   }
 
   /**
@@ -158,25 +157,29 @@ export class InodeTable {
    * handle-backed inode gets its O_PATH descriptor here (the handle's errno if that fails:
    * ESTALE when the file is gone).
    */
-  acquire(nodeid: number): InodeData {
-    const d = this.byId.get(nodeid);
-    if (d === undefined) throw new ErrnoError(E.ESTALE, `unknown node id ${nodeid}`);
-    if (d.pins === 0 && d.handle !== undefined && d.fd < 0) {
-      const fd = sys.sys_open_by_handle_at(d.mountFd, d.handle, C.O_PATH | C.O_NOFOLLOW)!;
+  acquire(nodeid: number): Inode {
+    const slot = this.liveSlot(nodeid);
+    if (slot === NONE) throw new ErrnoError(E.ESTALE, `unknown node id ${nodeid}`);
+    const handle = this.handles[slot];
+    if (this.pins[slot] === 0 && handle !== undefined && this.fds[slot] < 0) {
+      const n = this.handleScratch.write(handle, 0, 'latin1');
+      const mountFd = this.mountFds.get(this.keys[slot * KEY_WORDS + 4]) ?? -1;
+      const fd = sys.sys_open_by_handle_at(mountFd, this.handleScratch.subarray(0, n), C.O_PATH | C.O_NOFOLLOW)!;
       if (fd < 0) throw new ErrnoError(-fd, 'open_by_handle_at');
-      d.fd = fd;
+      this.fds[slot] = fd;
     }
-    d.pins++;
-    return d;
+    this.pins[slot]++;
+    return new Inode(this, slot, nodeid, this.fds[slot], this.types[slot]);
   }
 
-  release(d: InodeData): void {
-    if (--d.pins !== 0) return;
-    if (!d.live) {
-      if (d.fd >= 0) this.closeFd(d.fd);
-    } else if (d.handle !== undefined && d.fd >= 0) {
-      this.closeFd(d.fd);
-      d.fd = -1;
+  release(d: Inode): void {
+    const slot = d.slot;
+    if (--this.pins[slot] !== 0) return;
+    if ((this.flags[slot] & LIVE) === 0) {
+      this.free(slot);
+    } else if (this.handles[slot] !== undefined && this.fds[slot] >= 0) {
+      this.closeFd(this.fds[slot]);
+      this.fds[slot] = NONE;
     }
   }
 
@@ -193,48 +196,62 @@ export class InodeTable {
   }
 
   /**
-   * Like adopt(), for an inode known by file handle: +1 reference on the existing entry, or a
-   * new handle-backed entry (no descriptor until acquired).
+   * Like adopt(), for an inode known by file handle (the bytes of its struct file_handle, on a
+   * mount with a registered descriptor): +1 reference on the existing entry, or a new
+   * handle-backed entry (no descriptor until acquired). Returns the node id.
    */
-  adoptHandle(handle: Buffer, mountFd: number, rec: StatRecord): InodeData {
+  adoptHandle(handle: Buffer, rec: StatRecord): number {
     const existing = this.find(rec);
-    if (existing !== undefined) {
-      existing.refcount++;
-      return existing;
-    }
-    const d = this.make(this.nextId++, -1, rec);
-    d.handle = handle;
-    d.mountFd = mountFd;
-    this.insert(d, rec);
-    return d;
+    if (existing !== NONE) return this.ref(existing);
+    const slot = this.allocate();
+    this.fill(slot, NONE, rec);
+    this.handles[slot] = handle.toString('latin1');
+    this.handleCount++;
+    return this.nodeidOf(slot);
   }
 
   /**
    * Takes one lookup reference on the inode that `fd`/`rec` describe. If it is already known
-   * the existing entry is returned and `fd` is closed; otherwise `fd` becomes the entry's fd.
+   * the existing entry is used and `fd` is closed; otherwise `fd` becomes the entry's fd.
+   * Returns the node id.
    */
-  adopt(fd: number, rec: StatRecord): InodeData {
+  adopt(fd: number, rec: StatRecord): number {
     const existing = this.find(rec);
-    if (existing !== undefined) {
-      existing.refcount++;
-      if (existing.fd !== fd) this.closeFd(fd);
-      return existing;
+    if (existing !== NONE) {
+      if (this.fds[existing] !== fd) this.closeFd(fd);
+      return this.ref(existing);
     }
-    const d = this.make(this.nextId++, fd, rec);
-    this.insert(d, rec);
-    return d;
+    const slot = this.allocate();
+    this.fill(slot, fd, rec);
+    return this.nodeidOf(slot);
   }
 
-  find(rec: StatRecord): InodeData | undefined {
-    for (let d = this.byKey.get(hashOf(rec)); d !== undefined; d = d.next) {
-      if (matches(d, rec)) return d;
+  /** The slot of the live inode `rec` describes, or -1. */
+  find(rec: StatRecord): number {
+    const dev = rec.readUInt32LE(StatField.dev);
+    const ino = rec.readUInt32LE(StatField.ino);
+    const mnt = rec.readUInt32LE(StatField.mntId);
+    const k = this.keys;
+    for (let s = this.buckets[hashOf(dev, ino, mnt) & (this.buckets.length - 1)]; s !== NONE; s = this.next[s]) {
+      const o = s * KEY_WORDS;
+      if (
+        k[o + 2] === ino &&
+        k[o] === dev &&
+        k[o + 4] === mnt &&
+        k[o + 3] === rec.readUInt32LE(StatField.ino + 4) &&
+        k[o + 1] === rec.readUInt32LE(StatField.dev + 4) &&
+        k[o + 5] === rec.readUInt32LE(StatField.mntId + 4)
+      ) {
+        return s;
+      }
     }
-    return undefined;
+    return NONE;
   }
 
-  /** Adds one reference to a known inode (an Entry for it is being handed out again). */
-  ref(d: InodeData): void {
-    d.refcount++;
+  /** Adds one reference to a live slot (find()'s): an Entry for it is handed out again. Returns its node id. */
+  ref(slot: number): number {
+    this.refcount[slot]++;
+    return this.nodeidOf(slot);
   }
 
   /**
@@ -242,70 +259,159 @@ export class InodeTable {
    * out — is clamped at zero; unknown ids are ignored. The root is never evicted.
    */
   forget(nodeid: number, count: number): void {
-    const d = this.byId.get(nodeid);
-    if (d === undefined || !(count > 0)) return;
-    if (count < d.refcount) {
-      d.refcount -= count;
+    const slot = this.liveSlot(nodeid);
+    if (slot === NONE || !(count > 0)) return;
+    if (count < this.refcount[slot]) {
+      this.refcount[slot] -= count;
       return;
     }
-    d.refcount = 0;
-    if (d.nodeid !== ROOT_ID) this.evict(d);
+    this.refcount[slot] = 0;
+    if (slot !== ROOT_ID) this.evict(slot);
   }
 
   /** Evicts every inode but the root (DESTROY, or a new session). */
   clear(): void {
-    for (const d of [...this.byId.values()]) {
-      if (d.nodeid !== ROOT_ID) this.evict(d);
-    }
+    for (let s = ROOT_ID + 1; s < this.highWater; s++) if ((this.flags[s] & LIVE) !== 0) this.evict(s);
   }
 
   /** Evicts everything including the root (the file system is being closed). */
   closeAll(): void {
-    for (const d of [...this.byId.values()]) this.evict(d);
-    this.rootData = undefined;
+    this.clear();
+    if (this.rootSet && (this.flags[ROOT_ID] & LIVE) !== 0) this.evict(ROOT_ID);
+    this.rootSet = false;
     for (const fd of this.mountFds.values()) this.closeFd(fd);
     this.mountFds.clear();
   }
 
-  private make(nodeid: number, fd: number, rec: StatRecord): InodeData {
-    return new InodeData(
-      nodeid,
-      fd,
-      rec.readUInt32LE(StatField.mode) & S_IFMT,
-      rec.readUInt32LE(StatField.dev),
-      rec.readUInt32LE(StatField.dev + 4),
-      rec.readUInt32LE(StatField.ino),
-      rec.readUInt32LE(StatField.ino + 4),
-      rec.readUInt32LE(StatField.mntId),
-      rec.readUInt32LE(StatField.mntId + 4),
+  /** Bytes the table's typed arrays take (not the file handles' strings). */
+  get bytes(): number {
+    const perSlot = 4 + 8 + 4 + 4 + 2 + 1 + KEY_WORDS * 4 + 4 + 8;
+    return this.capacity * perSlot + this.buckets.byteLength;
+  }
+
+  // ---- for Inode views ----------------------------------------------------------------
+
+  mountIdOf(slot: number): number {
+    return this.keys[slot * KEY_WORDS + 4];
+  }
+
+  sameDevice(slot: number, rec: StatRecord): boolean {
+    const o = slot * KEY_WORDS;
+    return (
+      rec.readUInt32LE(StatField.dev) === this.keys[o] &&
+      rec.readUInt32LE(StatField.dev + 4) === this.keys[o + 1] &&
+      rec.readUInt32LE(StatField.mntId) === this.keys[o + 4] &&
+      rec.readUInt32LE(StatField.mntId + 4) === this.keys[o + 5]
     );
   }
 
-  private insert(d: InodeData, rec: StatRecord): void {
-    const h = hashOf(rec);
-    d.next = this.byKey.get(h);
-    this.byKey.set(h, d);
-    this.byId.set(d.nodeid, d);
+  // ---- slots --------------------------------------------------------------------------
+
+  private nodeidOf(slot: number): number {
+    return slot + this.generation[slot] * SLOT_SPAN;
   }
 
-  private evict(d: InodeData): void {
-    if (!d.live) return;
-    d.live = false;
-    this.byId.delete(d.nodeid);
-    const h = (d.inoLo ^ Math.imul(d.devLo, 0x9e3779b1) ^ d.mntLo) | 0;
-    let prev: InodeData | undefined;
-    for (let cur = this.byKey.get(h); cur !== undefined; prev = cur, cur = cur.next) {
-      if (cur !== d) continue;
-      if (prev === undefined) {
-        if (d.next === undefined) this.byKey.delete(h);
-        else this.byKey.set(h, d.next);
-      } else {
-        prev.next = d.next;
-      }
-      break;
+  /** The live slot `nodeid` names (right generation), or -1. */
+  private liveSlot(nodeid: number): number {
+    if (!Number.isSafeInteger(nodeid) || nodeid < ROOT_ID) return NONE;
+    const slot = nodeid % SLOT_SPAN;
+    if (slot >= this.highWater || (this.flags[slot] & LIVE) === 0) return NONE;
+    return (nodeid - slot) / SLOT_SPAN === this.generation[slot] ? slot : NONE;
+  }
+
+  private allocate(): number {
+    let slot = this.freeHead;
+    if (slot !== NONE) {
+      this.freeHead = this.next[slot];
+    } else {
+      if (this.highWater === this.capacity) this.grow(this.capacity * 2);
+      slot = this.highWater++;
     }
-    d.next = undefined;
-    this.evicted?.(d);
-    if (d.pins === 0 && d.fd >= 0) this.closeFd(d.fd);
+    return slot;
+  }
+
+  /** Makes `slot` a live inode with one lookup reference. */
+  private fill(slot: number, fd: number, rec: StatRecord): void {
+    const o = slot * KEY_WORDS;
+    const k = this.keys;
+    k[o] = rec.readUInt32LE(StatField.dev);
+    k[o + 1] = rec.readUInt32LE(StatField.dev + 4);
+    k[o + 2] = rec.readUInt32LE(StatField.ino);
+    k[o + 3] = rec.readUInt32LE(StatField.ino + 4);
+    k[o + 4] = rec.readUInt32LE(StatField.mntId);
+    k[o + 5] = rec.readUInt32LE(StatField.mntId + 4);
+    this.types[slot] = rec.readUInt32LE(StatField.mode) & S_IFMT;
+    this.fds[slot] = fd;
+    this.refcount[slot] = 1;
+    this.pins[slot] = 0;
+    this.flags[slot] = LIVE | USED;
+    const b = hashOf(k[o], k[o + 2], k[o + 4]) & (this.buckets.length - 1);
+    this.next[slot] = this.buckets[b];
+    this.buckets[b] = slot;
+    this.live++;
+  }
+
+  private evict(slot: number): void {
+    this.flags[slot] &= ~LIVE;
+    this.live--;
+    const o = slot * KEY_WORDS;
+    const b = hashOf(this.keys[o], this.keys[o + 2], this.keys[o + 4]) & (this.buckets.length - 1);
+    if (this.buckets[b] === slot) {
+      this.buckets[b] = this.next[slot];
+    } else {
+      let prev = this.buckets[b];
+      while (prev !== NONE && this.next[prev] !== slot) prev = this.next[prev];
+      if (prev !== NONE) this.next[prev] = this.next[slot];
+    }
+    this.next[slot] = NONE;
+    this.evicted?.(this.nodeidOf(slot));
+    if (this.pins[slot] === 0) this.free(slot);
+  }
+
+  /** An evicted slot nobody pins: close its descriptor, and hand it out again with the next generation. */
+  private free(slot: number): void {
+    if (this.fds[slot] >= 0) this.closeFd(this.fds[slot]);
+    this.fds[slot] = NONE;
+    if (this.handles[slot] !== undefined) {
+      this.handles[slot] = undefined;
+      this.handleCount--;
+    }
+    this.flags[slot] = 0;
+    if (slot === ROOT_ID || this.generation[slot] >= MAX_GENERATION) return; // retired
+    this.generation[slot]++;
+    this.next[slot] = this.freeHead;
+    this.freeHead = slot;
+  }
+
+  private grow(slots: number): void {
+    const copy = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(old: T, make: (n: number) => T, n: number): T => {
+      const a = make(n);
+      a.set(old);
+      return a;
+    };
+    this.generation = copy(this.generation, (n) => new Uint32Array(n), slots);
+    this.refcount = copy(this.refcount, (n) => new Float64Array(n), slots);
+    this.pins = copy(this.pins, (n) => new Uint32Array(n), slots);
+    this.fds = copy(this.fds, (n) => new Int32Array(n), slots);
+    this.types = copy(this.types, (n) => new Uint16Array(n), slots);
+    this.flags = copy(this.flags, (n) => new Uint8Array(n), slots);
+    this.keys = copy(this.keys, (n) => new Uint32Array(n), slots * KEY_WORDS);
+    this.next = copy(this.next, (n) => new Int32Array(n), slots);
+    // Dense (packed) even where no slot has a handle: a sparse array would fall back to a dictionary.
+    while (this.handles.length < slots) this.handles.push(undefined);
+    this.capacity = slots;
+    this.rehash(slots);
+  }
+
+  /** One bucket per slot: chains stay short as the table grows. */
+  private rehash(buckets: number): void {
+    this.buckets = new Int32Array(buckets).fill(NONE);
+    for (let s = ROOT_ID; s < this.highWater; s++) {
+      if ((this.flags[s] & LIVE) === 0) continue;
+      const o = s * KEY_WORDS;
+      const b = hashOf(this.keys[o], this.keys[o + 2], this.keys[o + 4]) & (buckets - 1);
+      this.next[s] = this.buckets[b];
+      this.buckets[b] = s;
+    }
   }
 }

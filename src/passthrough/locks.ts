@@ -25,7 +25,7 @@ import * as sys from '../native/syscalls.js';
 import { C } from '../native/syscalls.js';
 import type { PtCore } from './core.js';
 import type { HandleData } from './handle-table.js';
-import type { InodeData } from './inode-table.js';
+import type { Inode } from './inode-table.js';
 
 const FUSE_LK_FLOCK = 1;
 const OFFSET_MAX = 0x7fff_ffff_ffff_ffffn;
@@ -151,7 +151,7 @@ export class LockTable {
     await this.wait(ctx, h.fd, KIND_FLOCK, op, 0n, 0n);
   }
 
-  private async posix(ctx: RequestContext, d: InodeData, h: HandleData, owner: bigint, lock: FileLock, wait: boolean): Promise<void> {
+  private async posix(ctx: RequestContext, d: Inode, h: HandleData, owner: bigint, lock: FileLock, wait: boolean): Promise<void> {
     let o = this.byInode.get(d.nodeid)?.get(owner);
     if (lock.type === C.F_UNLCK) {
       if (o === undefined) return;
@@ -175,7 +175,7 @@ export class LockTable {
   }
 
   /** The owner's description, opened now if it has none. */
-  private async ownerFile(d: InodeData, h: HandleData, owner: bigint): Promise<OwnerFile> {
+  private async ownerFile(d: Inode, h: HandleData, owner: bigint): Promise<OwnerFile> {
     const fd = await this.openFor(d, h);
     // Another request of the same owner may have opened one meanwhile: keep the first.
     let m = this.byInode.get(d.nodeid);
@@ -194,7 +194,7 @@ export class LockTable {
    * A new open file description of the inode: read-write when possible (a write lock needs
    * it), read-only otherwise (then write locks fail with EBADF, as on a read-only file).
    */
-  private async openFor(d: InodeData, h: HandleData): Promise<number> {
+  private async openFor(d: Inode, h: HandleData): Promise<number> {
     if (h.isDir) return this.core.reopen(d, C.O_RDONLY | C.O_DIRECTORY);
     const rw = await sys.reopen(this.core.procSelfFd, d.fd, C.O_RDWR | C.O_NONBLOCK);
     if (rw >= 0) return rw;

@@ -80,7 +80,7 @@ export class PassthroughFs implements FileSystem {
     this.settings = resolveOptions(opts);
     this.core = new PtCore(this.settings, opts.logger ?? silentLogger);
     this.locks = new LockTable(this.core);
-    this.core.onEvict = (d) => this.locks.dropInode(d.nodeid);
+    this.core.onEvict = (nodeid) => this.locks.dropInode(nodeid);
     this.readdirHost = {
       lookupChild: (dir, name) => this.core.lookupIn(dir, name),
     };
@@ -155,7 +155,7 @@ export class PassthroughFs implements FileSystem {
   }
 
   knows(nodeid: NodeId): boolean {
-    return this.core.inodes.get(nodeid) !== undefined;
+    return this.core.inodes.has(nodeid);
   }
 
   /** LOOKUP without a promise when the core can (core.lookupInSync); undefined otherwise. */
