@@ -77,8 +77,12 @@ export interface DaemonConfig {
   posixLock?: boolean;
   /** -o flock / --flock (default false). */
   flock?: boolean;
-  /** --inode-file-handles (default never). */
-  inodeFileHandles?: 'prefer' | 'mandatory';
+  /**
+   * --inode-file-handles; not given: prefer (as the Rust virtiofsd since 1.13.3), falling back
+   * to descriptors quietly where handles cannot work, and never when --modcaps drops
+   * dac_read_search (open_by_handle_at needs it).
+   */
+  inodeFileHandles?: 'never' | 'prefer' | 'mandatory';
   /** --rlimit-nofile (default: min(1000000, fs.nr_open, fs.file-max - 16384)); 0 = leave it. */
   rlimitNofile?: number;
   /** --readonly (default false). */

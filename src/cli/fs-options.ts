@@ -27,7 +27,7 @@ export const FS_OPTION_SPECS: { key: string; value?: string; help: string; secti
   { key: 'no-killpriv-v2', section: 'main', help: 'Disable FUSE_HANDLE_KILLPRIV_V2 [default]' },
   { key: 'posix-lock', section: 'main', help: 'Forward POSIX locks (fcntl) to the host as OFD locks (= -o posix_lock)' },
   { key: 'flock', section: 'main', help: 'Forward flock(2) locks to the host (= -o flock)' },
-  { key: 'inode-file-handles', value: 'MODE', section: 'main', help: 'Hold inodes by file handle: never, prefer, mandatory [default: never]' },
+  { key: 'inode-file-handles', value: 'MODE', section: 'main', help: 'Hold inodes by file handle: never, prefer, mandatory [default: prefer]' },
   { key: 'rlimit-nofile', value: 'N', section: 'main', help: 'Open-file limit; 0 leaves it [default: min(1e6, nr_open, file-max - 16384)]' },
   { key: 'readonly', section: 'main', help: 'Refuse every change to the share (EROFS)' },
   { key: 'writeback', section: 'main', help: 'Enable the writeback cache' },
@@ -172,7 +172,8 @@ export function fsConfig(parsed: Parsed, argv: readonly string[], compat: FsComp
     if (ifh === 'fallback') warnings.push("--inode-file-handles=fallback is deprecated; please use 'prefer'");
     if (ifh === 'prefer' || ifh === 'fallback') out.inodeFileHandles = 'prefer';
     else if (ifh === 'mandatory') out.inodeFileHandles = 'mandatory';
-    else if (ifh !== 'never') fail(`invalid value '${ifh}' for --inode-file-handles: expected never, prefer or mandatory`);
+    else if (ifh === 'never') out.inodeFileHandles = 'never';
+    else fail(`invalid value '${ifh}' for --inode-file-handles: expected never, prefer or mandatory`);
   }
 
   const nofile = lastString(parsed, 'rlimit-nofile');

@@ -26,6 +26,7 @@ import { fsConfig, newFsCompat } from './fs-options.js';
 import { allStrings, flag, lastString, tokenize } from './argv.js';
 import { applyCompat, splitCompat, type Settings } from './compat.js';
 import { OPTIONS, PROGRAM, USAGE_ERROR, UsageError, fail, helpText, notSupported } from './option-table.js';
+import { FILE_HANDLE_CAPABILITY, parseModcaps } from '../sandbox/capabilities.js';
 import { checkModcaps, checkMountPoint, checkSharedDir, nonEmpty, parseCache, parseDaxInodeMinSize,
   parseDaxWindow, parseLogLevel, parseSandbox, parseSeccomp, parseUint, resolveGroup } from './values.js';
 
@@ -169,6 +170,11 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
   if (mountText !== undefined && config.seccomp !== 'none') fail(`--seccomp=${config.seccomp} cannot be used with --mount (it mounts and unmounts while serving)`);
   if (s.modcaps !== undefined) config.modcaps = s.modcaps;
   Object.assign(config, fsConfig(parsed, argv, s.fs, fail, warnings));
+  // File handles by default, unless the kept capabilities rule them out (then asking for them
+  // is the error keptCapabilities reports).
+  if (config.inodeFileHandles === undefined && s.modcaps !== undefined && parseModcaps(s.modcaps).remove.includes(FILE_HANDLE_CAPABILITY)) {
+    config.inodeFileHandles = 'never';
+  }
   if (tag !== undefined) config.tag = tag;
   if (daxWindow !== undefined) config.daxWindow = daxWindow;
   if (daxWindow !== undefined) config.dax = dax;

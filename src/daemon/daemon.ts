@@ -124,7 +124,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Start
       mapAlignment: dax ? daxModules?.MAP_ALIGNMENT_LOG2 : undefined,
       directIo: fastPath,
     });
-    lockDown({ ...config, fileHandles: config.inodeFileHandles !== undefined }, log, jail);
+    lockDown({ ...config, fileHandles: config.inodeFileHandles !== 'never' }, log, jail);
   } catch (error) {
     cleanupSocket();
     throw error;

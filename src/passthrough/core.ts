@@ -54,6 +54,7 @@ export class PtCore {
   securityLabel = false;
   /** Hook for inode eviction (the lock table's). */
   onEvict: ((nodeid: number) => void) | undefined = undefined;
+  private readonly handleBuf = Buffer.allocUnsafe(HANDLE_BUF);
   /** Every host mount the guest reached: mount id → [O_PATH fd of a dir or file on it, isDir]. */
   private readonly seenMounts = new Map<number, [number, boolean]>();
 
@@ -63,7 +64,7 @@ export class PtCore {
   ) {
     this.policy = cachePolicy(s.cache);
     const closeFd = (fd: number): void => this.closeQuietly(fd);
-    this.inodes = new InodeTable(closeFd, (nodeid) => this.onEvict?.(nodeid));
+    this.inodes = new InodeTable(closeFd, (nodeid) => this.onEvict?.(nodeid), s.handleDescriptorCache);
     this.handles = new HandleTable(closeFd);
   }
 
@@ -160,23 +161,16 @@ export class PtCore {
         throw err;
       }
     }
-    let nodeid: number;
-    if (handle !== undefined) {
-      nodeid = this.inodes.adoptHandle(handle, attr);
-      this.closeQuietly(fd);
-    } else {
-      nodeid = this.inodes.adopt(fd, attr);
-    }
+    const nodeid = handle !== undefined ? this.inodes.adoptHandle(handle, attr, fd) : this.inodes.adopt(fd, attr);
     return this.entry(nodeid, this.mapAttr(attr));
   }
 
   /**
    * lookupIn without a promise — the same steps as lookupIn + adoptFd — when every system call
-   * runs inline and inodes are kept as descriptors (no file handles, whose set-up may need the
-   * pool); undefined, before doing anything, otherwise.
+   * runs inline; undefined, before doing anything, otherwise.
    */
   lookupInSync(parent: Inode, name: Buffer): Entry | undefined {
-    if (this.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
+    if (!sys.inline()) return undefined;
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
     const known = this.knownEntry(parent, attr, sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr) as number);
     if (known !== undefined) return known;
@@ -188,6 +182,16 @@ export class PtCore {
     }
     this.markSubmount(parent, attr);
     this.noteMount(attr, fd);
+    if (this.s.inodeFileHandles !== 'never' && this.inodes.find(attr) < 0) {
+      let handle: Buffer | undefined;
+      try {
+        handle = this.mountFdForSync(parent, fd, attr) < 0 ? undefined : this.fileHandleSync(fd);
+      } catch (err) {
+        this.closeQuietly(fd);
+        throw err;
+      }
+      if (handle !== undefined) return this.entry(this.inodes.adoptHandle(handle, attr, fd), this.mapAttr(attr));
+    }
     return this.entry(this.inodes.adopt(fd, attr), this.mapAttr(attr));
   }
 
@@ -211,9 +215,17 @@ export class PtCore {
    * `prefer` falls back where the file system has no handles; `mandatory` fails the lookup.
    */
   private async fileHandle(fd: number): Promise<Buffer | undefined> {
-    const buf = Buffer.allocUnsafe(HANDLE_BUF);
-    const n = await sys.nameToHandleAt(fd, buf);
-    if (n >= 0) return Buffer.from(buf.subarray(8, 8 + n));
+    const buf = Buffer.allocUnsafe(HANDLE_BUF); // its own: other lookups run on the pool meanwhile
+    return this.handleOf(await sys.nameToHandleAt(fd, buf), buf);
+  }
+
+  /** fileHandle() when system calls run inline (one buffer: adoptHandle copies it right away). */
+  private fileHandleSync(fd: number): Buffer | undefined {
+    return this.handleOf(sys.nameToHandleAt(fd, this.handleBuf) as number, this.handleBuf);
+  }
+
+  private handleOf(n: number, buf: Buffer): Buffer | undefined {
+    if (n >= 0) return buf.subarray(8, 8 + n);
     return this.noHandle(-n, 'name_to_handle_at');
   }
 
@@ -232,12 +244,30 @@ export class PtCore {
     const mnt = attr.readUInt32LE(StatField.mntId);
     const known = this.inodes.mountFd(mnt);
     if (known !== undefined) return known;
+    const from = this.mountFdSource(parent, fd, attr);
+    return this.registerMountFd(mnt, from === undefined ? -E.EOPNOTSUPP : await sys.reopen(this.procSelfFd, from[0], from[1]));
+  }
+
+  /** mountFdFor() when system calls run inline. */
+  private mountFdForSync(parent: Inode, fd: number, attr: Buffer): number {
+    const mnt = attr.readUInt32LE(StatField.mntId);
+    const known = this.inodes.mountFd(mnt);
+    if (known !== undefined) return known;
+    const from = this.mountFdSource(parent, fd, attr);
+    return this.registerMountFd(mnt, from === undefined ? -E.EOPNOTSUPP : (sys.reopen(this.procSelfFd, from[0], from[1]) as number));
+  }
+
+  /** The descriptor to reopen as a mount descriptor, and how; undefined if none will do. */
+  private mountFdSource(parent: Inode, fd: number, attr: Buffer): [number, number] | undefined {
     const type = attr.readUInt32LE(StatField.mode) & S_IFMT;
-    let r: number;
-    if (parent.sameDevice(attr)) r = await sys.reopen(this.procSelfFd, parent.fd, C.O_RDONLY | C.O_DIRECTORY);
-    else if (type === S_IFDIR) r = await sys.reopen(this.procSelfFd, fd, C.O_RDONLY | C.O_DIRECTORY);
-    else if (type === S_IFREG) r = await sys.reopen(this.procSelfFd, fd, C.O_RDONLY | C.O_NONBLOCK);
-    else r = -E.EOPNOTSUPP;
+    if (parent.sameDevice(attr)) return [parent.fd, C.O_RDONLY | C.O_DIRECTORY];
+    if (type === S_IFDIR) return [fd, C.O_RDONLY | C.O_DIRECTORY];
+    if (type === S_IFREG) return [fd, C.O_RDONLY | C.O_NONBLOCK];
+    return undefined;
+  }
+
+  /** Registers `r` (a reopen's result) as the mount's descriptor; -1 (prefer) if it failed. */
+  private registerMountFd(mnt: number, r: number): number {
     if (r < 0) return this.noHandle(-r, 'mount descriptor') ?? -1;
     // Another lookup on this mount may have registered one meanwhile: keep that.
     const again = this.inodes.mountFd(mnt);
@@ -273,7 +303,9 @@ export class PtCore {
     if (this.s.inodeFileHandles === 'mandatory') {
       throw new ErrnoError(err, `--inode-file-handles=mandatory: file handles do not work for ${this.s.root}`);
     }
-    this.log.warn({ errno: err }, 'file handles do not work for the shared directory; using O_PATH descriptors');
+    const why = 'file handles do not work for the shared directory; using O_PATH descriptors';
+    if (this.s.inodeFileHandlesDefault) this.log.info({ errno: err }, why);
+    else this.log.warn({ errno: err }, why);
     this.s.inodeFileHandles = 'never';
   }
 

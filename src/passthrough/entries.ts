@@ -25,7 +25,7 @@ export async function lookup(core: PtCore, _ctx: RequestContext, parent: NodeId,
 
 /** LOOKUP without a promise when the core can (core.lookupInSync); undefined otherwise. */
 export function lookupSync(core: PtCore, _ctx: RequestContext, parent: NodeId, name: Buffer): Entry | undefined {
-  if (core.s.inodeFileHandles !== 'never' || !sys.inline()) return undefined;
+  if (!sys.inline()) return undefined;
   checkName(name);
   const p = core.inodes.acquire(parent);
   try {

@@ -21,7 +21,10 @@
  * - Node id 1 (slot 1, generation 0) is the root (the share); it is never evicted.
  * - Handle-backed inodes: the descriptor is valid while pinned (acquire() opens it, synchronously
  *   and on the calling thread: open_by_handle_at on a local file system costs about what a
- *   lookup does), and is closed when the last pin goes. open_by_handle_at needs a descriptor on
+ *   lookup does). When the last pin goes it stays open in a small cache of `openCache`
+ *   descriptors (second-chance CLOCK over a ring of node ids), so the inodes a guest is working
+ *   on do not pay open_by_handle_at + close per request, while the descriptors the table holds
+ *   stay bounded however many inodes the guest keeps. open_by_handle_at needs a descriptor on
  *   the same mount: the table keeps one per mount id (setMountFd).
  */
 import { E, ErrnoError } from '../filesystem/errors.js';
@@ -47,6 +50,11 @@ const INITIAL_SLOTS = 1024;
 /** Slot flags. */
 const LIVE = 1; // in the table (found by key and by node id)
 const USED = 2; // allocated: live, or evicted while still pinned
+const CACHED = 4; // handle-backed, its descriptor open in the ring while unpinned
+const RECENT = 8; // used since the CLOCK hand last passed it
+
+/** Unpinned handle-backed descriptors kept open (InodeTable's default). */
+export const DEFAULT_OPEN_CACHE = 512;
 
 /**
  * An inode pinned for one operation (InodeTable.acquire … release): its descriptor stays open
@@ -118,16 +126,29 @@ export class InodeTable {
   /** Mount id → a descriptor on that mount, for open_by_handle_at. */
   private readonly mountFds = new Map<number, number>();
   private readonly handleScratch = Buffer.alloc(256);
+  /** The open-descriptor cache of handle-backed inodes: node ids (stale ones are free places). */
+  private readonly ring: Float64Array;
+  private ringUsed = 0;
+  private hand = 0;
+  private cachedCount = 0;
 
   /**
    * `closeFd` closes an evicted inode's descriptor (errors are the callee's to log);
-   * `evicted` hears about every inode leaving the table (the lock table closes its files).
+   * `evicted` hears about every inode leaving the table (the lock table closes its files);
+   * `openCache`: descriptors of unpinned handle-backed inodes kept open.
    */
   constructor(
     private readonly closeFd: (fd: number) => void,
     private readonly evicted?: (nodeid: number) => void,
+    openCache = DEFAULT_OPEN_CACHE,
   ) {
+    this.ring = new Float64Array(openCache);
     this.grow(INITIAL_SLOTS);
+  }
+
+  /** Handle-backed inodes whose descriptor is open while no operation uses them. */
+  get cachedDescriptors(): number {
+    return this.cachedCount;
   }
 
   /** Inodes held by file handle (tests, metrics). */
@@ -168,6 +189,7 @@ export class InodeTable {
       if (fd < 0) throw new ErrnoError(-fd, 'open_by_handle_at');
       this.fds[slot] = fd;
     }
+    this.flags[slot] |= RECENT;
     this.pins[slot]++;
     return new Inode(this, slot, nodeid, this.fds[slot], this.types[slot]);
   }
@@ -175,12 +197,8 @@ export class InodeTable {
   release(d: Inode): void {
     const slot = d.slot;
     if (--this.pins[slot] !== 0) return;
-    if ((this.flags[slot] & LIVE) === 0) {
-      this.free(slot);
-    } else if (this.handles[slot] !== undefined && this.fds[slot] >= 0) {
-      this.closeFd(this.fds[slot]);
-      this.fds[slot] = NONE;
-    }
+    if ((this.flags[slot] & LIVE) === 0) this.free(slot);
+    else if (this.handles[slot] !== undefined && this.fds[slot] >= 0) this.keepOpen(slot);
   }
 
   /** The descriptor registered for mount `mnt` (open_by_handle_at's mount_fd), if any. */
@@ -197,16 +215,21 @@ export class InodeTable {
 
   /**
    * Like adopt(), for an inode known by file handle (the bytes of its struct file_handle, on a
-   * mount with a registered descriptor): +1 reference on the existing entry, or a new
-   * handle-backed entry (no descriptor until acquired). Returns the node id.
+   * mount with a registered descriptor): +1 reference on the existing entry (`fd` is closed), or
+   * a new handle-backed entry whose O_PATH descriptor `fd` starts in the open cache. Returns the
+   * node id.
    */
-  adoptHandle(handle: Buffer, rec: StatRecord): number {
+  adoptHandle(handle: Buffer, rec: StatRecord, fd: number): number {
     const existing = this.find(rec);
-    if (existing !== NONE) return this.ref(existing);
+    if (existing !== NONE) {
+      if (this.fds[existing] !== fd) this.closeFd(fd);
+      return this.ref(existing);
+    }
     const slot = this.allocate();
-    this.fill(slot, NONE, rec);
+    this.fill(slot, fd, rec);
     this.handles[slot] = handle.toString('latin1');
     this.handleCount++;
+    this.keepOpen(slot);
     return this.nodeidOf(slot);
   }
 
@@ -370,6 +393,7 @@ export class InodeTable {
 
   /** An evicted slot nobody pins: close its descriptor, and hand it out again with the next generation. */
   private free(slot: number): void {
+    if ((this.flags[slot] & CACHED) !== 0) this.cachedCount--; // its ring place goes stale
     if (this.fds[slot] >= 0) this.closeFd(this.fds[slot]);
     this.fds[slot] = NONE;
     if (this.handles[slot] !== undefined) {
@@ -381,6 +405,51 @@ export class InodeTable {
     this.generation[slot]++;
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
+  }
+
+  /**
+   * A handle-backed live slot whose last pin went (or that was just adopted with its
+   * descriptor): keep the descriptor open in the ring, closing the one the CLOCK hand picks
+   * (unpinned, not used since the hand last passed) when the ring is full — or this one's
+   * when there is none to pick.
+   */
+  private keepOpen(slot: number): void {
+    if ((this.flags[slot] & CACHED) !== 0) return; // already has its place
+    const nodeid = this.nodeidOf(slot);
+    if (this.ringUsed < this.ring.length) {
+      this.ring[this.ringUsed++] = nodeid;
+    } else {
+      const place = this.victim();
+      if (place === NONE) {
+        this.closeFd(this.fds[slot]);
+        this.fds[slot] = NONE;
+        return;
+      }
+      this.ring[place] = nodeid;
+    }
+    this.flags[slot] |= CACHED;
+    this.cachedCount++;
+  }
+
+  /** A ring place to reuse: a stale one, or one whose descriptor the hand closes; -1 if none. */
+  private victim(): number {
+    for (let step = 0; step < 2 * this.ring.length; step++) {
+      const place = this.hand;
+      this.hand = (this.hand + 1) % this.ring.length;
+      const slot = this.liveSlot(this.ring[place]);
+      if (slot === NONE || (this.flags[slot] & CACHED) === 0) return place; // stale: inode gone or re-cached elsewhere
+      if (this.pins[slot] !== 0) continue;
+      if ((this.flags[slot] & RECENT) !== 0) {
+        this.flags[slot] &= ~RECENT;
+        continue;
+      }
+      this.closeFd(this.fds[slot]);
+      this.fds[slot] = NONE;
+      this.flags[slot] &= ~CACHED;
+      this.cachedCount--;
+      return place;
+    }
+    return NONE;
   }
 
   private grow(slots: number): void {

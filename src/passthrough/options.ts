@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { CacheMode } from './cache-policy.js';
 import { IdMapper, type IdMapRule } from './idmap.js';
 import { XattrMap, type XattrRule } from './xattrmap.js';
+import { DEFAULT_OPEN_CACHE } from './inode-table.js';
 
 export type InodeFileHandles = 'never' | 'prefer' | 'mandatory';
 
@@ -42,8 +43,16 @@ export interface PassthroughOptions {
   posixLocks?: boolean;
   /** flock(2) locks (-o flock / --flock). */
   flockLocks?: boolean;
-  /** --inode-file-handles. Default never. */
+  /**
+   * --inode-file-handles. Not given: prefer, and a share where handles do not work (or a
+   * process that may not open them) falls back to descriptors with an info line, not a warning.
+   */
   inodeFileHandles?: InodeFileHandles;
+  /**
+   * Descriptors of unused handle-backed inodes kept open (inode-table.ts; not a command-line
+   * option: tests make it small). Default DEFAULT_OPEN_CACHE.
+   */
+  handleDescriptorCache?: number;
   /** --translate-uid / --translate-gid rules. */
   translateUid?: readonly IdMapRule[];
   translateGid?: readonly IdMapRule[];
@@ -76,6 +85,9 @@ export interface Settings {
   readonly posixLocks: boolean;
   readonly flockLocks: boolean;
   inodeFileHandles: InodeFileHandles;
+  /** inodeFileHandles is the default, not the user's choice. */
+  readonly inodeFileHandlesDefault: boolean;
+  readonly handleDescriptorCache: number;
   readonly uidMap: IdMapper;
   readonly gidMap: IdMapper;
 }
@@ -115,7 +127,9 @@ export function resolveOptions(o: PassthroughOptions): Settings {
     killprivV2: o.killprivV2 ?? false,
     posixLocks: o.posixLocks ?? false,
     flockLocks: o.flockLocks ?? false,
-    inodeFileHandles: o.inodeFileHandles ?? 'never',
+    inodeFileHandles: o.inodeFileHandles ?? 'prefer',
+    inodeFileHandlesDefault: o.inodeFileHandles === undefined,
+    handleDescriptorCache: o.handleDescriptorCache ?? DEFAULT_OPEN_CACHE,
     uidMap,
     gidMap,
   };

@@ -53,14 +53,14 @@ describe('inode key', () => {
 });
 
 describe('--inode-file-handles', () => {
-  it('mandatory: inodes hold no descriptor while unused; every operation still works', async () => {
-    s = await makeShare({ inodeFileHandles: 'mandatory' });
+  it('mandatory: unused inodes hold descriptors only in the bounded cache; every operation still works', async () => {
+    s = await makeShare({ inodeFileHandles: 'mandatory', handleDescriptorCache: 8 });
     for (let i = 0; i < 50; i++) nfs.writeFileSync(join(s.dir, `f${i}`), `content ${i}`);
     nfs.symlinkSync('f0', join(s.dir, 'ln'));
     const before = await fdCount();
     const entries = [];
     for (let i = 0; i < 50; i++) entries.push(await s.fs.lookup(root, 1, name(`f${i}`)));
-    expect(await fdCount()).toBeLessThanOrEqual(before + 2); // at most a mount descriptor or two
+    expect(await fdCount()).toBeLessThanOrEqual(before + 2 + 8); // a mount descriptor or two, and the cache
     expect(s.fs.moreStats.handleInodes).toBe(50);
     const e = entries[7];
     expect((await s.fs.getattr(root, e.nodeid, undefined)).attr.readBigUInt64LE(8)).toBe(9n);
@@ -80,8 +80,30 @@ describe('--inode-file-handles', () => {
     // Gone from the host: ESTALE, as the guest expects for a vanished inode.
     nfs.unlinkSync(join(s.dir, 'f9'));
     await expect(s.fs.getattr(root, entries[9].nodeid, undefined)).rejects.toMatchObject({ errno: E.ESTALE });
-    expect(await fdCount()).toBeLessThanOrEqual(before + 2);
+    expect(await fdCount()).toBeLessThanOrEqual(before + 2 + 8);
     for (const x of entries) s.fs.forget(x.nodeid, 1n);
+  });
+
+  it('by default (prefer): descriptors stay bounded however many inodes the guest holds', async () => {
+    s = await makeShare({ handleDescriptorCache: 16 });
+    const n = 300;
+    for (let i = 0; i < n; i++) nfs.writeFileSync(join(s.dir, `g${i}`), String(i));
+    const before = await fdCount();
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) ids.push((await s.fs.lookup(root, 1, name(`g${i}`))).nodeid);
+    expect(s.fs.moreStats.handleInodes).toBe(n);
+    expect(await fdCount()).toBeLessThanOrEqual(before + 2 + 16);
+    // Every inode is still reachable (reopened by handle), in an order that defeats the cache.
+    for (let round = 0; round < 2; round++) {
+      for (let i = round; i < n; i += 7) {
+        const size = (await s.fs.getattr(root, ids[i], undefined)).attr.readBigUInt64LE(8);
+        expect(size).toBe(BigInt(String(i).length));
+      }
+    }
+    expect(await fdCount()).toBeLessThanOrEqual(before + 2 + 16);
+    for (const id of ids) s.fs.forget(id, 1n);
+    expect(s.fs.moreStats.handleInodes).toBe(0);
+    expect(await fdCount()).toBeLessThanOrEqual(before + 2);
   });
 
   it('prefer falls back to O_PATH descriptors where handles are unsupported; mandatory refuses', async () => {

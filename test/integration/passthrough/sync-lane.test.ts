@@ -79,11 +79,14 @@ describe('synchronous lookup and getattr', () => {
     expect(errnoOf(() => fs.getattrSync(root, 999, undefined))).toBe(((await fs.getattr(root, 999, undefined).catch((e: ErrnoError) => e)) as ErrnoError).errno);
   });
 
-  it('decline when inodes are kept as file handles', async () => {
+  it('keep inodes as file handles too', async () => {
     s = await makeShare({ inodeFileHandles: 'prefer' });
     nfs.writeFileSync(join(s.dir, 'file'), 'xyz');
-    const inodes = s.fs.stats.inodes;
-    expect(s.fs.lookupSync(root, 1, name('file'))).toBeUndefined();
-    expect(s.fs.stats.inodes).toBe(inodes);
+    const before = s.fs.moreStats.handleInodes;
+    const e = s.fs.lookupSync(root, 1, name('file'))!;
+    expect(e.nodeid).toBeGreaterThan(1);
+    expect(s.fs.moreStats.handleInodes).toBe(before + 1);
+    expect(s.fs.lookupSync(root, 1, name('file'))!.nodeid).toBe(e.nodeid); // known: the same inode
+    expect(s.fs.getattrSync(root, e.nodeid, undefined)!.attr.readBigUInt64LE(8)).toBe(3n);
   });
 });

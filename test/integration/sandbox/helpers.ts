@@ -69,7 +69,10 @@ export function threadCapabilities(pid: number): { tid: string; CapPrm: bigint; 
 }
 
 /** CHOWN DAC_OVERRIDE FOWNER FSETID SETGID SETUID MKNOD SETFCAP. */
-export const DEFAULT_CAPS = (1n << 0n) | (1n << 1n) | (1n << 3n) | (1n << 4n) | (1n << 6n) | (1n << 7n) | (1n << 27n) | (1n << 31n);
+/** The kept set by default: the Rust virtiofsd's list, + dac_read_search for file handles (--inode-file-handles=prefer). */
+export const DEFAULT_CAPS = (1n << 0n) | (1n << 1n) | (1n << 2n) | (1n << 3n) | (1n << 4n) | (1n << 6n) | (1n << 7n) | (1n << 27n) | (1n << 31n);
+/** DEFAULT_CAPS with --inode-file-handles=never. */
+export const CAPS_WITHOUT_HANDLES = DEFAULT_CAPS & ~(1n << 2n);
 
 export function isRoot(): boolean {
   return process.getuid?.() === 0;

@@ -190,7 +190,7 @@ describe('--sandbox=namespace (default)', () => {
     expect(text.match(/Waiting for vhost-user socket connection\.\.\./g)).toHaveLength(1);
     expect(text.match(/-f has no effect/g)).toHaveLength(1);
     expect(text).toMatch(/sandbox: namespace \(pivot_root into /);
-    expect(text).toMatch(/capabilities: kept chown, dac_override, fowner, fsetid, setgid, setuid, mknod, setfcap in \d+ threads/);
+    expect(text).toMatch(/capabilities: kept chown, dac_override, dac_read_search, fowner, fsetid, setgid, setuid, mknod, setfcap in \d+ threads/);
     // (A seccomp learning run — docs/seccomp.md — records instead and says so.)
     if (process.env.VIRTIOFSD_TS_SECCOMP_LEARN === undefined) expect(text).toMatch(/seccomp: \d+ system calls allowed, action 'kill'/);
     expect(children(daemon.child.pid!)).toHaveLength(1);

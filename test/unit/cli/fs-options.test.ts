@@ -63,7 +63,7 @@ describe('file-system options', () => {
   it('spelling out a default leaves the configuration as it is', () => {
     const plain = config();
     for (const args of [
-      ['--no-xattr'], ['--no-killpriv-v2'], ['--inode-file-handles=never'], ['-o', 'no_xattr,no_posix_lock,no_flock,readdirplus'],
+      ['--no-xattr'], ['--no-killpriv-v2'], ['-o', 'no_xattr,no_posix_lock,no_flock,readdirplus'],
       ['-o', 'no_writeback,no_allow_direct_io,no_killpriv_v2,no_posix_acl,no_security_label'], ['--xattr', '--no-xattr'],
     ]) {
       expect(config(...args), args.join(' ')).toEqual(plain);
@@ -96,6 +96,8 @@ describe('file-system options', () => {
   it('--inode-file-handles never|prefer|mandatory (fallback = prefer, deprecated)', () => {
     expect(config('--inode-file-handles=prefer').inodeFileHandles).toBe('prefer');
     expect(config('--inode-file-handles=mandatory').inodeFileHandles).toBe('mandatory');
+    expect(config('--inode-file-handles=never').inodeFileHandles).toBe('never');
+    expect(config().inodeFileHandles).toBeUndefined(); // the default: prefer, quietly
     const r = parseCommandLine([...base(), '--inode-file-handles=fallback'], { cwd: root });
     expect(r).toMatchObject({ kind: 'run', config: { inodeFileHandles: 'prefer' } });
     if (r.kind === 'run') expect(r.warnings.join('\n')).toMatch(/fallback is deprecated/);

@@ -284,7 +284,16 @@ describe('each supported option', () => {
     const plain = run(base()).config;
     expect(run([...base(), '--no-xattr']).config).toEqual(plain);
     expect(run([...base(), '--no-killpriv-v2']).config).toEqual(plain);
-    expect(run([...base(), '--inode-file-handles=never']).config).toEqual(plain);
+  });
+
+  it('--inode-file-handles: prefer unless given, never when --modcaps drops what handles need', () => {
+    expect(run(base()).config.inodeFileHandles).toBeUndefined(); // prefer, falling back quietly
+    expect(run([...base(), '--inode-file-handles=never']).config.inodeFileHandles).toBe('never');
+    expect(run([...base(), '--modcaps=-dac_read_search']).config.inodeFileHandles).toBe('never');
+    expect(run([...base(), '-o', 'modcaps=-DAC_READ_SEARCH']).config.inodeFileHandles).toBe('never');
+    expect(run([...base(), '--modcaps=-chown']).config.inodeFileHandles).toBeUndefined();
+    // Asked for explicitly: kept (the sandbox then refuses to drop the capability, with a reason).
+    expect(run([...base(), '--modcaps=-dac_read_search', '--inode-file-handles=prefer']).config.inodeFileHandles).toBe('prefer');
   });
 
   it('--socket-group: a name from the group file, or a numeric gid', () => {
