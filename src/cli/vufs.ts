@@ -5,6 +5,7 @@
 //   vufs load --socket S --workload W [--qd N] [--seconds T] [--json] [--share DIR] ...
 //   vufs fuzz --socket S --requests N --seed K [--json] [--replay CASE] ...
 //   vufs dax-advise --trace FILE [--sizes 2M,4M,...] [--svg OUT.svg] [--json]
+//   vufs walk --socket S [--tree DIRSxFILES --share DIR] [--parallel N] [--no-getattr] [--forget] [--json]
 //
 // Exit codes: 0 success; 1 the run failed (load: could not run; fuzz: the daemon died, hung or
 // answered wrongly); 2 usage error.
@@ -38,6 +39,15 @@ const USAGE = `Usage:
       --timeout-ms MS      a chain not returned within MS is a hang (default 5000)
       --replay CASE        run only case number CASE (repeatable) and print it
       --classes A,B        only these case classes (prefix match, e.g. chain.,fuse.name)
+      --json               one JSON object on stdout
+  vufs walk --socket S [options]
+      walks the share as find -ls does (READDIRPLUS every directory, GETATTR every entry) and
+      keeps every inode looked up, as a guest's dentry cache does
+      --tree DxF           first create D directories of F empty files each in --share DIR
+                           (what is there already is kept)
+      --parallel N         directories read at once (default 8)
+      --no-getattr         READDIRPLUS only
+      --forget             FORGET every inode at the end
       --json               one JSON object on stdout
   vufs dax-advise --trace FILE [options]
       replays a DAX trace (vufs load --dax-trace, or the daemon's) through every reclaim
@@ -103,6 +113,10 @@ async function main(argv: string[]): Promise<number> {
       trace: { type: 'string' },
       sizes: { type: 'string' },
       svg: { type: 'string' },
+      tree: { type: 'string' },
+      parallel: { type: 'string' },
+      'no-getattr': { type: 'boolean' },
+      forget: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -211,7 +225,35 @@ async function main(argv: string[]): Promise<number> {
     return r.ok ? 0 : 1;
   }
 
-  fail(`unknown command ${cmd} (load, fuzz, dax-advise)`);
+  if (cmd === 'walk') {
+    const { makeTree, walkTree } = await import('../frontend/walk.js');
+    if (values.tree !== undefined) {
+      const m = /^(\d+)x(\d+)$/.exec(values.tree);
+      if (m === null) fail('--tree must be DIRSxFILES, e.g. 100x1000');
+      if (values.share === undefined) fail('--tree needs --share DIR (the daemon\'s shared directory)');
+      makeTree(values.share, Number(m[1]), Number(m[2]));
+    }
+    const { VhostUserFrontend } = await import('../frontend/vhost-user-frontend.js');
+    const { FuseClient } = await import('../frontend/fuse-client.js');
+    const frontend = VhostUserFrontend.connect({ socketPath });
+    try {
+      const fuse = new FuseClient(frontend);
+      await fuse.init();
+      const r = await walkTree(fuse, 1, { parallel: intArg(values.parallel, 'parallel'), getattr: values['no-getattr'] !== true, forget: values.forget === true });
+      const errors = Object.entries(r.errors).map(([errno, n]) => `errno ${errno}: ${n}`);
+      process.stdout.write(
+        json
+          ? JSON.stringify(r) + '\n'
+          : `${r.entries} entries in ${r.directories} directories, ${r.seconds.toFixed(2)} s (${Math.round(r.entries / r.seconds)} entries/s)` +
+              `${errors.length > 0 ? `; errors: ${errors.join(', ')}` : ''}\n`,
+      );
+      return Object.keys(r.errors).length > 0 ? 1 : 0;
+    } finally {
+      frontend.close();
+    }
+  }
+
+  fail(`unknown command ${cmd} (load, fuzz, walk, dax-advise)`);
 }
 
 main(process.argv.slice(2)).then(
