@@ -123,7 +123,7 @@ function rustArgv(bin, args) {
   return [bin, args];
 }
 
-function argvFor(row, bins, sock, share, floorScript) {
+export function argvFor(row, bins, sock, share, floorScript) {
   const where = row.mode === 'fd' ? ['--fd=3'] : [`--socket-path=${sock}`];
   switch (row.kind) {
     case 'ts':
