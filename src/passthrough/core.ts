@@ -105,11 +105,12 @@ export class PtCore {
   /**
    * One lookup of `name` in the (pinned) directory `parent`: +1 reference on the result. The
    * part after the last await is synchronous, so the table cannot change between finding an
-   * existing inode and taking the reference. `created`: the name was just made by us, so its
-   * inode is new and the known-inode shortcut (knownEntry) would only cost a system call.
+   * existing inode and taking the reference. `isNew`: the inode cannot be one the table holds
+   * (we just made the name, or its d_ino is unknown: mayHold), so the known-inode shortcut
+   * (knownEntry) would only cost a system call.
    */
-  async lookupIn(parent: Inode, name: Buffer, created = false): Promise<Entry> {
-    if (!created) {
+  async lookupIn(parent: Inode, name: Buffer, isNew = false): Promise<Entry> {
+    if (!isNew) {
       const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
       const known = this.knownEntry(parent, attr, await sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr));
       if (known !== undefined) return known;
@@ -169,11 +170,13 @@ export class PtCore {
    * lookupIn without a promise — the same steps as lookupIn + adoptFd — when every system call
    * runs inline; undefined, before doing anything, otherwise.
    */
-  lookupInSync(parent: Inode, name: Buffer): Entry | undefined {
+  lookupInSync(parent: Inode, name: Buffer, isNew = false): Entry | undefined {
     if (!sys.inline()) return undefined;
     const attr = Buffer.allocUnsafe(STAT_RECORD_SIZE);
-    const known = this.knownEntry(parent, attr, sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr) as number);
-    if (known !== undefined) return known;
+    if (!isNew) {
+      const known = this.knownEntry(parent, attr, sys.statx(parent.fd, name, C.AT_SYMLINK_NOFOLLOW, attr) as number);
+      if (known !== undefined) return known;
+    }
     const fd = check(sys.openat2(parent.fd, name, LOOKUP_FLAGS, 0, BENEATH) as number, 'openat2');
     const r = sys.statx(fd, null, C.AT_SYMLINK_NOFOLLOW, attr) as number;
     if (r < 0) {

@@ -25,8 +25,11 @@ export const DIR_BUFFER_SIZE = 16 * 1024;
 const DIRENT_HEADER = 19; // d_ino 8 + d_off 8 + d_reclen 2 + d_type 1
 
 export interface ReaddirHost {
-  /** Looks `name` up in directory `dir` (+1 lookup reference on the result). */
-  lookupChild(dir: Inode, name: Buffer): Promise<Entry>;
+  /**
+   * Looks `name` (whose d_ino is `ino`) up in directory `dir` (+1 lookup reference on the
+   * result); the entry itself when it could be had without waiting (inline system calls).
+   */
+  lookupChild(dir: Inode, name: Buffer, ino: bigint): Entry | Promise<Entry>;
 }
 
 function isDotOrDotDot(name: Buffer): boolean {
@@ -94,7 +97,8 @@ export async function readDirectory(
       let entry: Entry | undefined;
       if (plus && !isDotOrDotDot(dirent.name)) {
         try {
-          entry = await host.lookupChild(dir, dirent.name);
+          const found = host.lookupChild(dir, dirent.name, dirent.ino);
+          entry = found instanceof Promise ? await found : found;
         } catch (err) {
           if (errnoOf(err) === E.ENOENT) {
             cursor = dirent.off;

@@ -271,6 +271,23 @@ export class InodeTable {
     return NONE;
   }
 
+  /**
+   * Whether the table may hold inode number `ino` on the device and mount of `dir` (a READDIRPLUS
+   * entry's d_ino): false means a lookup of the name finds a new inode — or one on another
+   * mount, which the lookup's own statx then tells. Never false for an inode it holds.
+   */
+  mayHold(dir: Inode, ino: bigint): boolean {
+    const o = dir.slot * KEY_WORDS;
+    const k = this.keys;
+    const inoLo = Number(ino & 0xffffffffn);
+    const inoHi = Number(ino >> 32n);
+    for (let s = this.buckets[hashOf(k[o], inoLo, k[o + 4]) & (this.buckets.length - 1)]; s !== NONE; s = this.next[s]) {
+      const p = s * KEY_WORDS;
+      if (k[p + 2] === inoLo && k[p + 3] === inoHi && k[p] === k[o] && k[p + 1] === k[o + 1] && k[p + 4] === k[o + 4] && k[p + 5] === k[o + 5]) return true;
+    }
+    return false;
+  }
+
   /** Adds one reference to a live slot (find()'s): an Entry for it is handed out again. Returns its node id. */
   ref(slot: number): number {
     this.refcount[slot]++;

@@ -82,7 +82,11 @@ export class PassthroughFs implements FileSystem {
     this.locks = new LockTable(this.core);
     this.core.onEvict = (nodeid) => this.locks.dropInode(nodeid);
     this.readdirHost = {
-      lookupChild: (dir, name) => this.core.lookupIn(dir, name),
+      // A walk's entries are mostly new inodes: no known-inode statx for a d_ino the table cannot hold.
+      lookupChild: (dir, name, ino) => {
+        const isNew = !this.core.inodes.mayHold(dir, ino);
+        return this.core.lookupInSync(dir, name, isNew) ?? this.core.lookupIn(dir, name, isNew);
+      },
     };
   }
 
