@@ -2,7 +2,7 @@
 // `npm run bench`: virtiofsd-ts side by side with the Rust virtiofsd 1.14 and the C virtiofsd
 // (QEMU 7.2), against the physical limit of this host. See bench/README.md ("npm run bench").
 //
-//   node bench/run.mjs [--quick] [--only vufs,limit,guest,hostmount,rss,startup,profile]
+//   node bench/run.mjs [--quick] [--only vufs,limit,guest,hostmount,rss,startup,scale,profile]
 //                      [--rounds N] [--seconds T] [--pool N] [--sandbox default|none]
 //                      [--daemons ts,rust,c] [--out DIR] [--no-readme]
 //
@@ -20,10 +20,11 @@ import { barChart } from './svg-bar-chart.mjs';
 import { prepareGuest, runGuestFio, GUEST_JOBS } from './guest.mjs';
 import { FLOOR_TARGET, runStartup, startupNote, startupRatios, startupSummary, startupTable } from './startup.mjs';
 import { killTree, treeRss } from './proc-tree.mjs';
+import { runScale, scaleTable } from './scale.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
-const ALL_SECTIONS = ['vufs', 'limit', 'guest', 'hostmount', 'rss', 'startup', 'profile'];
+const ALL_SECTIONS = ['vufs', 'limit', 'guest', 'hostmount', 'rss', 'startup', 'scale', 'profile'];
 
 const { values: opt } = parseArgs({
   options: {
@@ -292,7 +293,7 @@ const CONFIGS = DAEMON_KINDS.flatMap((kind) => POOLS.map((pool) => ({ kind, pool
 const label = (c) => (c.kind === 'host' ? NAMES.host : `${NAMES[c.kind]} p${c.pool}`);
 
 const results = {
-  meta: {}, vufs: {}, hostmount: {}, rss: {}, startup: {}, guest: {}, profile: {}, failures: [],
+  meta: {}, vufs: {}, hostmount: {}, rss: {}, startup: {}, scale: {}, guest: {}, profile: {}, failures: [],
 };
 const fail = (where, e) => {
   const msg = `${where}: ${e instanceof Error ? e.message : String(e)}`.replace(/\s+/g, ' ').slice(0, 400);
@@ -382,6 +383,15 @@ async function rssPhase(c, share, phase, body) {
     if (/timed out/.test(e.message)) hung.add(hk);
     if (h) await stopDaemon(h, 0);
   }
+}
+
+/**
+ * bench/scale.mjs (issue 13): each daemon with its defaults serves a tmpfs tree of a million
+ * files while a find -ls walk keeps every inode; entries served, time, descriptors, RSS/inode.
+ */
+async function sectionScale() {
+  results.scale = await runScale({ root: PIN_ROOT, rustBin: RUST_BIN, cBin: C_BIN, daemons: DAEMON_KINDS, log: (m) => log(`scale: ${m}`) });
+  for (const r of results.scale.rows) if (r.error) fail(`scale ${r.name}`, r.error);
 }
 
 /**
@@ -767,6 +777,7 @@ function writeReport() {
     if (Object.keys(results.rss).length) md.push('RSS summed over the daemon\'s whole process tree (sandbox parents, supervisor + node child). Idle = listening, 0.5 s after start; "after 100k lookups" = last sample (50 ms period) before the front-end disconnects; load = maximum during randread4k QD64. "anon" = RssAnon (private memory; the rest is shared libraries and the guest RAM the daemon touched).', '', rssTable(), '');
     if (results.startup.rows) md.push(startupNote(results.startup), '', startupTable(results.startup), '');
   }
+  if (results.scale.rows) md.push('## Scale: a million inodes held by the guest (bench/scale.mjs)', '', `Each daemon with its default options serves a tmpfs tree of ${results.scale.dirs} × ${results.scale.files} empty files; a front-end walks it as \`find -ls\` does (READDIRPLUS every directory, GETATTR every entry, 8 directories at once) and keeps every inode, as a guest's dentry cache does. Descriptors: the serving process's, at the end; RSS: all processes, after the INIT reply → at the end.`, '', scaleTable(results.scale), '');
   if (Object.keys(results.hostmount).length) md.push('## Host mount (`virtiofsd-ts --mount`) vs a fuse-native passthrough vs the plain directory', '', `bench/hostio.c on each mount point (same source directory, warm page cache; FUSE keeps its page cache with cache=auto, so cached reads mostly measure the kernel).`, '', hostmountTable(), '');
   if (Object.keys(results.guest).length) md.push('## Guest fio (QEMU TCG, for the record)', '', 'One boot per back-end, fio in the guest with O_DIRECT on a 32 MiB file. TCG bounds these numbers (DESIGN §4). Guest kernel ' + results.meta.guestKernel + '. 9p: `-virtfs local,security_model=passthrough`, `trans=virtio,version=9p2000.L,msize=512000`.', '', guestTable(), '');
   if (Object.keys(results.profile).length) md.push('## Where virtiofsd-ts spends its time (`node --cpu-prof`, top self time)', '', profileSection());
@@ -821,6 +832,7 @@ async function main() {
   if (sections.has('vufs') || sections.has('limit')) await sectionVufs(share);
   if (sections.has('rss')) await sectionRss(share);
   if (sections.has('startup')) await sectionStartup();
+  if (sections.has('scale')) await sectionScale();
   if (sections.has('hostmount')) await sectionHostmount(share);
   if (sections.has('guest')) await sectionGuest();
   if (sections.has('profile')) await sectionProfile(share);
@@ -832,6 +844,7 @@ async function main() {
   if (full && !opt['no-readme']) updateReadme(mdFile);
   process.stdout.write(`\n${Object.keys(results.vufs).length ? summaryTable() + '\n\n' + targetsTable() + '\n\n' : ''}` +
     `${Object.keys(results.rss).length ? rssTable() + '\n\n' : ''}${results.startup.rows ? startupTable(results.startup) + '\n\n' : ''}` +
+    `${results.scale.rows ? scaleTable(results.scale) + '\n\n' : ''}` +
     `${results.failures.length ? `${results.failures.length} failure(s), see the report\n` : ''}report: ${mdFile} (${results.meta.minutes.toFixed(1)} min)\n`);
 }
 
