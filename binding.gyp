@@ -12,6 +12,7 @@
         "native/memory_binding.cc",
         "native/process.cc",
         "native/memory_trim.cc",
+        "native/dirent_encode.cc",
         "native/shared_memory.cc",
         "native/dev_fuse.cc",
         "native/sandbox.cc",

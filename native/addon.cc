@@ -19,6 +19,7 @@ void InitSharedMemory(Napi::Env env, Napi::Object exports);
 void InitDevFuse(Napi::Env env, Napi::Object exports);
 void InitSandbox(Napi::Env env, Napi::Object exports);
 void InitMemoryTrim(Napi::Env env, Napi::Object exports);
+void InitDirentEncode(Napi::Env env, Napi::Object exports);
 
 const char* ErrnoName(int err) {
   const char* name = strerrorname_np(err);
@@ -48,6 +49,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vfs::InitDevFuse(env, exports);
   vfs::InitSandbox(env, exports);
   vfs::InitMemoryTrim(env, exports);
+  vfs::InitDirentEncode(env, exports);
   return exports;
 }
 

@@ -64,6 +64,8 @@ export class InodeDaxFileSystem extends DelegatingFileSystem {
     return a === undefined ? a : this.attrs(a);
   }
   override readdir(ctx: RequestContext, nodeid: NodeId, fh: HandleId, offset: bigint, plus: boolean, sink: DirEntrySink): Promise<void> {
+    // Only READDIRPLUS carries attributes to mark; a plain READDIR keeps the core's sink (and its bulk path).
+    if (!plus) return this.inner.readdir(ctx, nodeid, fh, offset, plus, sink);
     return this.inner.readdir(ctx, nodeid, fh, offset, plus, (dirent, e) => sink(dirent, e === undefined ? e : this.entry(e)));
   }
   override statx(ctx: RequestContext, nodeid: NodeId, fh: HandleId | undefined, flags: number, mask: number): Promise<StatxReply> {

@@ -216,8 +216,41 @@ export interface DirEntry {
  * one lookup reference, which from then on is the core's: it is the guest's once sent, and the
  * core drops it when the entry is not sent. Returns false when the reply buffer is full (the
  * entry was NOT sent): stop there. The file system never forgets on the sink's behalf.
+ *
+ * For a plain READDIR the sink may also take getdents64's records whole (`records`): a file
+ * system reading a host directory hands its buffer over instead of one call per entry.
  */
-export type DirEntrySink = (dirent: DirEntry, entry: Entry | undefined) => boolean;
+export interface DirEntrySink {
+  (dirent: DirEntry, entry: Entry | undefined): boolean;
+  records?: DirentRecordSink;
+}
+
+/** What DirentRecordSink did with a run of linux_dirent64 records. */
+export const RecordsStatus = {
+  /** Every whole record was taken. */
+  Consumed: 0,
+  /** The reply is full: the record at `pos` was not sent (stop there, as when the sink says false). */
+  Full: 1,
+  /** The record at `pos` must go through the per-entry call (the sink validates and logs it). */
+  PerEntry: 2,
+} as const;
+export type RecordsStatus = (typeof RecordsStatus)[keyof typeof RecordsStatus];
+
+export interface RecordsProgress {
+  status: RecordsStatus;
+  /** Position of the first record not taken. */
+  pos: number;
+  /** Records sent. */
+  count: number;
+  /** Position of the last record sent (its d_off is the next cookie), -1 if none. */
+  last: number;
+}
+
+/**
+ * Takes the linux_dirent64 records of buf[pos, end) (READDIR only). Throws ErrnoError(EIO) on a
+ * malformed record. The progress object is reused by the next call.
+ */
+export type DirentRecordSink = (buf: Buffer, pos: number, end: number) => RecordsProgress;
 
 /** Moves file data straight between a descriptor and the transport's buffers (guest memory). */
 export interface ZeroCopyWriter {

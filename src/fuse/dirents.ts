@@ -10,7 +10,9 @@
  * plain READDIR reply — is dropped through the `dropped` hook (the server's forget). The file
  * system never forgets on the sink's behalf (DirEntrySink contract).
  */
-import type { DirEntry, DirEntrySink, Entry } from '../filesystem/filesystem.js';
+import { ErrnoError } from '../filesystem/errors.js';
+import { RecordsStatus, type DirEntry, type DirEntrySink, type Entry, type RecordsProgress } from '../filesystem/filesystem.js';
+import { native } from '../native/binding.js';
 import { Dirent, DirentPlus, EntryOut, recAlign } from './abi.js';
 import { writeU64Big } from './codec.js';
 import { isValidDirentName } from './names.js';
@@ -67,7 +69,39 @@ export class DirentEncoder {
     if (start < 0 || capacity < 0 || start + capacity > buf.length) {
       throw new RangeError('dirent window outside the reply buffer');
     }
-    this.sink = (d, e) => this.add(d, e);
+    const sink: DirEntrySink = (d, e) => this.add(d, e);
+    // READDIR only: getdents64's records become fuse_dirents natively (no lookup references).
+    if (!plus) sink.records = (src, pos, end) => this.addRecords(src, pos, end);
+    this.sink = sink;
+  }
+
+  private readonly progress: RecordsProgress = { status: RecordsStatus.Consumed, pos: 0, count: 0, last: -1 };
+  private readonly out = new Float64Array(4);
+
+  /**
+   * Appends the linux_dirent64 records of src[pos, end) as fuse_dirents, as add() would one by
+   * one (DirEntrySink.records). Stops at a record that does not fit (Full), at one whose name
+   * add() must judge (PerEntry), or when the records are consumed.
+   */
+  addRecords(src: Buffer, pos: number, end: number): RecordsProgress {
+    const p = this.progress;
+    if (this.closed) {
+      p.status = RecordsStatus.Full;
+      p.pos = pos;
+      p.count = 0;
+      p.last = -1;
+      return p;
+    }
+    const out = this.out;
+    const status = native.encodeDirents(src, pos, end, this.buf, this.start + this.used, this.start + this.capacity, out);
+    if (status < 0) throw new ErrnoError(-status, 'malformed dirent');
+    p.status = status as RecordsStatus;
+    p.pos = out[0];
+    p.count = out[2];
+    p.last = out[3];
+    this.used = out[1] - this.start;
+    this.count += out[2];
+    return p;
   }
 
   /** After close() every further entry is refused (a late call from the file system). */

@@ -155,6 +155,14 @@ export interface DataPathAddon {
   /** n ≤ 0: raise the soft limit to the hard one; else set both to n. New soft limit or -errno. */
   setNofileLimit: (n: number) => number;
 
+  /**
+   * linux_dirent64 records of src[srcPos, srcEnd) → fuse_dirents at dst[dstPos, dstEnd) (READDIR;
+   * native/dirent_encode.cc). Returns 0 source consumed, 1 destination full, 2 the next record
+   * needs the per-entry path, or -EIO (malformed); out = [srcPos, dstPos, records, last record's
+   * source position or -1].
+   */
+  encodeDirents: (src: Buffer, srcPos: number, srcEnd: number, dst: Buffer, dstPos: number, dstEnd: number, out: Float64Array) => number;
+
   /** Frontend side: a sized, close-on-exec memfd (throws). */
   memfdCreate: (name: string, size: number) => number;
   /** Frontend side: a MAP_SHARED view of fd as a Buffer, unmapped when collected. */

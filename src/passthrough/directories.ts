@@ -11,7 +11,7 @@
  * further is read.
  */
 import { E, ErrnoError, errnoOf } from '../filesystem/errors.js';
-import type { DirEntry, DirEntrySink, Entry } from '../filesystem/filesystem.js';
+import { RecordsStatus, type DirEntry, type DirEntrySink, type Entry } from '../filesystem/filesystem.js';
 import { C, getdents64, lseek } from '../native/syscalls.js';
 import type { HandleData } from './handle-table.js';
 import type { Inode } from './inode-table.js';
@@ -69,6 +69,8 @@ export async function readDirectory(
     h.dirCursor = undefined; // valid again only once this call has stopped cleanly
     let sent = 0;
     let cursor = offset;
+    // A plain READDIR hands getdents64's records to the sink whole when it takes them.
+    const records = plus ? undefined : sink.records;
     for (;;) {
       if (pos + DIRENT_HEADER > n) {
         n = await getdents64(h.fd, buf);
@@ -78,6 +80,20 @@ export async function readDirectory(
           remember(h, cursor, 0, 0);
           return;
         }
+      }
+      if (records !== undefined) {
+        const r = records(buf, pos, n);
+        if (r.count > 0) {
+          cursor = buf.readBigUInt64LE(r.last + 8); // the last record's d_off, as the per-entry path reads it
+          sent += r.count;
+        }
+        pos = r.pos;
+        if (r.status === RecordsStatus.Consumed) continue;
+        if (r.status === RecordsStatus.Full) {
+          remember(h, cursor, pos, n);
+          return;
+        }
+        // PerEntry: the record at pos goes through the sink below.
       }
       const start = pos;
       const reclen = buf.readUInt16LE(pos + 16);

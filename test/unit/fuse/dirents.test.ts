@@ -155,3 +155,82 @@ describe('DirentEncoder', () => {
     expect(dropped).toEqual([3, 4, 6]);
   });
 });
+
+/** linux_dirent64 records as getdents64 lays them out (d_reclen padded to 8, NUL after the name). */
+function records(...list: { ino: bigint; off: bigint; type: number; name: Buffer; reclen?: number }[]): Buffer {
+  const parts = list.map((r) => {
+    const reclen = r.reclen ?? (19 + r.name.length + 1 + 7) & ~7;
+    const b = Buffer.alloc(Math.max(reclen, 19 + r.name.length), 0);
+    b.writeBigUInt64LE(r.ino, 0);
+    b.writeBigUInt64LE(r.off, 8);
+    b.writeUInt16LE(reclen, 16);
+    b[18] = r.type;
+    r.name.copy(b, 19);
+    return b.subarray(0, reclen);
+  });
+  return Buffer.concat(parts);
+}
+const rec = (s: string, ino: bigint, off: bigint, type = 8) => ({ ino, off, type, name: name(s) });
+
+describe('DirentEncoder.addRecords (READDIR: getdents64 records, natively)', () => {
+  it('writes what add() writes, entry for entry, and says where it stopped', () => {
+    const list = [rec('a', 10n, 1n, 4), rec('bb', 0xffff_ffff_ffffn, 2n), rec('c'.repeat(255), 12n, 0x7fff_ffff_ffff_fff0n), rec('.', 13n, 4n, 4)];
+    const src = records(...list);
+    const viaRecords = Buffer.alloc(4096, 0xaa);
+    const viaAdd = Buffer.alloc(4096, 0xaa);
+    const e1 = new DirentEncoder(viaRecords, 8, 1000, false);
+    const e2 = new DirentEncoder(viaAdd, 8, 1000, false);
+    const p = e1.sink.records!(src, 0, src.length);
+    for (const r of list) expect(e2.sink(dirent(r.name.toString('latin1'), r.ino, r.off, r.type), undefined)).toBe(true);
+    expect(p).toMatchObject({ status: 0, pos: src.length, count: 4 });
+    expect(src.readBigUInt64LE(p.last + 8)).toBe(4n); // the last record's d_off: the next cookie
+    expect(e1.used).toBe(e2.used);
+    expect(e1.count).toBe(4);
+    expect(viaRecords.equals(viaAdd)).toBe(true);
+  });
+
+  it('stops before a record that does not fit, and takes it on the next reply', () => {
+    const src = records(rec('one', 1n, 1n), rec('two', 2n, 2n), rec('three', 3n, 3n));
+    const dst = Buffer.alloc(64);
+    const e = new DirentEncoder(dst, 0, 64, false); // room for two 32-byte entries
+    const p = e.sink.records!(src, 0, src.length);
+    expect(p.status).toBe(1);
+    expect(p.count).toBe(2);
+    expect(p.pos).toBe(src.readUInt16LE(16) + src.readUInt16LE(src.readUInt16LE(16) + 16)); // the third record
+    expect(e.used).toBe(64);
+    const next = new DirentEncoder(Buffer.alloc(64), 0, 64, false);
+    expect(next.sink.records!(src, p.pos, src.length)).toMatchObject({ status: 0, count: 1, pos: src.length });
+  });
+
+  it('hands a name the guest may not get to the per-entry path; stops at a partial header', () => {
+    const bad = records(rec('ok', 1n, 1n), { ino: 2n, off: 2n, type: 8, name: name('a/b') }, rec('after', 3n, 3n));
+    const e = new DirentEncoder(Buffer.alloc(512), 0, 512, false);
+    const p = e.sink.records!(bad, 0, bad.length);
+    expect(p).toMatchObject({ status: 2, count: 1 });
+    expect(bad.readBigUInt64LE(p.pos)).toBe(2n); // positioned at the slash name
+    const empty = records({ ino: 4n, off: 4n, type: 8, name: Buffer.alloc(0) });
+    expect(new DirentEncoder(Buffer.alloc(64), 0, 64, false).sink.records!(empty, 0, empty.length)).toMatchObject({ status: 2, count: 0, pos: 0 });
+    const src = records(rec('x', 1n, 1n));
+    const partial = Buffer.concat([src, Buffer.alloc(10)]);
+    expect(new DirentEncoder(Buffer.alloc(64), 0, 64, false).sink.records!(partial, 0, partial.length)).toMatchObject({ status: 0, count: 1, pos: src.length });
+  });
+
+  it('refuses malformed records with EIO and windows outside their buffers', () => {
+    const short = records({ ...rec('abc', 1n, 1n), reclen: 19 });
+    expect(() => new DirentEncoder(Buffer.alloc(64), 0, 64, false).sink.records!(short, 0, short.length)).toThrow(/malformed dirent/);
+    const long = records(rec('abc', 1n, 1n));
+    long.writeUInt16LE(long.length + 8, 16); // d_reclen past the end
+    expect(() => new DirentEncoder(Buffer.alloc(64), 0, 64, false).sink.records!(long, 0, long.length)).toThrow(/malformed dirent/);
+    const ok = records(rec('abc', 1n, 1n));
+    expect(() => new DirentEncoder(Buffer.alloc(64), 0, 64, false).sink.records!(ok, 0, ok.length + 1)).toThrow(RangeError);
+    expect(() => new DirentEncoder(Buffer.alloc(64), 0, 64, false).sink.records!(ok, 5, 4)).toThrow(RangeError);
+  });
+
+  it('is offered for READDIR only, and takes nothing once closed', () => {
+    expect(new DirentEncoder(Buffer.alloc(64), 0, 64, true).sink.records).toBeUndefined();
+    const e = new DirentEncoder(Buffer.alloc(64), 0, 64, false);
+    e.close();
+    const src = records(rec('x', 1n, 1n));
+    expect(e.sink.records!(src, 0, src.length)).toMatchObject({ status: 1, count: 0, pos: 0 });
+  });
+});
