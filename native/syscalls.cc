@@ -20,6 +20,7 @@
 #include <napi.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -294,6 +295,15 @@ Napi::Value SysFstatvfs(const Napi::CallbackInfo& info) {
   });
 }
 
+// sys_fstatfs_type(fd) → the file system's magic number (statfs f_type), or -errno. Inline: a
+// start-up and once-per-mount question (may inodes there be held by file handle?).
+Napi::Value SysFstatfsType(const Napi::CallbackInfo& info) {
+  int fd = ArgInt32(info, 0);
+  struct statfs s;
+  if (fstatfs(fd, &s) != 0) return Napi::Number::New(info.Env(), -errno);
+  return Napi::Number::New(info.Env(), static_cast<double>(static_cast<uint64_t>(s.f_type)));
+}
+
 // sys_close(fd, cb?) → 0.
 Napi::Value SysClose(const Napi::CallbackInfo& info) {
   int fd = ArgInt32(info, 0);
@@ -401,12 +411,18 @@ void InitSyscalls(Napi::Env env, Napi::Object exports) {
     Napi::Value (*fn)(const Napi::CallbackInfo&);
   };
   static const Entry entries[] = {
-      {"sys_openat2", SysOpenat2},   {"sys_reopen", SysReopen},         {"sys_statx", SysStatx},         {"sys_fchmodat", SysFchmodat},
-      {"sys_fchownat", SysFchownat}, {"sys_utimensat", SysUtimensat},   {"sys_ftruncate", SysFtruncate}, {"sys_mknodat", SysMknodat},
-      {"sys_mkdirat", SysMkdirat},   {"sys_symlinkat", SysSymlinkat},   {"sys_unlinkat", SysUnlinkat},   {"sys_renameat2", SysRenameat2},
-      {"sys_linkat", SysLinkat},     {"sys_readlinkat", SysReadlinkat}, {"sys_faccessat", SysFaccessat}, {"sys_getdents64", SysGetdents64},
-      {"sys_lseek", SysLseek},       {"sys_fsync", SysFsync},           {"sys_fstatvfs", SysFstatvfs},   {"sys_close", SysClose},
-      {"sys_dup", SysDup},           {"sys_pread", SysPread},           {"sys_pwrite", SysPwrite},
+      {"sys_openat2", SysOpenat2},     {"sys_reopen", SysReopen},
+      {"sys_statx", SysStatx},         {"sys_fchmodat", SysFchmodat},
+      {"sys_fchownat", SysFchownat},   {"sys_utimensat", SysUtimensat},
+      {"sys_ftruncate", SysFtruncate}, {"sys_mknodat", SysMknodat},
+      {"sys_mkdirat", SysMkdirat},     {"sys_symlinkat", SysSymlinkat},
+      {"sys_unlinkat", SysUnlinkat},   {"sys_renameat2", SysRenameat2},
+      {"sys_linkat", SysLinkat},       {"sys_readlinkat", SysReadlinkat},
+      {"sys_faccessat", SysFaccessat}, {"sys_getdents64", SysGetdents64},
+      {"sys_lseek", SysLseek},         {"sys_fsync", SysFsync},
+      {"sys_fstatvfs", SysFstatvfs},   {"sys_fstatfs_type", SysFstatfsType},
+      {"sys_close", SysClose},         {"sys_dup", SysDup},
+      {"sys_pread", SysPread},         {"sys_pwrite", SysPwrite},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   sysext::Init(env, exports);

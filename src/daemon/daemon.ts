@@ -124,7 +124,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger, stage?: Start
       mapAlignment: dax ? daxModules?.MAP_ALIGNMENT_LOG2 : undefined,
       directIo: fastPath,
     });
-    lockDown({ ...config, fileHandles: config.inodeFileHandles !== 'never' }, log, jail);
+    // dac_read_search only while handles are in use: the start-up probe may have turned them off.
+    lockDown({ ...config, fileHandles: passthrough.fileHandles }, log, jail);
   } catch (error) {
     cleanupSocket();
     throw error;

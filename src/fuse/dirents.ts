@@ -94,6 +94,7 @@ export class DirentEncoder {
     }
     const out = this.out;
     const status = native.encodeDirents(src, pos, end, this.buf, this.start + this.used, this.start + this.capacity, out);
+    // Records written before the malformed one stay uncounted: the request fails whole.
     if (status < 0) throw new ErrnoError(-status, 'malformed dirent');
     p.status = status as RecordsStatus;
     p.pos = out[0];

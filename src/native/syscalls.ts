@@ -34,6 +34,8 @@ export interface SyscallAddon {
   sys_lseek: (fd: number, offset: Off, whence: number, cb?: SysCallback) => R;
   sys_fsync: (fd: number, datasync: boolean, cb?: SysCallback) => R;
   sys_fstatvfs: (fd: number, out: Buffer, cb?: SysCallback) => R;
+  /** statfs f_type (the file system's magic) or -errno; always inline. */
+  sys_fstatfs_type: (fd: number) => number;
   sys_close: (fd: number, cb?: SysCallback) => R;
   sys_dup: (fd: number, cb?: SysCallback) => R;
   sys_pread: (fd: number, buf: Uint8Array, off: number, len: number, position: Off, cb?: SysCallback) => R;

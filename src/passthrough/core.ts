@@ -25,6 +25,13 @@ const S_ISGID = 0o2000;
 const S_IXGRP = 0o010;
 /** Room for struct file_handle plus the mount id (sys_name_to_handle_at's layout). */
 const HANDLE_BUF = 16 + 128;
+/**
+ * statfs f_type of FUSE. A FUSE file system makes handles (name_to_handle_at works) but, unless
+ * its server supports exports, opens them only while the kernel still caches the inode: once
+ * ours is closed (the descriptor cache let it go) the inode may be evicted and the handle is
+ * ESTALE for good. So no handles on FUSE mounts (sshfs, rclone, … as a share or below one).
+ */
+const FUSE_SUPER_MAGIC = 0x65735546;
 
 /** Throws the errno of a failed raw result (< 0); returns the result otherwise. */
 export function check(r: number, syscall: string): number {
@@ -55,6 +62,8 @@ export class PtCore {
   /** Hook for inode eviction (the lock table's). */
   onEvict: ((nodeid: number) => void) | undefined = undefined;
   private readonly handleBuf = Buffer.allocUnsafe(HANDLE_BUF);
+  /** Mounts whose inodes are not held by handle (FUSE_SUPER_MAGIC), by mount id. */
+  private readonly noHandleMounts = new Set<number>();
   /** Every host mount the guest reached: mount id → [O_PATH fd of a dir or file on it, isDir]. */
   private readonly seenMounts = new Map<number, [number, boolean]>();
 
@@ -247,6 +256,7 @@ export class PtCore {
     const mnt = attr.readUInt32LE(StatField.mntId);
     const known = this.inodes.mountFd(mnt);
     if (known !== undefined) return known;
+    if (this.noHandleMounts.has(mnt)) return this.noHandle(E.EOPNOTSUPP, 'file handles on a FUSE mount') ?? -1;
     const from = this.mountFdSource(parent, fd, attr);
     return this.registerMountFd(mnt, from === undefined ? -E.EOPNOTSUPP : await sys.reopen(this.procSelfFd, from[0], from[1]));
   }
@@ -256,6 +266,7 @@ export class PtCore {
     const mnt = attr.readUInt32LE(StatField.mntId);
     const known = this.inodes.mountFd(mnt);
     if (known !== undefined) return known;
+    if (this.noHandleMounts.has(mnt)) return this.noHandle(E.EOPNOTSUPP, 'file handles on a FUSE mount') ?? -1;
     const from = this.mountFdSource(parent, fd, attr);
     return this.registerMountFd(mnt, from === undefined ? -E.EOPNOTSUPP : (sys.reopen(this.procSelfFd, from[0], from[1]) as number));
   }
@@ -272,6 +283,11 @@ export class PtCore {
   /** Registers `r` (a reopen's result) as the mount's descriptor; -1 (prefer) if it failed. */
   private registerMountFd(mnt: number, r: number): number {
     if (r < 0) return this.noHandle(-r, 'mount descriptor') ?? -1;
+    if (sys.sys.sys_fstatfs_type(r) === FUSE_SUPER_MAGIC) {
+      this.closeQuietly(r);
+      this.noHandleMounts.add(mnt);
+      return this.noHandle(E.EOPNOTSUPP, 'file handles on a FUSE mount') ?? -1;
+    }
     // Another lookup on this mount may have registered one meanwhile: keep that.
     const again = this.inodes.mountFd(mnt);
     if (again !== undefined) {
@@ -291,6 +307,7 @@ export class PtCore {
     const buf = Buffer.allocUnsafe(HANDLE_BUF);
     const n = await sys.nameToHandleAt(rootFd, buf);
     let err = n < 0 ? -n : 0;
+    if (err === 0 && sys.sys.sys_fstatfs_type(rootFd) === FUSE_SUPER_MAGIC) err = E.EOPNOTSUPP; // see FUSE_SUPER_MAGIC
     if (err === 0) {
       const mountFd = await sys.reopen(this.procSelfFd, rootFd, C.O_RDONLY | C.O_DIRECTORY);
       if (mountFd < 0) err = -mountFd;

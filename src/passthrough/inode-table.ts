@@ -146,7 +146,10 @@ export class InodeTable {
     this.grow(INITIAL_SLOTS);
   }
 
-  /** Handle-backed inodes whose descriptor is open while no operation uses them. */
+  /**
+   * Handle-backed inodes whose descriptor the cache holds (at most `openCache`, plus evicted
+   * ones still pinned by an operation: their descriptor closes when it releases them).
+   */
   get cachedDescriptors(): number {
     return this.cachedCount;
   }

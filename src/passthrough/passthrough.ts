@@ -122,6 +122,11 @@ export class PassthroughFs implements FileSystem {
   }
 
   /** Inodes held by file handle, and open POSIX lock owners (tests, metrics). */
+  /** Whether inodes may be held by file handle: the option as the start-up probe left it (open_by_handle_at needs CAP_DAC_READ_SEARCH). */
+  get fileHandles(): boolean {
+    return this.core.s.inodeFileHandles !== 'never';
+  }
+
   get moreStats(): { handleInodes: number; lockOwners: number } {
     return { handleInodes: this.core.inodes.handleBacked, lockOwners: this.locks.size };
   }

@@ -1,11 +1,14 @@
 // Identity, limits and credentials options through the real daemon: --rlimit-nofile (EMFILE
 // reaches the guest as an errno, the daemon keeps serving), --readonly, --inode-file-handles,
 // --translate-uid/--translate-gid, and the INIT flags of the caching options.
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSession, type Session } from '../../helpers/daemon.js';
+import { DAEMON_BIN, startSession, type Session } from '../../helpers/daemon.js';
+import { startHostMount } from '../hostmount/helpers.js';
 import { until } from '../../helpers/wait.js';
 import { InitFlag } from '../../../src/fuse/abi.js';
 import { DEFAULT_OPEN_CACHE } from '../../../src/passthrough/inode-table.js';
@@ -91,6 +94,53 @@ describe('--inode-file-handles=mandatory', () => {
     const e = await s.fuse.lookup(1, 'f2');
     const { fh } = await s.fuse.open(e.nodeid, O_RDONLY);
     expect((await s.fuse.read(e.nodeid, fh, 0, 16)).toString()).toBe('2');
+  });
+});
+
+describe('file handles by default', () => {
+  const mounts: string[] = [];
+  afterEach(() => {
+    for (const m of mounts.splice(0)) spawnSync('umount', ['-l', m]);
+  });
+
+  it('fall back quietly where the share has none, and then keep no CAP_DAC_READ_SEARCH', async () => {
+    // overlayfs without nfs_export makes no file handles (name_to_handle_at: EOPNOTSUPP).
+    const dir = mkdtempSync(join(tmpdir(), 'vfs-ovl-'));
+    for (const d of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(dir, d));
+    writeFileSync(join(dir, 'lower', 'f'), 'lower');
+    const merged = join(dir, 'merged');
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${join(dir, 'lower')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, merged]);
+    mounts.push(merged);
+    s = await startSession({ shareDir: merged });
+    const log = s.daemon.stderr();
+    expect(log).toMatch(/INFO .*file handles do not work for the shared directory/);
+    expect(log).not.toMatch(/WARN .*file handles/);
+    const kept = /capabilities: kept ([a-z_, ]+) in/.exec(log)?.[1];
+    expect(kept).toBeDefined();
+    expect(kept).not.toMatch(/dac_read_search/);
+    const e = await s.fuse.lookup(1, 'f');
+    const { fh } = await s.fuse.open(e.nodeid, O_RDONLY);
+    expect((await s.fuse.read(e.nodeid, fh, 0, 16)).toString()).toBe('lower');
+  });
+
+  it('are not used on a FUSE share: its handles open only while the kernel caches the inode', async () => {
+    // A FUSE mount of our own: virtiofsd-ts --mount serves a directory on this host.
+    const m = await startHostMount({ prepare: (share) => writeFileSync(join(share, 'f'), 'fuse') });
+    try {
+      s = await startSession({ shareDir: m.mnt, args: ['--sandbox=none'] });
+      expect(s.daemon.stderr()).toMatch(/file handles do not work for the shared directory/);
+      const e = await s.fuse.lookup(1, 'f');
+      const { fh } = await s.fuse.open(e.nodeid, O_RDONLY);
+      expect((await s.fuse.read(e.nodeid, fh, 0, 16)).toString()).toBe('fuse');
+      await s.close();
+      s = undefined;
+      // Asked for explicitly, handles on FUSE are refused at start-up.
+      const r = spawnSync(DAEMON_BIN, ['--socket-path', join(m.mnt, '..', 'x.sock'), '--shared-dir', m.mnt, '--inode-file-handles=mandatory', '--sandbox=none'], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/--inode-file-handles=mandatory: file handles do not work/);
+    } finally {
+      await m.stop();
+    }
   });
 });
 
