@@ -141,7 +141,9 @@ export class PtCore {
     if (r === -E.ENOENT) throw new ErrnoError(E.ENOENT, 'openat2');
     if (r < 0) return undefined;
     const known = this.inodes.find(attr);
-    if (known < 0 || !this.mountNoted(attr)) return undefined;
+    // A handle-backed inode we hold no descriptor of may be gone, its number another file's now:
+    // the full lookup compares handles (InodeTable.adoptHandle).
+    if (known < 0 || !this.inodes.holdsInode(known) || !this.mountNoted(attr)) return undefined;
     this.markSubmount(parent, attr);
     return this.entry(this.inodes.ref(known), this.mapAttr(attr));
   }
@@ -161,7 +163,7 @@ export class PtCore {
     this.markSubmount(parent, attr);
     this.noteMount(attr, fd);
     let handle: Buffer | undefined;
-    if (this.s.inodeFileHandles !== 'never' && this.inodes.find(attr) < 0) {
+    if (this.s.inodeFileHandles !== 'never' && this.needsHandle(attr)) {
       try {
         // The table opens the handle on its mount's registered descriptor (none: keep the fd).
         const mountFd = await this.mountFdFor(parent, fd, attr);
@@ -194,7 +196,7 @@ export class PtCore {
     }
     this.markSubmount(parent, attr);
     this.noteMount(attr, fd);
-    if (this.s.inodeFileHandles !== 'never' && this.inodes.find(attr) < 0) {
+    if (this.s.inodeFileHandles !== 'never' && this.needsHandle(attr)) {
       let handle: Buffer | undefined;
       try {
         handle = this.mountFdForSync(parent, fd, attr) < 0 ? undefined : this.fileHandleSync(fd);
@@ -205,6 +207,12 @@ export class PtCore {
       if (handle !== undefined) return this.entry(this.inodes.adoptHandle(handle, attr, fd), this.mapAttr(attr));
     }
     return this.entry(this.inodes.adopt(fd, attr), this.mapAttr(attr));
+  }
+
+  /** Whether a new lookup of `attr` must make its file handle: unknown, or known without a descriptor (compare). */
+  private needsHandle(attr: Buffer): boolean {
+    const known = this.inodes.find(attr);
+    return known < 0 || !this.inodes.holdsInode(known);
   }
 
   /** With --announce-submounts, a directory on another device is flagged as a submount. */

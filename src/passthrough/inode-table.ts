@@ -9,7 +9,12 @@
  * and no Map entry per inode. Operations get a small `Inode` view while they pin one.
  *
  * - Keyed by the host identity (st_dev, st_ino, mnt_id), read from a StatRecord as u32 halves,
- *   in an open hash of chains through `next`.
+ *   in an open hash of chains through `next`. The key is the inode only while something keeps
+ *   the host inode alive: a descriptor does (an fd-backed inode, or a handle-backed one whose
+ *   descriptor is open: holdsInode()); a bare file handle does not, and a file deleted on the
+ *   host may give its inode number to a new one. So a handle-backed entry is matched by key AND
+ *   handle (adoptHandle), and an entry found to be stale leaves the hash (unhash: still reachable
+ *   by node id until the guest forgets it, its handle then answering ESTALE).
  * - A node id names a slot and that slot's generation: nodeid = slot + generation × 2^32. A freed
  *   slot is reused with the next generation, so node ids are never reused within a table's life
  *   (a stale id from the guest finds a newer generation and gets ESTALE); a slot whose
@@ -52,6 +57,7 @@ const LIVE = 1; // in the table (found by key and by node id)
 const USED = 2; // allocated: live, or evicted while still pinned
 const CACHED = 4; // handle-backed, its descriptor open in the ring while unpinned
 const RECENT = 8; // used since the CLOCK hand last passed it
+const HASHED = 16; // in its key's hash chain
 
 /** Unpinned handle-backed descriptors kept open (InodeTable's default). */
 export const DEFAULT_OPEN_CACHE = 512;
@@ -225,8 +231,18 @@ export class InodeTable {
   adoptHandle(handle: Buffer, rec: StatRecord, fd: number): number {
     const existing = this.find(rec);
     if (existing !== NONE) {
-      if (this.fds[existing] !== fd) this.closeFd(fd);
-      return this.ref(existing);
+      const theirs = this.handles[existing];
+      if (theirs === undefined || this.sameHandle(theirs, handle)) {
+        if (this.fds[existing] === fd) return this.ref(existing);
+        if (theirs !== undefined && this.fds[existing] < 0 && this.pins[existing] === 0) {
+          this.fds[existing] = fd; // the lookup's descriptor becomes its cached one
+          this.keepOpen(existing);
+        } else {
+          this.closeFd(fd);
+        }
+        return this.ref(existing);
+      }
+      this.unhash(existing); // a deleted file's number, reused: another inode
     }
     const slot = this.allocate();
     this.fill(slot, fd, rec);
@@ -243,10 +259,13 @@ export class InodeTable {
    */
   adopt(fd: number, rec: StatRecord): number {
     const existing = this.find(rec);
-    if (existing !== NONE) {
+    if (existing !== NONE && this.holdsInode(existing)) {
       if (this.fds[existing] !== fd) this.closeFd(fd);
       return this.ref(existing);
     }
+    // A handle-backed entry that holds nothing may be a deleted file whose number was reused:
+    // without a handle to compare, the new descriptor gets an entry of its own.
+    if (existing !== NONE) this.unhash(existing);
     const slot = this.allocate();
     this.fill(slot, fd, rec);
     return this.nodeidOf(slot);
@@ -289,6 +308,14 @@ export class InodeTable {
       if (k[p + 2] === inoLo && k[p + 3] === inoHi && k[p] === k[o] && k[p + 1] === k[o + 1] && k[p + 4] === k[o + 4] && k[p + 5] === k[o + 5]) return true;
     }
     return false;
+  }
+
+  /**
+   * Whether the host inode of a live slot is kept alive by us (a descriptor: fd-backed, or a
+   * handle-backed slot whose descriptor is open), so that its key cannot name another inode.
+   */
+  holdsInode(slot: number): boolean {
+    return this.fds[slot] >= 0;
   }
 
   /** Adds one reference to a live slot (find()'s): an Entry for it is handed out again. Returns its node id. */
@@ -387,7 +414,7 @@ export class InodeTable {
     this.fds[slot] = fd;
     this.refcount[slot] = 1;
     this.pins[slot] = 0;
-    this.flags[slot] = LIVE | USED;
+    this.flags[slot] = LIVE | USED | HASHED;
     const b = hashOf(k[o], k[o + 2], k[o + 4]) & (this.buckets.length - 1);
     this.next[slot] = this.buckets[b];
     this.buckets[b] = slot;
@@ -397,6 +424,16 @@ export class InodeTable {
   private evict(slot: number): void {
     this.flags[slot] &= ~LIVE;
     this.live--;
+    this.unhash(slot);
+    this.next[slot] = NONE;
+    this.evicted?.(this.nodeidOf(slot));
+    if (this.pins[slot] === 0) this.free(slot);
+  }
+
+  /** Takes a live slot out of its hash chain (evicted, or its key now names another inode). */
+  private unhash(slot: number): void {
+    if ((this.flags[slot] & HASHED) === 0) return;
+    this.flags[slot] &= ~HASHED;
     const o = slot * KEY_WORDS;
     const b = hashOf(this.keys[o], this.keys[o + 2], this.keys[o + 4]) & (this.buckets.length - 1);
     if (this.buckets[b] === slot) {
@@ -407,8 +444,12 @@ export class InodeTable {
       if (prev !== NONE) this.next[prev] = this.next[slot];
     }
     this.next[slot] = NONE;
-    this.evicted?.(this.nodeidOf(slot));
-    if (this.pins[slot] === 0) this.free(slot);
+  }
+
+  private sameHandle(stored: string, handle: Buffer): boolean {
+    if (stored.length !== handle.length) return false;
+    for (let i = 0; i < handle.length; i++) if (stored.charCodeAt(i) !== handle[i]) return false;
+    return true;
   }
 
   /** An evicted slot nobody pins: close its descriptor, and hand it out again with the next generation. */
@@ -496,7 +537,7 @@ export class InodeTable {
   private rehash(buckets: number): void {
     this.buckets = new Int32Array(buckets).fill(NONE);
     for (let s = ROOT_ID; s < this.highWater; s++) {
-      if ((this.flags[s] & LIVE) === 0) continue;
+      if ((this.flags[s] & HASHED) === 0) continue;
       const o = s * KEY_WORDS;
       const b = hashOf(this.keys[o], this.keys[o + 2], this.keys[o + 4]) & (buckets - 1);
       this.next[s] = this.buckets[b];

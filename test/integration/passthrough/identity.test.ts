@@ -84,6 +84,31 @@ describe('--inode-file-handles', () => {
     for (const x of entries) s.fs.forget(x.nodeid, 1n);
   });
 
+  it('a deleted file whose inode number a new file got is not the new file (handles compared)', async () => {
+    s = await makeShare({ handleDescriptorCache: 1 });
+    nfs.writeFileSync(join(s.dir, 'a'), 'old');
+    const a = await s.fs.lookup(root, 1, name('a'));
+    nfs.writeFileSync(join(s.dir, 'other'), '');
+    await s.fs.lookup(root, 1, name('other')); // a's descriptor leaves the one-place cache
+    const ino = nfs.statSync(join(s.dir, 'a')).ino;
+    nfs.unlinkSync(join(s.dir, 'a'));
+    // ext4 (and most file systems) hand a freed inode number to the next new file.
+    let reused: string | undefined;
+    for (let i = 0; i < 50 && reused === undefined; i++) {
+      nfs.writeFileSync(join(s.dir, `b${i}`), 'brand new');
+      if (nfs.statSync(join(s.dir, `b${i}`)).ino === ino) reused = `b${i}`;
+    }
+    expect(reused, 'the share reused the inode number').toBeDefined();
+    const b = await s.fs.lookup(root, 1, name(reused!));
+    expect(b.nodeid).not.toBe(a.nodeid);
+    expect(b.attr.readBigUInt64LE(8)).toBe(9n);
+    expect((await s.fs.getattr(root, b.nodeid, undefined)).attr.readBigUInt64LE(8)).toBe(9n);
+    // The guest's old inode is the deleted file: stale, not the new one.
+    await expect(s.fs.getattr(root, a.nodeid, undefined)).rejects.toMatchObject({ errno: E.ESTALE });
+    // Both synchronous and pooled lanes agree: a second lookup is the same new inode.
+    expect((await s.fs.lookup(root, 1, name(reused!))).nodeid).toBe(b.nodeid);
+  });
+
   it('by default (prefer): descriptors stay bounded however many inodes the guest holds', async () => {
     s = await makeShare({ handleDescriptorCache: 16 });
     const n = 300;

@@ -142,4 +142,53 @@ describe('InodeTable', () => {
     expect(evicted).toContain(ROOT_ID);
     expect(t.size).toBe(0);
   });
+
+  it('keeps at most openCache descriptors of unused handle-backed inodes open (CLOCK)', () => {
+    const closed: number[] = [];
+    const t = new InodeTable((fd) => closed.push(fd), undefined, 2);
+    t.setRoot(3, rec(2, S_IFDIR));
+    const h = (n: number) => Buffer.from([8, 0, 0, 0, 1, 0, 0, 0, n, 0, 0, 0, 0, 0, 0, 0]);
+    const a = t.adoptHandle(h(1), rec(101), 11);
+    const b = t.adoptHandle(h(2), rec(102), 12);
+    expect(t.cachedDescriptors).toBe(2);
+    const pinned = t.acquire(a); // used: a gets a second chance, and is pinned
+    t.adoptHandle(h(3), rec(103), 13); // the ring is full: b (unused, unpinned) goes
+    expect(closed).toEqual([12]);
+    expect(t.holdsInode(t.find(rec(101)))).toBe(true);
+    expect(t.holdsInode(t.find(rec(102)))).toBe(false);
+    t.release(pinned);
+    expect(t.cachedDescriptors).toBe(2);
+    t.forget(b, 1);
+    t.closeAll();
+    expect(closed.sort()).toEqual([11, 12, 13, 3].sort());
+  });
+
+  it('tells a reused inode number from the inode it held by handle', () => {
+    const closed: number[] = [];
+    const t = new InodeTable((fd) => closed.push(fd), undefined, 1);
+    t.setRoot(3, rec(2, S_IFDIR));
+    const h = (gen: number) => Buffer.from([8, 0, 0, 0, 1, 0, 0, 0, 0x55, 0, 0, 0, gen, 0, 0, 0]);
+    const old = t.adoptHandle(h(1), rec(200), 20);
+    t.adoptHandle(h(9), rec(201), 21); // pushes old's descriptor out of the one-place cache
+    expect(closed).toEqual([20]);
+    expect(t.holdsInode(t.find(rec(200)))).toBe(false);
+    // Same number, same handle: the same inode; the lookup's descriptor becomes its cached one.
+    expect(t.adoptHandle(h(1), rec(200), 22)).toBe(old);
+    expect(t.holdsInode(t.find(rec(200)))).toBe(true);
+    expect(closed).toEqual([20, 21]);
+    t.adoptHandle(h(8), rec(202), 23); // and out again
+    // Same number, another handle (generation): the old file is gone, this is a new inode.
+    const fresh = t.adoptHandle(h(2), rec(200), 24);
+    expect(fresh).not.toBe(old);
+    expect(t.find(rec(200))).toBe(fresh % 2 ** 32);
+    expect(t.has(old)).toBe(true); // still the guest's until it forgets it
+    t.forget(old, 2);
+    expect(t.has(old)).toBe(false);
+    expect(t.find(rec(200))).toBe(fresh % 2 ** 32); // the new one keeps its key
+    // A descriptor lookup never merges with a handle-backed entry that holds nothing.
+    t.adoptHandle(h(7), rec(203), 25);
+    const byFd = t.adopt(26, rec(200));
+    expect(byFd).not.toBe(fresh);
+    expect(t.acquire(byFd).fd).toBe(26);
+  });
 });
