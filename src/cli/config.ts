@@ -80,7 +80,7 @@ export interface DaemonConfig {
   /**
    * --inode-file-handles; not given: prefer (as the Rust virtiofsd since 1.13.3), falling back
    * to descriptors quietly where handles cannot work, and never when --modcaps drops
-   * dac_read_search (open_by_handle_at needs it).
+   * dac_read_search (open_by_handle_at needs it) or a DAX window is configured (docs/dax.md).
    */
   inodeFileHandles?: 'never' | 'prefer' | 'mandatory';
   /** --rlimit-nofile (default: min(1000000, fs.nr_open, fs.file-max - 16384)); 0 = leave it. */

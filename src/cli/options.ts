@@ -175,6 +175,9 @@ function parse(argv: string[], env: ParseEnvironment): ParseResult {
   if (config.inodeFileHandles === undefined && s.modcaps !== undefined && parseModcaps(s.modcaps).remove.includes(FILE_HANDLE_CAPABILITY)) {
     config.inodeFileHandles = 'never';
   }
+  // With a DAX window, not yet: QEMU 11's DAX guest test lost mmap-written blocks in 3 of 7 runs
+  // with file handles and their descriptor cache, in none of 7 without (docs/dax.md).
+  if (config.inodeFileHandles === undefined && daxWindow !== undefined) config.inodeFileHandles = 'never';
   if (tag !== undefined) config.tag = tag;
   if (daxWindow !== undefined) config.daxWindow = daxWindow;
   if (daxWindow !== undefined) config.dax = dax;

@@ -292,6 +292,8 @@ describe('each supported option', () => {
     expect(run([...base(), '--modcaps=-dac_read_search']).config.inodeFileHandles).toBe('never');
     expect(run([...base(), '-o', 'modcaps=-DAC_READ_SEARCH']).config.inodeFileHandles).toBe('never');
     expect(run([...base(), '--modcaps=-chown']).config.inodeFileHandles).toBeUndefined();
+    expect(run([...base(), '--dax-window=64M']).config.inodeFileHandles).toBe('never');
+    expect(run([...base(), '--dax-window=64M', '--inode-file-handles=prefer']).config.inodeFileHandles).toBe('prefer');
     // Asked for explicitly: kept (the sandbox then refuses to drop the capability, with a reason).
     expect(run([...base(), '--modcaps=-dac_read_search', '--inode-file-handles=prefer']).config.inodeFileHandles).toBe('prefer');
   });
