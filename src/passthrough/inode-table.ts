@@ -353,12 +353,6 @@ export class InodeTable {
     this.mountFds.clear();
   }
 
-  /** Bytes the table's typed arrays take (not the file handles' strings). */
-  get bytes(): number {
-    const perSlot = 4 + 8 + 4 + 4 + 2 + 1 + KEY_WORDS * 4 + 4 + 8;
-    return this.capacity * perSlot + this.buckets.byteLength;
-  }
-
   // ---- for Inode views ----------------------------------------------------------------
 
   mountIdOf(slot: number): number {
