@@ -173,6 +173,11 @@ export class PtCore {
         throw err;
       }
     }
+    return this.adopted(fd, attr, handle);
+  }
+
+  /** The last, synchronous step of a lookup: `fd` (and `handle`, if one was made) into the table. */
+  private adopted(fd: number, attr: Buffer, handle: Buffer | undefined): Entry {
     const nodeid = handle !== undefined ? this.inodes.adoptHandle(handle, attr, fd) : this.inodes.adopt(fd, attr);
     return this.entry(nodeid, this.mapAttr(attr));
   }
@@ -196,17 +201,16 @@ export class PtCore {
     }
     this.markSubmount(parent, attr);
     this.noteMount(attr, fd);
+    let handle: Buffer | undefined;
     if (this.s.inodeFileHandles !== 'never' && this.needsHandle(attr)) {
-      let handle: Buffer | undefined;
       try {
         handle = this.mountFdForSync(parent, fd, attr) < 0 ? undefined : this.fileHandleSync(fd);
       } catch (err) {
         this.closeQuietly(fd);
         throw err;
       }
-      if (handle !== undefined) return this.entry(this.inodes.adoptHandle(handle, attr, fd), this.mapAttr(attr));
     }
-    return this.entry(this.inodes.adopt(fd, attr), this.mapAttr(attr));
+    return this.adopted(fd, attr, handle);
   }
 
   /** Whether a new lookup of `attr` must make its file handle: unknown, or known without a descriptor (compare). */
@@ -262,9 +266,8 @@ export class PtCore {
    */
   private async mountFdFor(parent: Inode, fd: number, attr: Buffer): Promise<number> {
     const mnt = attr.readUInt32LE(StatField.mntId);
-    const known = this.inodes.mountFd(mnt);
-    if (known !== undefined) return known;
-    if (this.noHandleMounts.has(mnt)) return this.noHandle(E.EOPNOTSUPP, 'file handles on a FUSE mount') ?? -1;
+    const decided = this.decidedMountFd(mnt);
+    if (decided !== undefined) return decided;
     const from = this.mountFdSource(parent, fd, attr);
     return this.registerMountFd(mnt, from === undefined ? -E.EOPNOTSUPP : await sys.reopen(this.procSelfFd, from[0], from[1]));
   }
@@ -272,11 +275,18 @@ export class PtCore {
   /** mountFdFor() when system calls run inline. */
   private mountFdForSync(parent: Inode, fd: number, attr: Buffer): number {
     const mnt = attr.readUInt32LE(StatField.mntId);
+    const decided = this.decidedMountFd(mnt);
+    if (decided !== undefined) return decided;
+    const from = this.mountFdSource(parent, fd, attr);
+    return this.registerMountFd(mnt, from === undefined ? -E.EOPNOTSUPP : (sys.reopen(this.procSelfFd, from[0], from[1]) as number));
+  }
+
+  /** The mount's registered descriptor, -1 (prefer) for a mount without handles, or undefined: not known yet. */
+  private decidedMountFd(mnt: number): number | undefined {
     const known = this.inodes.mountFd(mnt);
     if (known !== undefined) return known;
     if (this.noHandleMounts.has(mnt)) return this.noHandle(E.EOPNOTSUPP, 'file handles on a FUSE mount') ?? -1;
-    const from = this.mountFdSource(parent, fd, attr);
-    return this.registerMountFd(mnt, from === undefined ? -E.EOPNOTSUPP : (sys.reopen(this.procSelfFd, from[0], from[1]) as number));
+    return undefined;
   }
 
   /** The descriptor to reopen as a mount descriptor, and how; undefined if none will do. */

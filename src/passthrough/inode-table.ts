@@ -273,24 +273,14 @@ export class InodeTable {
 
   /** The slot of the live inode `rec` describes, or -1. */
   find(rec: StatRecord): number {
-    const dev = rec.readUInt32LE(StatField.dev);
-    const ino = rec.readUInt32LE(StatField.ino);
-    const mnt = rec.readUInt32LE(StatField.mntId);
-    const k = this.keys;
-    for (let s = this.buckets[hashOf(dev, ino, mnt) & (this.buckets.length - 1)]; s !== NONE; s = this.next[s]) {
-      const o = s * KEY_WORDS;
-      if (
-        k[o + 2] === ino &&
-        k[o] === dev &&
-        k[o + 4] === mnt &&
-        k[o + 3] === rec.readUInt32LE(StatField.ino + 4) &&
-        k[o + 1] === rec.readUInt32LE(StatField.dev + 4) &&
-        k[o + 5] === rec.readUInt32LE(StatField.mntId + 4)
-      ) {
-        return s;
-      }
-    }
-    return NONE;
+    return this.findKey(
+      rec.readUInt32LE(StatField.dev),
+      rec.readUInt32LE(StatField.dev + 4),
+      rec.readUInt32LE(StatField.ino),
+      rec.readUInt32LE(StatField.ino + 4),
+      rec.readUInt32LE(StatField.mntId),
+      rec.readUInt32LE(StatField.mntId + 4),
+    );
   }
 
   /**
@@ -301,13 +291,17 @@ export class InodeTable {
   mayHold(dir: Inode, ino: bigint): boolean {
     const o = dir.slot * KEY_WORDS;
     const k = this.keys;
-    const inoLo = Number(ino & 0xffffffffn);
-    const inoHi = Number(ino >> 32n);
-    for (let s = this.buckets[hashOf(k[o], inoLo, k[o + 4]) & (this.buckets.length - 1)]; s !== NONE; s = this.next[s]) {
-      const p = s * KEY_WORDS;
-      if (k[p + 2] === inoLo && k[p + 3] === inoHi && k[p] === k[o] && k[p + 1] === k[o + 1] && k[p + 4] === k[o + 4] && k[p + 5] === k[o + 5]) return true;
+    return this.findKey(k[o], k[o + 1], Number(ino & 0xffffffffn), Number(ino >> 32n), k[o + 4], k[o + 5]) !== NONE;
+  }
+
+  /** The hashed slot with this key, or -1. */
+  private findKey(devLo: number, devHi: number, inoLo: number, inoHi: number, mntLo: number, mntHi: number): number {
+    const k = this.keys;
+    for (let s = this.buckets[hashOf(devLo, inoLo, mntLo) & (this.buckets.length - 1)]; s !== NONE; s = this.next[s]) {
+      const o = s * KEY_WORDS;
+      if (k[o + 2] === inoLo && k[o] === devLo && k[o + 4] === mntLo && k[o + 3] === inoHi && k[o + 1] === devHi && k[o + 5] === mntHi) return s;
     }
-    return false;
+    return NONE;
   }
 
   /**
@@ -409,7 +403,7 @@ export class InodeTable {
     this.refcount[slot] = 1;
     this.pins[slot] = 0;
     this.flags[slot] = LIVE | USED | HASHED;
-    const b = hashOf(k[o], k[o + 2], k[o + 4]) & (this.buckets.length - 1);
+    const b = this.bucketOf(slot);
     this.next[slot] = this.buckets[b];
     this.buckets[b] = slot;
     this.live++;
@@ -428,8 +422,7 @@ export class InodeTable {
   private unhash(slot: number): void {
     if ((this.flags[slot] & HASHED) === 0) return;
     this.flags[slot] &= ~HASHED;
-    const o = slot * KEY_WORDS;
-    const b = hashOf(this.keys[o], this.keys[o + 2], this.keys[o + 4]) & (this.buckets.length - 1);
+    const b = this.bucketOf(slot);
     if (this.buckets[b] === slot) {
       this.buckets[b] = this.next[slot];
     } else {
@@ -438,6 +431,12 @@ export class InodeTable {
       if (prev !== NONE) this.next[prev] = this.next[slot];
     }
     this.next[slot] = NONE;
+  }
+
+  /** The hash bucket of a slot's key (the table's current size). */
+  private bucketOf(slot: number): number {
+    const o = slot * KEY_WORDS;
+    return hashOf(this.keys[o], this.keys[o + 2], this.keys[o + 4]) & (this.buckets.length - 1);
   }
 
   private sameHandle(stored: string, handle: Buffer): boolean {
@@ -532,8 +531,7 @@ export class InodeTable {
     this.buckets = new Int32Array(buckets).fill(NONE);
     for (let s = ROOT_ID; s < this.highWater; s++) {
       if ((this.flags[s] & HASHED) === 0) continue;
-      const o = s * KEY_WORDS;
-      const b = hashOf(this.keys[o], this.keys[o + 2], this.keys[o + 4]) & (buckets - 1);
+      const b = this.bucketOf(s);
       this.next[s] = this.buckets[b];
       this.buckets[b] = s;
     }
