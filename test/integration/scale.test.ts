@@ -4,13 +4,13 @@
 // per inode is printed, not asserted: an absolute figure is a benchmark's (bench/scale.mjs
 // compares it with the Rust and C daemons').
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTree, walkTree } from '../../src/frontend/walk.js';
 import { startSession, type Session } from '../helpers/daemon.js';
-import { children, servingPid } from './sandbox/helpers.js';
+import { children, rssKiB, servingPid } from './sandbox/helpers.js';
 
 const DIRS = 1000;
 const FILES = 1000;
@@ -28,9 +28,7 @@ afterAll(async () => {
 
 /** VmRSS summed over a process and its descendants, in KiB. */
 function treeRssKiB(pid: number): number {
-  let kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-  for (const c of children(pid)) kib += treeRssKiB(c);
-  return kib;
+  return children(pid).reduce((kib, c) => kib + treeRssKiB(c), rssKiB(pid));
 }
 
 describe('a million inodes held by the guest', () => {
